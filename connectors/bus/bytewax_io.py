@@ -1,0 +1,79 @@
+"""Bytewax source and sink over the in-process :class:`~connectors.bus.memory.Bus`.
+
+The source never blocks ``next_batch``: it drains what is queued and asks to be woken a few
+milliseconds later (``next_awake``), which keeps latency low without spinning a core.
+It subscribes in ``build`` (not the constructor) so nothing happens until the flow starts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bytewax.inputs import DynamicSource, StatelessSourcePartition
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+
+from connectors.bus.memory import Bus, Subscription
+
+
+class _BusPartition(StatelessSourcePartition[Any]):
+    def __init__(self, bus: Bus, sub: Subscription, poll: timedelta, max_batch: int) -> None:
+        self._bus = bus
+        self._sub = sub
+        self._poll = poll
+        self._max = max_batch
+        self._awake: datetime | None = None
+
+    def next_batch(self) -> list[Any]:
+        items = self._sub.drain(self._max)
+        if items:
+            self._awake = None
+            return items
+        if self._sub.closed:
+            raise StopIteration
+        self._awake = datetime.now(UTC) + self._poll
+        return []
+
+    def next_awake(self) -> datetime | None:
+        return self._awake
+
+    def close(self) -> None:
+        self._bus.unsubscribe(self._sub)
+
+
+class BusSource(DynamicSource[Any]):
+    """Messages published on one bus stream; ends when the bus is closed."""
+
+    def __init__(self, bus: Bus, stream: str, *, poll: timedelta = timedelta(milliseconds=5), max_batch: int = 10_000):
+        self.bus = bus
+        self.stream = stream
+        self.poll = poll
+        self.max_batch = max_batch
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _BusPartition:
+        """Subscribe when the flow starts (worker 0 only: the bus is one process)."""
+        sub = self.bus.subscribe(self.stream)
+        if worker_index != 0:
+            sub.close()
+        return _BusPartition(self.bus, sub, self.poll, self.max_batch)
+
+
+class _BusSinkPartition(StatelessSinkPartition[Any]):
+    def __init__(self, bus: Bus, stream: str) -> None:
+        self._bus = bus
+        self._stream = stream
+
+    def write_batch(self, items: list[Any]) -> None:
+        self._bus.publish_many(self._stream, items)
+
+
+class BusSink(DynamicSink[Any]):
+    """Publishes every item that reaches it on one bus stream."""
+
+    def __init__(self, bus: Bus, stream: str) -> None:
+        self.bus = bus
+        self.stream = stream
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _BusSinkPartition:
+        """One partition per worker, all publishing to the same stream."""
+        return _BusSinkPartition(self.bus, self.stream)
