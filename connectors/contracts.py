@@ -253,9 +253,7 @@ STREAM_TYPES: Final[dict[str, type[Any]]] = {
 }
 
 _encoder = msgspec.json.Encoder()
-_decoders: dict[str, msgspec.json.Decoder[Any]] = {
-    name: msgspec.json.Decoder(tp) for name, tp in STREAM_TYPES.items()
-}
+_decoders: dict[str, msgspec.json.Decoder[Any]] = {name: msgspec.json.Decoder(tp) for name, tp in STREAM_TYPES.items()}
 _reading_list_decoder = msgspec.json.Decoder(list[SensorReading])
 
 
@@ -322,3 +320,15 @@ def dead_letter(stream: str, raw: Any, reason: str, *, ts: int | None = None) ->
     """Build a dead-letter record for anything (bytes, str or object) with a reason."""
     text = raw if isinstance(raw, str) else _raw_text(raw) if isinstance(raw, bytes) else repr(raw)
     return DeadLetter(stream=stream, raw=text, reason=reason, ts=ts if ts is not None else now_ms())
+
+
+_STREAM_OF_TYPE: Final[dict[type[Any], str]] = {tp: name for name, tp in STREAM_TYPES.items()}
+
+
+def stream_of(message: Any) -> str:
+    """The stream a typed message belongs on (``sensor.reading`` for a SensorReading, ...)."""
+    try:
+        return _STREAM_OF_TYPE[type(message)]
+    except KeyError as err:
+        msg = f"{type(message).__name__} is not a stream message"
+        raise TypeError(msg) from err

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     opcua_port: int = 4840
     sim_interval_s: float = Field(default=1.0, gt=0, description="simulator sample period")
     simulate: bool = True
+    ingest: Literal["opcua", "modbus"] = Field(
+        default="opcua", description="how the embedded plant reads its simulator: OPC UA subscription or Modbus polling"
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_secret(self) -> Settings:

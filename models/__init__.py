@@ -1,0 +1,1 @@
+"""Pure domain logic: alarm limits, risk, positioning and PdM maths (no I/O)."""

@@ -1,0 +1,1 @@
+"""Bytewax dataflows: pure steps plus thin builders."""

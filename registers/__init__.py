@@ -1,0 +1,1 @@
+"""Safety-management registers on SQLAlchemy (users and roles so far)."""

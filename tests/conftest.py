@@ -67,7 +67,9 @@ def postgres_url() -> str:
     """SQLAlchemy URL of a real PostgreSQL server (``SAFETWIN_TEST_POSTGRES``)."""
     url = os.environ.get("SAFETWIN_TEST_POSTGRES", "postgresql+psycopg://safetwin:safetwin@127.0.0.1:5432/safetwin")
     u = urlparse(url.replace("+psycopg", ""))
-    require_service("PostgreSQL", port_open(u.hostname or "127.0.0.1", u.port or 5432), f"no server at {u.hostname}:{u.port}")
+    require_service(
+        "PostgreSQL", port_open(u.hostname or "127.0.0.1", u.port or 5432), f"no server at {u.hostname}:{u.port}"
+    )
     return url
 
 

@@ -1,0 +1,1 @@
+"""SafeTwin bus."""

@@ -14,6 +14,7 @@ from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from connectors.bus.memory import Bus, Subscription
+from connectors.contracts import stream_of
 
 
 class _BusPartition(StatelessSourcePartition[Any]):
@@ -59,18 +60,25 @@ class BusSource(DynamicSource[Any]):
 
 
 class _BusSinkPartition(StatelessSinkPartition[Any]):
-    def __init__(self, bus: Bus, stream: str) -> None:
+    def __init__(self, bus: Bus, stream: str | None) -> None:
         self._bus = bus
         self._stream = stream
 
     def write_batch(self, items: list[Any]) -> None:
-        self._bus.publish_many(self._stream, items)
+        if self._stream is not None:
+            self._bus.publish_many(self._stream, items)
+            return
+        by_stream: dict[str, list[Any]] = {}
+        for item in items:
+            by_stream.setdefault(stream_of(item), []).append(item)
+        for stream, batch in by_stream.items():
+            self._bus.publish_many(stream, batch)
 
 
 class BusSink(DynamicSink[Any]):
-    """Publishes every item that reaches it on one bus stream."""
+    """Publishes every item on one bus stream, or (``stream=None``) on its contract stream."""
 
-    def __init__(self, bus: Bus, stream: str) -> None:
+    def __init__(self, bus: Bus, stream: str | None = None) -> None:
         self.bus = bus
         self.stream = stream
 

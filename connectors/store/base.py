@@ -57,7 +57,9 @@ class TimeSeriesStore(Protocol):
     def active_alarms(self) -> list[AlarmEvent]:
         """Latest event of every alarm whose latest state is active."""
 
-    def alarm_events(self, start_ms: int | None = None, end_ms: int | None = None, limit: int = 1000) -> list[AlarmEvent]:
+    def alarm_events(
+        self, start_ms: int | None = None, end_ms: int | None = None, limit: int = 1000
+    ) -> list[AlarmEvent]:
         """Alarm events newest first."""
 
     def deadletters(self, limit: int = 100) -> list[DeadLetter]:

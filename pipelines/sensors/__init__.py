@@ -1,0 +1,1 @@
+"""The sensor dataflow: readings in, quality flags, limit alarms and dead letters out."""

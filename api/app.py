@@ -1,0 +1,113 @@
+"""FastAPI application factory: one app for the embedded demo and for production replicas.
+
+Start-up order follows the full-stack template: make the data dir, migrate the SQL database,
+seed the demo admin (its password printed once), then start the plant runtime. Every route
+is authenticated at the aggregating router; only health and login are public.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from api import __version__
+from api.auth import get_current_user
+from api.routers import alarms, health, live, plant, sim, tags, twin
+from api.routers import auth as auth_router
+from api.runtime import Runtime
+from connectors.settings import Settings
+from registers.db import make_engine, make_session_factory, migrate
+from registers.users import service as users
+from twin.plant import load_plant
+
+log = logging.getLogger(__name__)
+
+
+def _seed_admin(app: FastAPI) -> None:
+    with app.state.session_factory() as session:
+        password = users.ensure_demo_admin(session=session)
+        session.commit()
+    app.state.demo_admin_password = password
+    if password:
+        banner = (
+            "\n  首次启动：已创建演示管理员 / demo admin created\n"
+            f"  用户名 username: admin\n  密码 password: {password}\n  (shown once; change it after login)\n"
+        )
+        print(banner, flush=True)  # noqa: T201 - printed once, by design
+
+
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, start_runtime: bool = True
+) -> FastAPI:
+    """Build the app; ``runtime`` may be injected (tests) or is built from settings."""
+    settings = settings or Settings()
+    plant_model = runtime.plant if runtime is not None else load_plant(settings.plant_file)
+    rt = runtime or Runtime(settings=settings, plant=plant_model)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        url = settings.resolved_database_url
+        migrate(url)
+        engine = make_engine(url)
+        app.state.session_factory = make_session_factory(engine)
+        _seed_admin(app)
+        if start_runtime:
+            await rt.start()
+        try:
+            yield
+        finally:
+            if start_runtime:
+                await rt.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="SafeTwin 安全风险智能化管控平台",
+        version=__version__,
+        description="Open API of the SafeTwin platform: plant model, live tags, alarms, 3D twin.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.runtime = rt
+    app.state.plant = plant_model
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": "请求参数无效 / invalid request", "errors": errors})
+
+    # public
+    app.include_router(health.router)
+    app.include_router(auth_router.router)
+    # authenticated once, here, for everything below
+    protected = [Depends(get_current_user)]
+    for r in (plant.router, tags.router, alarms.router, twin.router, sim.router):
+        app.include_router(r, dependencies=protected)
+    app.include_router(live.router)  # authenticates the ?token= itself (browsers cannot set WS headers)
+    _mount_web(app, settings.web_dist)
+    return app
+
+
+def _mount_web(app: FastAPI, dist: Path) -> None:
+    if (dist / "index.html").exists():
+        app.mount("/", StaticFiles(directory=dist, html=True), name="web")
+        return
+
+    @app.get("/", include_in_schema=False)
+    async def _no_web() -> HTMLResponse:
+        return HTMLResponse(
+            "<h1>SafeTwin</h1><p>前端尚未构建 / the web UI is not built: run <code>make run</code> "
+            "(or <code>npm --prefix viz/web ci && npm --prefix viz/web run build</code>).</p>"
+            '<p><a href="/docs">API docs</a></p>',
+            status_code=200,
+        )

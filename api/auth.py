@@ -1,0 +1,276 @@
+"""Authentication for the API: passwords, JWTs, the request session and user dependencies.
+
+What the app must provide at start-up: ``app.state.settings`` (``connectors.settings.Settings``)
+and ``app.state.session_factory`` (``registers.db.make_session_factory``).
+
+Dependencies, to use as type annotations in routes::
+
+    @router.get("/things")
+    def list_things(session: SessionDep, user: CurrentUser) -> ...: ...
+
+    @router.post("/permits/{id}/approve")
+    def approve(user: Annotated[User, Depends(require("approve", "permit"))], ...): ...
+
+One transaction per request: :func:`get_session` commits once after the route has returned
+and before the response is sent, and rolls back if anything raised. Services only flush.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, WebSocketException, status
+from fastapi.security import OAuth2PasswordBearer
+from fastapi.security.utils import get_authorization_scheme_param
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import HTTPConnection
+
+from connectors.settings import Settings
+from registers.db import utcnow
+from registers.permissions import can
+from registers.users import service as users
+from registers.users.models import User
+from registers.users.service import hash_password, verify_password
+
+__all__ = [
+    "CurrentUser",
+    "SessionDep",
+    "TokenClaims",
+    "WsUser",
+    "create_token",
+    "decode_token",
+    "get_current_user",
+    "get_session",
+    "get_ws_user",
+    "hash_password",
+    "require",
+    "security_session",
+    "user_from_token",
+    "verify_password",
+]
+
+log = logging.getLogger(__name__)
+
+ALGORITHM = "HS256"
+TOKEN_URL = "/api/v1/auth/token"
+
+NOT_AUTHENTICATED = "未登录或令牌无效，请重新登录 / Not authenticated: log in again"
+TOKEN_EXPIRED = "登录已过期，请重新登录 / Session expired: log in again"
+
+
+class TokenClaims(BaseModel):
+    """The claims SafeTwin puts into an access token."""
+
+    sub: str
+    roles: list[str]
+    iat: int
+    exp: int
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+
+def create_token(settings: Settings, user: User, *, now: datetime | None = None) -> str:
+    """Sign an access token for ``user`` that expires after ``settings.token_ttl_minutes``.
+
+    The roles are in the token for the front end (menus); the server re-reads them from the
+    database on every request, so revoking a role works at once.
+
+    Args:
+        settings: provides ``secret_key`` and ``token_ttl_minutes``.
+        user: the authenticated user.
+        now: issue time, aware UTC (tests pass one in the past to get an expired token).
+    """
+    issued = now or utcnow()
+    claims = {
+        "sub": user.username,
+        "roles": user.role_names,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + timedelta(minutes=settings.token_ttl_minutes)).timestamp()),
+    }
+    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
+
+
+def decode_token(settings: Settings, token: str) -> TokenClaims:
+    """Verify signature and expiry and return the claims.
+
+    Raises:
+        jwt.ExpiredSignatureError: the token has expired.
+        jwt.InvalidTokenError: any other problem (bad signature, missing claims, garbage).
+    """
+    payload = jwt.decode(
+        token,
+        settings.secret_key.get_secret_value(),
+        algorithms=[ALGORITHM],  # never trust the header's alg
+        options={"require": ["sub", "exp", "iat"]},
+    )
+    try:
+        return TokenClaims.model_validate(payload)
+    except ValidationError as err:
+        msg = "token claims have the wrong shape"
+        raise jwt.InvalidTokenError(msg) from err
+
+
+def _user_for_token(settings: Settings, session: Session, token: str | None) -> User:
+    """The active user a token names; raises ``jwt.InvalidTokenError`` otherwise."""
+    if not token:
+        msg = "no token"
+        raise jwt.InvalidTokenError(msg)
+    claims = decode_token(settings, token)
+    user = users.get_by_username(session=session, username=claims.sub)
+    if user is None or not user.is_active:
+        msg = "the token's user is unknown or disabled"
+        raise jwt.InvalidTokenError(msg)
+    return user
+
+
+def user_from_token(settings: Settings, session_factory: sessionmaker[Session], token: str | None) -> User | None:
+    """The active user a token belongs to, or ``None``; for WebSocket handlers.
+
+    Uses a short session of its own, so a long-lived socket does not hold a database
+    connection. The returned user is detached, with its roles loaded.
+    """
+    with session_factory() as session:
+        try:
+            return _user_for_token(settings, session, token)
+        except jwt.InvalidTokenError:
+            return None
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+
+def get_session(conn: HTTPConnection) -> Iterator[Session]:
+    """Yield the request's session; commit once at the end, roll back on any error."""
+    factory: sessionmaker[Session] = conn.app.state.session_factory
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": the commit runs before the response is sent, so a failed commit is a
+# 500 and never a 200 for work that was lost.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+@contextmanager
+def security_session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction of its own that is committed even when a login fails.
+
+    Why: the failed-login counter and the lock are security state (等保2.0 8.1.4 b). The
+    request transaction rolls back on every error, and the 401 *is* an error, so it would
+    erase the very count that must lead to the lock. Routes that check a password run the
+    check in this session instead.
+    """
+    session = session_factory()
+    try:
+        yield session
+        session.commit()
+    except users.LoginError:
+        session.commit()
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# --- current user ----------------------------------------------------------------------------
+
+
+class _BearerToken(OAuth2PasswordBearer):
+    """``Authorization: Bearer`` for HTTP; for WebSockets also ``?token=``.
+
+    Browsers cannot set headers on a WebSocket, hence the query parameter; it is refused on
+    plain HTTP because URLs end up in proxy and access logs. Declared as an OAuth2 password
+    flow so Swagger's "Authorize" button logs in through ``POST /api/v1/auth/token``.
+    """
+
+    async def __call__(self, request: HTTPConnection) -> str | None:
+        scheme, credentials = get_authorization_scheme_param(request.headers.get("Authorization"))
+        if scheme.lower() == "bearer" and credentials:
+            return credentials
+        if request.scope["type"] == "websocket":
+            return request.query_params.get("token")
+        return None
+
+
+bearer_token = _BearerToken(tokenUrl=TOKEN_URL, auto_error=False, description="SafeTwin access token")
+TokenDep = Annotated[str | None, Depends(bearer_token)]
+
+
+def _unauthorized(conn: HTTPConnection, err: jwt.InvalidTokenError) -> HTTPException | WebSocketException:
+    message = TOKEN_EXPIRED if isinstance(err, jwt.ExpiredSignatureError) else NOT_AUTHENTICATED
+    if conn.scope["type"] == "websocket":
+        return WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=message)
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def get_current_user(conn: HTTPConnection, session: SessionDep, token: TokenDep) -> User:
+    """The active user of a valid token, loaded in the request's session.
+
+    Raises:
+        HTTPException: 401 (HTTP) when the token is missing, invalid, expired or names a
+            disabled user; a WebSocket is closed with code 1008 instead.
+    """
+    try:
+        return _user_for_token(conn.app.state.settings, session, token)
+    except jwt.InvalidTokenError as err:
+        log.info("rejected token on %s: %s", conn.url.path, err)
+        raise _unauthorized(conn, err) from err
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_ws_user(conn: HTTPConnection, token: TokenDep) -> User:
+    """The user of a WebSocket, checked with a short session of its own (see :func:`user_from_token`).
+
+    Prefer this to :data:`CurrentUser` on WebSockets: ``CurrentUser`` keeps the request
+    session, and with it a pooled connection, open for the life of the socket.
+    """
+    user = user_from_token(conn.app.state.settings, conn.app.state.session_factory, token)
+    if user is None:
+        raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=NOT_AUTHENTICATED)
+    return user
+
+
+WsUser = Annotated[User, Depends(get_ws_user)]
+
+
+def require(action: str, resource: str) -> Callable[..., User]:
+    """Dependency factory: the current user, if one of their roles may do ``action`` on ``resource``.
+
+    Example:
+        ``def approve(user: Annotated[User, Depends(require("approve", "permit"))]) -> ...``
+        or ``@router.post(..., dependencies=[Depends(require("approve", "permit"))])``.
+
+    Raises:
+        HTTPException: 403 when no role of the user grants the action (see ``registers.permissions``).
+    """
+
+    def dependency(user: CurrentUser) -> User:
+        if not can(user.role_names, action, resource):
+            log.warning("forbidden: %s may not %s %s", user.username, action, resource)
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"无权执行此操作 / Forbidden: your roles may not {action} {resource}",
+            )
+        return user
+
+    dependency.__name__ = f"require_{action}_{resource}"
+    dependency.__qualname__ = dependency.__name__
+    return dependency

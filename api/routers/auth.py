@@ -1,0 +1,139 @@
+"""Login, token and own-account routes (认证): ``/api/v1/auth``.
+
+``/login`` and ``/token`` are the only unauthenticated routes of the API (they have to be);
+mount this router *outside* the aggregating router that adds authentication.
+
+Status codes: 401 wrong credentials, 423 account locked (with ``Retry-After``), 403 account
+disabled, 422 invalid input or a new password that breaks the rule, 400 a wrong current
+password on ``/me/password`` (not 401, which the front end reads as "logged out").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.auth import CurrentUser, create_token, security_session
+from connectors.settings import Settings
+from registers.users import service as users
+from registers.users.models import User
+from registers.users.schemas import LoginRequest, PasswordChange, Token, TokenUser, UserRead
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth 认证"])
+
+_LOGIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    status.HTTP_401_UNAUTHORIZED: {"description": "用户名或密码错误 / invalid username or password"},
+    status.HTTP_403_FORBIDDEN: {"description": "账户已停用 / account disabled"},
+    status.HTTP_423_LOCKED: {"description": "账户已锁定 / account locked after 5 failed logins"},
+}
+
+_FORM_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["username", "password"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["password"]},
+                        "username": {"type": "string"},
+                        "password": {"type": "string", "format": "password"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@contextmanager
+def _translate_errors(*, wrong_password_status: int = status.HTTP_401_UNAUTHORIZED) -> Iterator[None]:
+    """Map account errors to HTTP once, here at the boundary."""
+    try:
+        yield
+    except users.AccountLocked as err:
+        raise HTTPException(
+            status.HTTP_423_LOCKED, detail=str(err), headers={"Retry-After": str(err.retry_after_s)}
+        ) from err
+    except users.AccountDisabled as err:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(err)) from err
+    except users.InvalidCredentials as err:
+        headers = {"WWW-Authenticate": "Bearer"} if wrong_password_status == status.HTTP_401_UNAUTHORIZED else None
+        raise HTTPException(wrong_password_status, detail=str(err), headers=headers) from err
+    except users.PasswordPolicyError as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from err
+
+
+def _issue_token(request: Request, credentials: LoginRequest) -> Token:
+    """Authenticate in a security session (failures are kept) and sign a token."""
+    settings: Settings = request.app.state.settings
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with _translate_errors(), security_session(factory) as session:
+        user = users.authenticate(session=session, username=credentials.username, password=credentials.password)
+        return Token(
+            access_token=create_token(settings, user),
+            expires_in=settings.token_ttl_minutes * 60,
+            user=TokenUser.model_validate(user),
+        )
+
+
+async def password_form(request: Request) -> LoginRequest:
+    """Read the OAuth2 password-grant form (``application/x-www-form-urlencoded``).
+
+    Parsed with the standard library so the API does not need ``python-multipart`` just for
+    Swagger's "Authorize" dialog.
+    """
+    form = parse_qs((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True)
+    data = {key: values[0] for key in ("username", "password") if (values := form.get(key))}
+    try:
+        return LoginRequest.model_validate(data)
+    except ValidationError as err:
+        raise RequestValidationError(err.errors(include_url=False)) from err
+
+
+@router.post("/login", responses=_LOGIN_ERRORS, summary="登录 / log in (JSON)")
+def login(credentials: LoginRequest, request: Request) -> Token:
+    """Exchange a username and password for an access token valid ``token_ttl_minutes``."""
+    return _issue_token(request, credentials)
+
+
+@router.post("/token", responses=_LOGIN_ERRORS, openapi_extra=_FORM_BODY, summary="OAuth2 password grant")
+def token(request: Request, credentials: Annotated[LoginRequest, Depends(password_form)]) -> Token:
+    """The same as ``/login`` with a form body, for Swagger's "Authorize" button."""
+    return _issue_token(request, credentials)
+
+
+@router.get("/me", summary="当前用户 / the logged-in user")
+def me(user: CurrentUser) -> UserRead:
+    """The account of the token's user."""
+    return UserRead.model_validate(user)
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="修改密码 / change own password",
+    responses={
+        status.HTTP_400_BAD_REQUEST: {"description": "当前密码错误 / current password is wrong"},
+        status.HTTP_422_UNPROCESSABLE_CONTENT: {"description": "新密码不符合规则 / new password breaks the rule"},
+        status.HTTP_423_LOCKED: {"description": "账户已锁定 / account locked"},
+    },
+)
+def change_password(body: PasswordChange, user: CurrentUser, request: Request) -> None:
+    """Change one's own password; a wrong current password counts toward the lockout."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with _translate_errors(wrong_password_status=status.HTTP_400_BAD_REQUEST), security_session(factory) as session:
+        users.change_password(
+            session=session,
+            user=session.get_one(User, user.id),
+            current_password=body.current_password,
+            new_password=body.new_password,
+        )

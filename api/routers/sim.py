@@ -1,0 +1,36 @@
+"""Simulator controls: force a process upset to exercise alarms end to end."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field
+
+from api.auth import require
+from api.deps import RuntimeDep
+
+router = APIRouter(prefix="/api/v1/sim", tags=["simulator 仿真"])
+
+
+class ExcursionIn(BaseModel):
+    """A forced excursion of one tag."""
+
+    tag: str = Field(min_length=1, max_length=64)
+    to: float | None = Field(default=None, description="target value; default just beyond the highest limit")
+    duration_s: float = Field(default=30.0, gt=0, le=3600)
+
+
+@router.post("/excursions", status_code=202, dependencies=[Depends(require("execute", "simulator"))])
+def force_excursion(body: ExcursionIn, runtime: RuntimeDep) -> dict[str, object]:
+    """Drive a tag beyond its limits for a while (demo and tests only)."""
+    if runtime.simulator is None:
+        raise HTTPException(status_code=409, detail="仿真器未运行 / the simulator is not running")
+    tag = _known(body.tag, runtime)
+    runtime.simulator.trigger_excursion(tag, to=body.to, duration_s=body.duration_s)
+    return {"tag": tag, "to": body.to, "duration_s": body.duration_s, "accepted": True}
+
+
+def _known(tag: str, runtime: RuntimeDep) -> str:
+    try:
+        return runtime.plant.tag(tag).tag
+    except KeyError as err:
+        raise HTTPException(status_code=404, detail=f"未知位号 / unknown tag {tag!r}") from err

@@ -1,0 +1,69 @@
+"""Live and historical values of sensor tags."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.deps import PlantDep, StoreDep, TagDep
+from connectors.contracts import now_ms, to_builtins
+
+router = APIRouter(prefix="/api/v1/tags", tags=["tags 位号"])
+
+DAY_MS = 86_400_000
+
+
+@router.get("")
+def list_tags(plant: PlantDep, store: StoreDep) -> list[dict[str, Any]]:
+    """Every tag with its limits and latest reading (null before the first one)."""
+    latest = store.latest()
+    return [
+        {
+            "tag": t.tag,
+            "name": t.name,
+            "equipment": t.equipment,
+            "kind": t.kind,
+            "unit": t.unit,
+            "range": list(t.range),
+            "limits": t.limits.model_dump(),
+            "latest": to_builtins(latest[t.tag]) if t.tag in latest else None,
+        }
+        for t in plant.tags
+    ]
+
+
+@router.get("/{tag}/latest")
+def latest_value(tag: TagDep, store: StoreDep) -> dict[str, Any]:
+    """The most recent reading of one tag."""
+    found = store.latest([tag.tag]).get(tag.tag)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"位号 {tag.tag} 暂无数据 / no reading yet")
+    return to_builtins(found)
+
+
+@router.get("/{tag}/history")
+def history(
+    tag: TagDep,
+    store: StoreDep,
+    start: Annotated[int | None, Query(ge=0, description="epoch ms; default end - 1 h")] = None,
+    end: Annotated[int | None, Query(ge=0, description="epoch ms; default now")] = None,
+    points: Annotated[int, Query(ge=1, le=10_000, description="max buckets (min/max preserved)")] = 500,
+) -> dict[str, Any]:
+    """Downsampled history: each bucket keeps min, max, avg, last and count."""
+    end_ms = end if end is not None else now_ms()
+    start_ms = start if start is not None else end_ms - 3_600_000
+    if start_ms >= end_ms:
+        raise HTTPException(status_code=422, detail="start 必须早于 end / start must be before end")
+    if end_ms - start_ms > 400 * DAY_MS:
+        raise HTTPException(status_code=422, detail="时间范围不能超过 400 天 / range limited to 400 days")
+    buckets = store.history(tag.tag, start_ms, end_ms, points)
+    return {
+        "tag": tag.tag,
+        "unit": tag.unit,
+        "start": start_ms,
+        "end": end_ms,
+        "points": [
+            {"ts": b.ts, "min": b.min, "max": b.max, "avg": b.avg, "last": b.last, "count": b.count} for b in buckets
+        ],
+    }

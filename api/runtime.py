@@ -1,0 +1,178 @@
+"""The embedded plant: simulator, field servers, connectors, dataflow and store in one process.
+
+This is the composition root of the embedded mode (ARCHITECTURE.md "one command, nothing
+else installed"): DuckDB lets one process write its file, so the pipeline writes and the API
+reads through the same store object. Data travels the real path:
+
+    simulator -> OPC UA server (or Modbus TCP server) -> subscriber / poller (connectors)
+    -> bus "ingest.sensor.reading" -> Bytewax flow (thread) -> DuckDB + bus "live" -> WebSocket
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bytewax.testing import run_main
+
+from connectors.bus.bytewax_io import BusSink, BusSource
+from connectors.bus.memory import Bus
+from connectors.contracts import SensorReading
+from connectors.modbus.client import ModbusPoller
+from connectors.opcua.client import OpcUaSubscriber
+from connectors.settings import Settings
+from connectors.store import open_store
+from connectors.store.base import TimeSeriesStore
+from connectors.store.sink import StoreSink
+from models.limits import TagLimits
+from pipelines.sensors.flow import build_flow
+from twin.field import FieldServers, modbus_points, opcua_points
+from twin.plant import Plant
+from twin.simulator import Simulator
+
+log = logging.getLogger(__name__)
+
+INGEST_STREAM = "ingest.sensor.reading"
+LIVE_STREAM = "live"
+
+
+def tag_limits(plant: Plant) -> dict[str, TagLimits]:
+    """The pipeline's view of every tag: range, limits, kind and label."""
+    return {
+        t.tag: TagLimits(
+            tag=t.tag,
+            lo=t.range[0],
+            hi=t.range[1],
+            ll=t.limits.ll,
+            l=t.limits.l,
+            h=t.limits.h,
+            hh=t.limits.hh,
+            kind=t.kind,
+            unit=t.unit,
+            name=t.name,
+        )
+        for t in plant.tags
+    }
+
+
+@dataclass
+class Runtime:
+    """Everything that runs behind the API in embedded mode."""
+
+    settings: Settings
+    plant: Plant
+    bus: Bus = field(default_factory=Bus)
+    store: TimeSeriesStore | None = None
+    simulator: Simulator | None = None
+    field_servers: FieldServers | None = None
+    started_at: float = 0.0
+    _flow_thread: threading.Thread | None = None
+    _flow_error: BaseException | None = None
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _stop: asyncio.Event | None = None
+    _subscriber: OpcUaSubscriber | None = None
+    _poller: ModbusPoller | None = None
+
+    @property
+    def specs(self) -> dict[str, TagLimits]:
+        """Tag limits of the plant."""
+        return tag_limits(self.plant)
+
+    @property
+    def flow_alive(self) -> bool:
+        """Whether the dataflow thread is running."""
+        return self._flow_thread is not None and self._flow_thread.is_alive()
+
+    def open_store(self) -> TimeSeriesStore:
+        """Open and migrate the time-series store named by the settings."""
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        store = open_store(s.store, duckdb_path=s.resolved_duckdb_path, clickhouse_dsn=s.clickhouse_dsn)
+        store.init_schema()
+        return store
+
+    def start_flow(self) -> None:
+        """Run the sensor dataflow in a thread (Bytewax's run_main blocks)."""
+        assert self.store is not None
+        flow = build_flow(
+            self.specs,
+            BusSource(self.bus, INGEST_STREAM),
+            [StoreSink(self.store), BusSink(self.bus), BusSink(self.bus, LIVE_STREAM)],
+        )
+
+        def target() -> None:
+            try:
+                run_main(flow)
+            except BaseException as err:  # noqa: BLE001 - reported by health, never silent
+                self._flow_error = err
+                log.exception("sensor dataflow stopped")
+
+        self._flow_thread = threading.Thread(target=target, name="bytewax-sensors", daemon=True)
+        self._flow_thread.start()
+
+    def publish_readings(self, readings: Sequence[SensorReading]) -> None:
+        """Hand readings from a connector to the dataflow."""
+        self.bus.publish_many(INGEST_STREAM, readings)
+
+    async def start(self) -> None:
+        """Open the store, start the flow, the field servers and the connectors."""
+        self.started_at = time.time()
+        self.store = self.open_store()
+        self.start_flow()
+        if not self.settings.simulate:
+            return
+        s = self.settings
+        self.simulator = Simulator(self.plant, seed=s.seed, start_s=time.time())
+        self.field_servers = FieldServers(
+            self.plant,
+            self.simulator,
+            modbus_port=s.modbus_port,
+            opcua_port=s.opcua_port,
+            mqtt_url=s.mqtt_url,
+        )
+        await self.field_servers.start()
+        self._stop = asyncio.Event()
+        if s.ingest == "opcua":
+            url = f"opc.tcp://127.0.0.1:{s.opcua_port}/safetwin/"
+            self._subscriber = OpcUaSubscriber(url, opcua_points(self.plant), self.publish_readings)
+            await self._subscriber.start()
+        else:
+            self._poller = ModbusPoller("127.0.0.1", s.modbus_port, modbus_points(self.plant), source="modbus")
+            await self._poller.connect()
+            self._tasks.append(asyncio.create_task(self._poll_modbus(), name="modbus-poll"))
+        self._tasks.append(asyncio.create_task(self.field_servers.run(s.sim_interval_s, self._stop), name="simulator"))
+
+    async def _poll_modbus(self) -> None:
+        assert self._poller is not None and self._stop is not None
+        interval = self.settings.sim_interval_s
+        while not self._stop.is_set():
+            self.publish_readings(await self._poller.poll())
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=interval)
+            except TimeoutError:
+                pass
+
+    async def stop(self) -> None:
+        """Stop connectors, servers and the flow; close the store last."""
+        if self._stop is not None:
+            self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._subscriber is not None:
+            await self._subscriber.stop()
+        if self._poller is not None:
+            await self._poller.close()
+        if self.field_servers is not None:
+            await self.field_servers.stop()
+        self.bus.close()
+        if self._flow_thread is not None:
+            await asyncio.to_thread(self._flow_thread.join, 10)
+        if self.store is not None:
+            self.store.close()

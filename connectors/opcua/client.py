@@ -1,0 +1,297 @@
+"""OPC UA subscriber: data-change notifications to :class:`~connectors.contracts.SensorReading`.
+
+A DCS or SCADA server pushes changes instead of being polled, so the connector subscribes
+to one node per tag and converts every notification: the timestamp is the server's
+``SourceTimestamp`` (when the value was measured, not when it arrived), falling back to
+``ServerTimestamp`` and then to the local clock; the OPC UA status class maps to
+:class:`~connectors.contracts.Quality` (Good -> GOOD, Uncertain -> UNCERTAIN, Bad -> BAD).
+
+Notifications that arrive in one publish response are handed to ``on_readings`` as one list,
+because downstream batches are much cheaper than one call per tag.
+
+A BAD reading always carries the tag's last good value (0.0 before the first one): a Bad
+value is unusable by definition, and the contract requires a finite number. When the server
+goes away the subscriber reports every tag BAD once and reconnects in the background with
+exponential back-off, re-creating the subscription; the data-change notifications sent on
+re-subscribing refresh every tag.
+
+Example:
+    >>> NodePoint(tag="PT-101", node_id="ns=2;s=PT-101").node_id
+    'ns=2;s=PT-101'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from asyncua import ua
+from asyncua.client.client import Client
+from asyncua.common.node import Node
+from asyncua.common.subscription import DataChangeNotif, Subscription
+
+from connectors.contracts import Quality, SensorReading, now_ms
+
+logger = logging.getLogger(__name__)
+
+OnReadings = Callable[[list[SensorReading]], None]
+
+
+class OpcUaError(ConnectionError):
+    """The OPC UA server could not be reached or refused the subscription."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodePoint:
+    """One tag and the OPC UA node (string form, e.g. ``ns=2;s=PT-101``) that carries it."""
+
+    tag: str
+    node_id: str
+
+
+def quality_of(status: ua.StatusCode | None) -> Quality:
+    """Map an OPC UA status code's severity to a reading quality (missing means Good)."""
+    if status is None or status.is_good():
+        return Quality.GOOD
+    if status.is_uncertain():
+        return Quality.UNCERTAIN
+    return Quality.BAD
+
+
+def timestamp_ms(value: ua.DataValue, *, default_ms: int | None = None) -> int:
+    """Epoch ms of a data value: source time, else server time, else ``default_ms`` or now."""
+    for stamp in (value.SourceTimestamp, value.ServerTimestamp):
+        if stamp is not None and stamp.year > 1601:  # 1601-01-01 is OPC UA's "no time"
+            # asyncua returns aware UTC datetimes; other stacks may hand over naive UTC ones.
+            aware = stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+            return round(aware.timestamp() * 1000)
+    return default_ms if default_ms is not None else now_ms()
+
+
+class _Handler:
+    """asyncua subscription handler that batches one publish cycle into one callback.
+
+    asyncua dispatches each notification of a publish response in its own task, all
+    scheduled in one go; the first notification schedules a flush with ``call_soon``, which
+    therefore runs after every notification of that response has been collected.
+    """
+
+    def __init__(self, owner: OpcUaSubscriber) -> None:
+        self._owner = owner
+        self._pending: list[SensorReading] = []
+        self._flush_scheduled = False
+
+    def datachange_notification(self, node: Node, val: Any, data: DataChangeNotif) -> None:
+        reading = self._owner._convert(node, val, data.monitored_item.Value)
+        if reading is None:
+            return
+        self._pending.append(reading)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def status_change_notification(self, status: ua.StatusChangeNotification) -> None:
+        if status.Status is not None and not status.Status.is_good():
+            self._owner._connection_lost(f"subscription status {status.Status}")
+
+    def _flush(self) -> None:
+        batch, self._pending, self._flush_scheduled = self._pending, [], False
+        if batch:
+            self._owner._emit(batch)
+
+
+class OpcUaSubscriber:
+    """Subscribes to tags on an OPC UA server and reports their changes as readings.
+
+    Args:
+        url: Endpoint, e.g. ``opc.tcp://127.0.0.1:4840/safetwin/``.
+        points: Tags and their nodes; tags must be unique.
+        on_readings: Called on the event loop with each batch; must not block. An exception
+            it raises is logged and the subscription carries on.
+        publishing_interval_ms: Requested publishing interval (the batching period).
+        source: ``SensorReading.source`` of every reading.
+        timeout: Seconds to wait for each OPC UA request.
+        initial_backoff_s: First wait after a failed reconnect; doubles per failure.
+        max_backoff_s: Cap of the back-off.
+        watchdog_s: How often asyncua probes the server to notice a silent death.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        points: Sequence[NodePoint],
+        on_readings: OnReadings,
+        *,
+        publishing_interval_ms: float = 100,
+        source: str = "opcua",
+        timeout: float = 2.0,
+        initial_backoff_s: float = 0.5,
+        max_backoff_s: float = 10.0,
+        watchdog_s: float = 1.0,
+    ) -> None:
+        tags = [p.tag for p in points]
+        duplicated = sorted({t for t in tags if tags.count(t) > 1})
+        if duplicated:
+            msg = f"duplicate tags in OPC UA points: {duplicated}"
+            raise ValueError(msg)
+        self.url = url
+        self.points = tuple(points)
+        self.on_readings = on_readings
+        self.publishing_interval_ms = publishing_interval_ms
+        self.source = source
+        self.timeout = timeout
+        self.initial_backoff_s = initial_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.watchdog_s = watchdog_s
+        self._client: Client | None = None
+        self._subscription: Subscription | None = None
+        self._tags: dict[ua.NodeId, str] = {}
+        self._last_value: dict[str, float] = {}
+        self._wake: asyncio.Event | None = None
+        self._lost_reason: str | None = None
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        """Whether a session with a live subscription is up."""
+        return self._client is not None and self._lost_reason is None
+
+    async def start(self) -> None:
+        """Connect, subscribe, and keep the subscription alive in the background.
+
+        Raises:
+            OpcUaError: The first connection failed; later losses are retried, not raised,
+                but a service that cannot reach its server at start-up should say so loudly.
+        """
+        if self._task is not None:
+            return
+        self._stopping = False
+        self._wake = asyncio.Event()
+        try:
+            await self._connect()
+        except Exception as err:  # asyncua raises OSError, TimeoutError, UaError and more
+            msg = f"cannot subscribe at {self.url}: {err!r}"
+            raise OpcUaError(msg) from err
+        self._task = asyncio.create_task(self._supervise(), name=f"opcua-subscriber {self.url}")
+
+    async def stop(self) -> None:
+        """Delete the subscription, disconnect and stop reconnecting (idempotent)."""
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._teardown(graceful=True)
+
+    # -- connection management --------------------------------------------------------------
+
+    async def _connect(self) -> None:
+        client = Client(self.url, timeout=self.timeout, watchdog_intervall=self.watchdog_s)
+        client.connection_lost_callback = self._on_connection_lost
+        await client.connect()
+        self._client = client
+        self._lost_reason = None
+        try:
+            nodes = [client.get_node(p.node_id) for p in self.points]
+            self._tags = {n.nodeid: p.tag for n, p in zip(nodes, self.points, strict=True)}
+            sub = await client.create_subscription(self.publishing_interval_ms, _Handler(self))
+            self._subscription = sub
+            handles = await sub.subscribe_data_change(nodes)
+        except BaseException:
+            await self._teardown(graceful=False)
+            raise
+        for point, handle in zip(self.points, handles, strict=True):
+            if isinstance(handle, ua.StatusCode):
+                logger.warning("OPC UA node %s for %s not subscribed: %s", point.node_id, point.tag, handle)
+        logger.info("OPC UA subscribed to %d nodes at %s", len(self.points), self.url)
+
+    async def _supervise(self) -> None:
+        """Wait for a loss, report it, and reconnect with back-off until stopped."""
+        assert self._wake is not None
+        backoff = self.initial_backoff_s
+        while not self._stopping:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                return
+            logger.warning("OPC UA connection to %s lost: %s", self.url, self._lost_reason)
+            self._emit([self._bad(p.tag) for p in self.points])
+            await self._teardown(graceful=False)
+            while not self._stopping:
+                try:
+                    await self._connect()
+                except Exception as err:  # keep retrying whatever asyncua raises
+                    logger.debug("OPC UA reconnect to %s failed: %r", self.url, err)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self.max_backoff_s)
+                    continue
+                logger.info("OPC UA reconnected to %s", self.url)
+                backoff = self.initial_backoff_s
+                break
+
+    async def _on_connection_lost(self, exc: Exception) -> None:
+        self._connection_lost(repr(exc))
+
+    def _connection_lost(self, reason: str) -> None:
+        if self._lost_reason is not None or self._client is None:
+            return
+        self._lost_reason = reason
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _teardown(self, *, graceful: bool) -> None:
+        client, self._client = self._client, None
+        sub, self._subscription = self._subscription, None
+        if client is None:
+            return
+        client.connection_lost_callback = None
+        if graceful and sub is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(sub.delete(), self.timeout)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.disconnect(), self.timeout)
+
+    # -- conversion ---------------------------------------------------------------------------
+
+    def _convert(self, node: Node, val: Any, data_value: ua.DataValue | None) -> SensorReading | None:
+        tag = self._tags.get(node.nodeid)
+        if tag is None:
+            return None
+        if data_value is None:
+            return self._bad(tag)
+        quality = quality_of(data_value.StatusCode)
+        ts = timestamp_ms(data_value)
+        try:
+            value = float(val)
+        except (TypeError, ValueError):
+            value = math.nan
+        if quality is Quality.BAD or not math.isfinite(value):
+            return self._bad(tag, ts=ts)
+        if quality is Quality.GOOD:
+            self._last_value[tag] = value
+        return SensorReading(tag=tag, ts=ts, value=value, quality=quality, source=self.source)
+
+    def _bad(self, tag: str, *, ts: int | None = None) -> SensorReading:
+        return SensorReading(
+            tag=tag,
+            ts=ts if ts is not None else now_ms(),
+            value=self._last_value.get(tag, 0.0),
+            quality=Quality.BAD,
+            source=self.source,
+        )
+
+    def _emit(self, readings: list[SensorReading]) -> None:
+        try:
+            self.on_readings(readings)
+        except Exception:
+            logger.exception("on_readings callback failed for %d readings", len(readings))

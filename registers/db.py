@@ -1,0 +1,183 @@
+"""Database plumbing shared by every register: declarative base, engine, sessions, migrations.
+
+The same models run on SQLite (embedded mode, one file under ``data_dir``) and on PostgreSQL
+(distributed mode), so everything dialect-specific lives here and nowhere else:
+
+* SQLite does not enforce foreign keys unless asked on every connection, and FastAPI runs
+  sync routes in a thread pool, so connections must be usable from more than one thread.
+* SQLite has no time-zone-aware timestamp type; :class:`UtcDateTime` stores UTC and always
+  hands back aware UTC datetimes, so code never compares naive with aware times.
+* Schema changes go through Alembic only (:func:`migrate`); ``create_all`` is never used, so
+  a laptop and a production server have the same schema, revision for revision.
+
+Examples:
+    >>> engine = make_engine("sqlite://")
+    >>> make_session_factory(engine)().execute(text("select 1")).scalar()
+    1
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlalchemy.types import TypeDecorator
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Stable, predictable constraint names: Alembic can only drop or alter a constraint it can
+# name, and SQLite batch migrations rebuild tables by those names.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Arbitrary but fixed key of the PostgreSQL advisory lock that serialises migrations when
+# several API replicas start at once.
+_MIGRATION_LOCK_KEY = 0x5AFE7_1
+
+
+def utcnow() -> datetime:
+    """Now as an aware UTC datetime (the only kind of time stored in registers)."""
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamp that is always stored and returned as aware UTC.
+
+    PostgreSQL keeps ``timestamptz`` natively; SQLite keeps text without an offset and gives
+    back naive datetimes. Refusing naive input catches local-time bugs at the boundary
+    instead of shifting safety records by eight hours.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to UTC before storing; refuse naive datetimes."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            msg = f"naive datetime {value!r} refused: registers store aware UTC times only"
+            raise ValueError(msg)
+        value = value.astimezone(UTC)
+        # SQLite would store the offset text; without it, string comparison orders correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return aware UTC whatever the backend handed back."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every register model; one metadata, one naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime()}
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    """Turn on what SQLite leaves off by default, on every new DBAPI connection."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")  # off by default, per connection
+        cursor.execute("PRAGMA busy_timeout=5000")  # wait for a writer instead of failing at once
+    finally:
+        cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create the engine for a registers database URL (SQLite file or PostgreSQL).
+
+    Args:
+        url: SQLAlchemy URL, e.g. ``sqlite:///var/safetwin.db`` or
+            ``postgresql+psycopg://user:pass@host/db``.
+        **kwargs: passed on to :func:`sqlalchemy.create_engine` (e.g. ``echo=True``).
+
+    Returns:
+        An engine; for SQLite, foreign keys are enforced and connections may cross threads
+        (FastAPI runs sync routes in a thread pool), and the file's folder is created so the
+        embedded mode starts with nothing prepared.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        kwargs.setdefault("pool_pre_ping", True)  # survive a database restart under a long-lived API
+        return create_engine(parsed, **kwargs)
+
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    connect_args.setdefault("check_same_thread", False)
+    database = parsed.database or ""
+    if database in ("", ":memory:"):
+        # One shared connection, else every pooled connection would see its own empty database.
+        kwargs.setdefault("poolclass", StaticPool)
+    elif not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, connect_args=connect_args, **kwargs)
+    event.listen(engine, "connect", _sqlite_on_connect)
+    return engine
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Session factory for services and requests.
+
+    ``expire_on_commit=False`` because the request commits after the route has built its
+    response, and a WebSocket handler keeps the user it loaded after its session closed.
+    """
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic configuration built in code, independent of the current directory.
+
+    It points at the ``migrations`` folder next to this module, which exists the same way in
+    a checkout and in an installed package. The URL is not put into the config because
+    ConfigParser would try to interpolate ``%`` in passwords.
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    if url is not None:
+        cfg.attributes["url"] = url
+    return cfg
+
+
+def migrate(url: str | Engine, revision: str = "head") -> None:
+    """Bring the registers schema up to ``revision`` (default: the newest) with Alembic.
+
+    Safe to call at every start-up: an up-to-date database is left as it is. On PostgreSQL a
+    transaction-scoped advisory lock makes replicas that start together migrate one by one.
+
+    Args:
+        url: database URL, or an existing engine to reuse its pool.
+        revision: Alembic revision to upgrade to.
+    """
+    engine = make_engine(url) if isinstance(url, str) else url
+    try:
+        with engine.begin() as connection:
+            _lock_for_migration(connection)
+            cfg = alembic_config()
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+    finally:
+        if isinstance(url, str):
+            engine.dispose()
+
+
+def _lock_for_migration(connection: Connection) -> None:
+    """Serialise concurrent migrations on PostgreSQL; SQLite serialises writers by itself."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})

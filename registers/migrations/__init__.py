@@ -1,0 +1,1 @@
+"""Alembic migrations of the registers database; run them with ``registers.db.migrate``."""

@@ -1,0 +1,62 @@
+"""SQLAlchemy models of accounts (用户) and roles (角色)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, false, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registers.db import Base
+from registers.mixins import AuditMixin, TimestampMixin
+
+user_roles = Table(
+    "user_roles",
+    Base.metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", Integer, ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Role(Base):
+    """A role (角色) such as ``safety_manager`` (安全管理员); see ``registers.permissions``."""
+
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(64), comment="Chinese display name, e.g. 安全管理员")
+
+    def __repr__(self) -> str:
+        return f"Role({self.name!r})"
+
+
+class User(TimestampMixin, AuditMixin, Base):
+    """An account (用户账号): one person, never shared (等保2.0 access control).
+
+    ``failed_logins`` and ``locked_until`` implement the login-failure handling of 等保2.0
+    8.1.4 b); ``must_change_password`` forces a new password after an administrator set one.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True, comment="login name, stored lower-case")
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    password_hash: Mapped[str] = mapped_column(String(255), comment="argon2id PHC string")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    # Roles are needed on every authenticated request, so load them with the user.
+    roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin", order_by=Role.name)
+
+    @property
+    def role_names(self) -> list[str]:
+        """Names of the user's roles, as ``can()`` and tokens want them."""
+        return [role.name for role in self.roles]
+
+    def __repr__(self) -> str:
+        return f"User({self.username!r})"

@@ -1,0 +1,405 @@
+"""Account services: create, authenticate with lockout, password rules, seeding.
+
+The numbers come from the usual reading of 等保2.0 (GB/T 22239-2019) 8.1.4 身份鉴别, see
+DOMAIN.md section 7.1: passwords of at least 8 characters with 3 of the 4 character classes,
+and an account locked for 15 minutes after 5 failed logins.
+
+Services follow the register conventions: keyword-only, session first, ``flush()`` and never
+``commit()``; the caller owns the transaction. One caveat for callers: a failed login raises
+*after* flushing the failure counter, so the caller must commit even on :class:`LoginError`
+or the lockout never triggers (``api.auth.security_session`` does this).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import string
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Insert, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from registers.db import utcnow
+from registers.permissions import ROLE_TITLES, RoleName
+from registers.users.models import Role, User, user_roles
+
+log = logging.getLogger(__name__)
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 128
+MIN_CHARACTER_CLASSES = 3
+DEMO_ADMIN_USERNAME = "admin"
+
+PASSWORD_RULE = (
+    f"密码至少 {MIN_PASSWORD_LENGTH} 位，且包含大写字母、小写字母、数字、特殊字符中的至少 {MIN_CHARACTER_CLASSES} 类"
+    f" / Password must have at least {MIN_PASSWORD_LENGTH} characters and at least {MIN_CHARACTER_CLASSES} of:"
+    " upper-case letters, lower-case letters, digits, symbols"
+)
+
+# argon2id with the library's defaults (RFC 9106 low-memory profile); verify() reads the
+# parameters from each stored hash, so raising them later only needs check_needs_rehash.
+_hasher = PasswordHasher()
+
+
+class UserError(Exception):
+    """Base of the account errors; the API maps each subclass to one status code."""
+
+
+class LoginError(UserError):
+    """A login that did not succeed; the message is safe to show to the user."""
+
+    def __init__(self, message: str, *, username: str) -> None:
+        super().__init__(message)
+        self.username = username
+
+
+class InvalidCredentials(LoginError):
+    """Unknown username or wrong password (deliberately not said which)."""
+
+    def __init__(self, *, username: str, message: str = "用户名或密码错误 / Invalid username or password") -> None:
+        super().__init__(message, username=username)
+
+
+class AccountLocked(LoginError):
+    """Too many failed logins; no password is checked until ``locked_until``."""
+
+    def __init__(self, *, username: str, locked_until: datetime, now: datetime) -> None:
+        minutes = max(1, math.ceil((locked_until - now).total_seconds() / 60))
+        super().__init__(
+            f"连续 {MAX_FAILED_LOGINS} 次登录失败，账户已锁定，请 {minutes} 分钟后重试"
+            f" / Account locked after {MAX_FAILED_LOGINS} failed logins; try again in {minutes} min",
+            username=username,
+        )
+        self.locked_until = locked_until
+        self.retry_after_s = max(1, math.ceil((locked_until - now).total_seconds()))
+
+
+class AccountDisabled(LoginError):
+    """The password was right but the account has been disabled by an administrator."""
+
+    def __init__(self, *, username: str) -> None:
+        message = "账户已停用，请联系系统管理员 / Account disabled; contact the administrator"
+        super().__init__(message, username=username)
+
+
+class PasswordPolicyError(UserError, ValueError):
+    """A new password breaks the complexity rule."""
+
+
+class UsernameTaken(UserError, ValueError):
+    """The username is already in use."""
+
+
+class UnknownRole(UserError, ValueError):
+    """A role name that is not one of ``RoleName``."""
+
+
+# --- passwords -------------------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with argon2id (PHC string with salt and parameters)."""
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    """Whether ``password`` matches ``password_hash``; a malformed hash is simply a mismatch."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@cache
+def _dummy_hash() -> str:
+    # Built on first use, not at import: hashing costs tens of milliseconds.
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def character_classes(password: str) -> int:
+    """How many of upper-case, lower-case, digits and other characters the password uses."""
+    return sum(
+        (
+            any(c.isupper() for c in password),
+            any(c.islower() for c in password),
+            any(c.isdecimal() for c in password),
+            any(not (c.isupper() or c.islower() or c.isdecimal()) for c in password),
+        )
+    )
+
+
+def check_password_policy(password: str, *, username: str | None = None) -> None:
+    """Raise :class:`PasswordPolicyError` unless the password meets the 等保2.0 rule.
+
+    Args:
+        password: the candidate password.
+        username: when given, a password containing the username is refused too (it is
+            the first thing an attacker tries).
+
+    Raises:
+        PasswordPolicyError: with a bilingual message that states the rule.
+    """
+    if len(password) > MAX_PASSWORD_LENGTH:
+        msg = f"密码不能超过 {MAX_PASSWORD_LENGTH} 位 / Password must not exceed {MAX_PASSWORD_LENGTH} characters"
+        raise PasswordPolicyError(msg)
+    if len(password) < MIN_PASSWORD_LENGTH or character_classes(password) < MIN_CHARACTER_CLASSES:
+        raise PasswordPolicyError(PASSWORD_RULE)
+    if username and username.strip().lower() in password.lower():
+        msg = "密码不能包含用户名 / Password must not contain the username"
+        raise PasswordPolicyError(msg)
+
+
+def generate_password(length: int = 20) -> str:
+    """A random password that satisfies the rule with all four character classes."""
+    alphabet = string.ascii_letters + string.digits + "!@#$%^&*-_=+"
+    while True:
+        candidate = "".join(secrets.choice(alphabet) for _ in range(length))
+        if character_classes(candidate) == 4:  # all four classes
+            return candidate
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def normalize_username(username: str) -> str:
+    """Usernames are case-insensitive: ``Zhang.San`` and ``zhang.san`` are one account."""
+    return username.strip().lower()
+
+
+def get(*, session: Session, user_id: int) -> User | None:
+    """The user with this id, or ``None``."""
+    return session.get(User, user_id)
+
+
+def get_by_username(*, session: Session, username: str) -> User | None:
+    """The user with this username (case-insensitive), or ``None``."""
+    return session.scalar(select(User).where(User.username == normalize_username(username)))
+
+
+# --- roles and seeding -----------------------------------------------------------------------
+
+
+def _insert_ignoring_duplicates(session: Session, entity: Any) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` for the session's dialect.
+
+    Seeding runs at every start of every API replica; this makes two replicas starting at
+    once agree instead of one of them failing on a unique constraint.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(entity).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(entity).on_conflict_do_nothing()
+    return insert(entity)
+
+
+def ensure_roles(*, session: Session) -> dict[str, Role]:
+    """Create the fixed roles that are missing; return every role by name."""
+    rows = [{"name": role.value, "title": ROLE_TITLES[role]} for role in RoleName]
+    existing = set(session.scalars(select(Role.name)))
+    missing = [row for row in rows if row["name"] not in existing]
+    if missing:
+        session.execute(_insert_ignoring_duplicates(session, Role), missing)
+    return {role.name: role for role in session.scalars(select(Role))}
+
+
+def _roles_by_names(session: Session, names: Iterable[str]) -> list[Role]:
+    wanted = list(dict.fromkeys(names))
+    unknown = [name for name in wanted if name not in {role.value for role in RoleName}]
+    if unknown:
+        msg = f"未知角色 / unknown role(s): {', '.join(unknown)}; known: {', '.join(RoleName)}"
+        raise UnknownRole(msg)
+    roles = ensure_roles(session=session) if wanted else {}
+    return [roles[name] for name in wanted]
+
+
+def create_user(
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    display_name: str = "",
+    roles: Iterable[str] = (),
+    must_change_password: bool = False,
+    actor: str | None = None,
+) -> User:
+    """Open an account after checking the username is free and the password meets the rule.
+
+    Raises:
+        UsernameTaken: the (case-insensitive) username exists.
+        PasswordPolicyError: the password breaks the complexity rule.
+        UnknownRole: a role name is not a ``RoleName``.
+    """
+    name = normalize_username(username)
+    if not name:
+        msg = "用户名不能为空 / Username must not be empty"
+        raise ValueError(msg)
+    if get_by_username(session=session, username=name) is not None:
+        msg = f"用户名已存在 / Username already exists: {name}"
+        raise UsernameTaken(msg)
+    check_password_policy(password, username=name)
+    user = User(
+        username=name,
+        display_name=display_name,
+        password_hash=hash_password(password),
+        must_change_password=must_change_password,
+        roles=_roles_by_names(session, roles),
+        created_by=actor,
+        updated_by=actor,
+    )
+    session.add(user)
+    session.flush()
+    log.info("user created: %s roles=%s by=%s", name, user.role_names, actor)
+    return user
+
+
+def ensure_demo_admin(*, session: Session) -> str | None:
+    """Create the ``admin`` account on first start; return its password exactly once.
+
+    The password is random (a fixed default password is what 等保2.0 forbids) and the account
+    must change it at first login. Nothing is created while any account holds the admin
+    role, so an ``admin`` account that was deliberately renamed or deleted stays gone.
+
+    Returns:
+        The generated password on the run that created the account, else ``None``.
+    """
+    roles = ensure_roles(session=session)
+    holders = session.scalar(
+        select(func.count()).select_from(user_roles).where(user_roles.c.role_id == roles[RoleName.ADMIN].id)
+    )
+    if holders:
+        return None
+    password = generate_password()
+    stmt = _insert_ignoring_duplicates(session, User).values(
+        username=DEMO_ADMIN_USERNAME,
+        display_name=ROLE_TITLES[RoleName.ADMIN],
+        password_hash=hash_password(password),
+        must_change_password=True,
+    )
+    user_id = session.scalar(stmt.returning(User.id))
+    if user_id is None:
+        log.warning("no account holds the admin role, but the username %r is taken", DEMO_ADMIN_USERNAME)
+        return None
+    user = session.get_one(User, user_id)
+    user.roles.append(roles[RoleName.ADMIN])
+    session.flush()
+    log.warning("created the initial %r account; its password is shown once", DEMO_ADMIN_USERNAME)
+    return password
+
+
+# --- login and passwords ---------------------------------------------------------------------
+
+
+def _record_failure(session: Session, user: User, now: datetime) -> None:
+    """Count a failed password; lock the account at the limit.
+
+    The increment is done in SQL so concurrent guesses cannot overwrite each other's count.
+    """
+    user.failed_logins = User.failed_logins + 1
+    session.flush()
+    session.refresh(user, ["failed_logins"])
+    log.warning("login failed: %s (%d/%d)", user.username, user.failed_logins, MAX_FAILED_LOGINS)
+    if user.failed_logins >= MAX_FAILED_LOGINS:
+        user.locked_until = now + LOCKOUT
+        user.failed_logins = 0
+        session.flush()
+        log.warning("account locked: %s until %s", user.username, user.locked_until.isoformat())
+        raise AccountLocked(username=user.username, locked_until=user.locked_until, now=now)
+
+
+def _check_not_locked(user: User, now: datetime) -> None:
+    if user.locked_until is not None and user.locked_until > now:
+        raise AccountLocked(username=user.username, locked_until=user.locked_until, now=now)
+
+
+def authenticate(*, session: Session, username: str, password: str, now: datetime | None = None) -> User:
+    """Check a username and password; count failures and lock after the fifth.
+
+    Args:
+        session: the session; failure counters are flushed before raising, so commit on
+            :class:`LoginError` too.
+        username: login name, case-insensitive.
+        password: the password as typed.
+        now: the current time (tests pass a fixed one); aware UTC.
+
+    Returns:
+        The user, with ``last_login_at`` set and the failure counter cleared.
+
+    Raises:
+        InvalidCredentials: unknown user or wrong password (failures 1 to 4).
+        AccountLocked: the fifth failure in a row, and every attempt during the lock.
+        AccountDisabled: right password for a disabled account.
+    """
+    now = now or utcnow()
+    user = get_by_username(session=session, username=username)
+    if user is None:
+        verify_password(password, _dummy_hash())  # same cost as a real check: no user enumeration by timing
+        log.warning("login failed: unknown user %s", normalize_username(username))
+        raise InvalidCredentials(username=username)
+    _check_not_locked(user, now)
+    if not verify_password(password, user.password_hash):
+        _record_failure(session, user, now)
+        raise InvalidCredentials(username=user.username)
+    if not user.is_active:
+        raise AccountDisabled(username=user.username)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    session.flush()
+    log.info("login: %s", user.username)
+    return user
+
+
+def set_password(
+    *, session: Session, user: User, password: str, actor: str | None = None, must_change_password: bool = False
+) -> User:
+    """Set a new password after checking the rule; an administrator's reset passes ``must_change_password``.
+
+    Raises:
+        PasswordPolicyError: the password breaks the complexity rule.
+    """
+    check_password_policy(password, username=user.username)
+    user.password_hash = hash_password(password)
+    user.must_change_password = must_change_password
+    user.failed_logins = 0
+    user.locked_until = None
+    user.updated_by = actor
+    session.flush()
+    log.info("password set: %s by=%s", user.username, actor)
+    return user
+
+
+def change_password(
+    *, session: Session, user: User, current_password: str, new_password: str, now: datetime | None = None
+) -> User:
+    """A user's own password change: the current password is checked like a login.
+
+    A wrong current password counts toward the lockout, so a stolen token cannot be used to
+    guess the password without limit.
+
+    Raises:
+        AccountLocked: the account is locked, or this was the fifth failure.
+        InvalidCredentials: the current password is wrong.
+        PasswordPolicyError: the new password breaks the rule or equals the current one.
+    """
+    now = now or utcnow()
+    _check_not_locked(user, now)
+    if not verify_password(current_password, user.password_hash):
+        _record_failure(session, user, now)
+        raise InvalidCredentials(username=user.username, message="当前密码错误 / The current password is wrong")
+    if new_password == current_password:
+        msg = "新密码不能与当前密码相同 / The new password must differ from the current one"
+        raise PasswordPolicyError(msg)
+    return set_password(session=session, user=user, password=new_password, actor=user.username)

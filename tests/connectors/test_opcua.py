@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import pytest
+from asyncua import Server, ua
+
+from connectors.contracts import Quality, SensorReading
+from connectors.opcua.client import NodePoint, OpcUaError, OpcUaSubscriber, quality_of, timestamp_ms
+from tests.conftest import free_port
+from twin.field import stop_opcua_server
+
+NS = "urn:safetwin:test"
+T0 = datetime(2024, 5, 1, 8, 0, 0, tzinfo=UTC)
+T0_MS = round(T0.timestamp() * 1000)
+POINTS = [NodePoint(tag="PT-1", node_id="ns=2;s=PT-1"), NodePoint(tag="TT-1", node_id="ns=2;s=TT-1")]
+
+
+@pytest.fixture
+async def no_leaks() -> AsyncIterator[None]:
+    """Fail a test that leaves asyncio tasks or threads behind."""
+    tasks = asyncio.all_tasks()
+    threads = set(threading.enumerate())
+    yield
+    for _ in range(100):
+        leaked = [t for t in asyncio.all_tasks() - tasks if t is not asyncio.current_task() and not t.done()]
+        extra = [t for t in set(threading.enumerate()) - threads if not t.name.startswith("asyncio_")]
+        if not leaked and not extra:
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail(f"leaked tasks {leaked} / threads {extra}")
+
+
+class UaTestServer:
+    """A two-variable asyncua server; the field servers are tested in tests/twin."""
+
+    def __init__(self, port: int) -> None:
+        self.url = f"opc.tcp://127.0.0.1:{port}/test/"
+        self.server = Server()
+        self.nodes: dict[str, ua.NodeId] = {}
+
+    async def start(self) -> None:
+        await self.server.init()
+        self.server.set_endpoint(self.url)
+        idx = await self.server.register_namespace(NS)
+        obj = await self.server.nodes.objects.add_object(idx, "V-1")
+        for tag in ("PT-1", "TT-1"):
+            var = await obj.add_variable(ua.NodeId(tag, idx), tag, 0.0, varianttype=ua.VariantType.Double)
+            self.nodes[tag] = var.nodeid
+        await self.server.start()
+
+    async def write(self, tag: str, value: float, *, status: int = ua.StatusCodes.Good, **stamps: datetime) -> None:
+        dv = ua.DataValue(ua.Variant(value, ua.VariantType.Double), StatusCode=ua.StatusCode(status), **stamps)
+        await self.server.write_attribute_value(self.nodes[tag], dv)
+
+    async def stop(self) -> None:
+        await stop_opcua_server(self.server)  # fast, and closes sessions asyncua would leak
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.batches: list[list[SensorReading]] = []
+        self.changed = asyncio.Event()
+
+    def __call__(self, readings: list[SensorReading]) -> None:
+        self.batches.append(readings)
+        self.changed.set()
+
+    async def wait_for(self, predicate: Callable[[SensorReading], bool], timeout: float = 5.0) -> SensorReading:
+        async def scan() -> SensorReading:
+            while True:
+                for batch in self.batches:
+                    for r in batch:
+                        if predicate(r):
+                            return r
+                self.changed.clear()
+                await self.changed.wait()
+
+        return await asyncio.wait_for(scan(), timeout)
+
+
+async def test_notifications_become_readings_with_source_time_and_quality(no_leaks: None) -> None:
+    server = UaTestServer(free_port())
+    await server.start()
+    got = Collector()
+    sub = OpcUaSubscriber(server.url, POINTS, got, publishing_interval_ms=50)
+    try:
+        await server.write("PT-1", 1.5, SourceTimestamp=T0)
+        await server.write("TT-1", 20.0, SourceTimestamp=T0)
+        await sub.start()
+        first = await got.wait_for(lambda r: r.tag == "TT-1")
+        # the initial values of both nodes arrive in one publish response -> one batch
+        assert sorted(r.tag for r in got.batches[0]) == ["PT-1", "TT-1"]
+        assert first == SensorReading(tag="TT-1", ts=T0_MS, value=20.0, quality=Quality.GOOD, source="opcua")
+
+        later = datetime(2024, 5, 1, 8, 0, 1, 250_000, tzinfo=UTC)
+        await server.write("PT-1", 1.6, status=ua.StatusCodes.UncertainLastUsableValue, SourceTimestamp=later)
+        r = await got.wait_for(lambda r: r.value == 1.6)
+        assert (r.quality, r.ts) == (Quality.UNCERTAIN, T0_MS + 1250)
+
+        await server.write("PT-1", 1.7, status=ua.StatusCodes.BadSensorFailure, SourceTimestamp=later)
+        r = await got.wait_for(lambda r: r.quality is Quality.BAD)
+        assert r.tag == "PT-1"
+        assert r.value == 1.5  # a Bad value is unusable: BAD readings carry the last good value
+
+        # no SourceTimestamp: fall back to the server's timestamp
+        await server.write("TT-1", 21.0, ServerTimestamp=later)
+        r = await got.wait_for(lambda r: r.value == 21.0)
+        assert r.ts == T0_MS + 1250 and r.quality is Quality.GOOD
+    finally:
+        await sub.stop()
+        await server.stop()
+
+
+async def test_server_loss_reports_bad_then_resubscribes(no_leaks: None) -> None:
+    port = free_port()
+    server = UaTestServer(port)
+    await server.start()
+    got = Collector()
+    sub = OpcUaSubscriber(
+        server.url, POINTS, got, publishing_interval_ms=50, initial_backoff_s=0.1, watchdog_s=0.5, timeout=1.0
+    )
+    try:
+        await server.write("PT-1", 2.5, SourceTimestamp=T0)
+        await sub.start()
+        await got.wait_for(lambda r: r.value == 2.5)
+        assert sub.connected
+
+        await server.stop()
+        bad = await got.wait_for(lambda r: r.quality is Quality.BAD and r.tag == "PT-1")
+        assert bad.value == 2.5  # last good value held
+        assert not sub.connected
+
+        server = UaTestServer(port)
+        await server.start()
+        await server.write("PT-1", 3.5, SourceTimestamp=T0)
+        back = await got.wait_for(lambda r: r.value == 3.5, timeout=10)
+        assert back.quality is Quality.GOOD
+        assert sub.connected
+    finally:
+        await sub.stop()
+        await server.stop()
+
+
+async def test_start_without_a_server_raises(no_leaks: None) -> None:
+    sub = OpcUaSubscriber(f"opc.tcp://127.0.0.1:{free_port()}/", POINTS, lambda _: None, timeout=0.5)
+    with pytest.raises(OpcUaError, match="cannot subscribe"):
+        await sub.start()
+    await sub.stop()
+
+
+def test_status_codes_map_to_quality() -> None:
+    assert quality_of(ua.StatusCode(ua.StatusCodes.Good)) is Quality.GOOD
+    assert quality_of(None) is Quality.GOOD
+    assert quality_of(ua.StatusCode(ua.StatusCodes.UncertainSensorNotAccurate)) is Quality.UNCERTAIN
+    assert quality_of(ua.StatusCode(ua.StatusCodes.BadCommunicationError)) is Quality.BAD
+
+
+def test_timestamp_falls_back_from_source_to_server_to_default() -> None:
+    naive = datetime(2024, 5, 1, 8, 0, 0)  # noqa: DTZ001 - other stacks send naive UTC
+    assert timestamp_ms(ua.DataValue(SourceTimestamp=T0, ServerTimestamp=datetime.now(UTC))) == T0_MS
+    assert timestamp_ms(ua.DataValue(ServerTimestamp=naive)) == T0_MS
+    assert timestamp_ms(ua.DataValue(), default_ms=42) == 42

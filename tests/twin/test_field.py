@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import asyncio
+import struct
+import threading
+from collections.abc import AsyncIterator
+from functools import cache
+
+import pytest
+
+from connectors.contracts import Quality, SensorReading
+from connectors.modbus.client import ModbusPoller
+from connectors.opcua.client import OpcUaSubscriber
+from tests.conftest import free_port
+from twin.field import FieldServers, modbus_points, opcua_points
+from twin.plant import Plant, load_plant
+from twin.simulator import Simulator
+
+START = 1_700_000_000.0
+
+
+@cache
+def demo() -> Plant:
+    return load_plant()
+
+
+def f32(x: float) -> float:
+    """What a FLOAT32 register pair can hold of ``x``."""
+    return float(struct.unpack(">f", struct.pack(">f", x))[0])
+
+
+@pytest.fixture
+async def no_leaks() -> AsyncIterator[None]:
+    """Fail a test that leaves asyncio tasks or threads behind."""
+    tasks = asyncio.all_tasks()
+    threads = set(threading.enumerate())
+    yield
+    for _ in range(100):
+        leaked = [t for t in asyncio.all_tasks() - tasks if t is not asyncio.current_task() and not t.done()]
+        extra = [t for t in set(threading.enumerate()) - threads if not t.name.startswith("asyncio_")]
+        if not leaked and not extra:
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail(f"leaked tasks {leaked} / threads {extra}")
+
+
+@pytest.fixture
+async def field(no_leaks: None) -> AsyncIterator[FieldServers]:
+    sim = Simulator(demo(), seed=42, start_s=START)
+    async with FieldServers(demo(), sim, modbus_port=free_port(), opcua_port=free_port()) as servers:
+        yield servers
+
+
+async def test_modbus_serves_the_simulated_values_of_every_tag(field: FieldServers) -> None:
+    poller = ModbusPoller(field.host, field.modbus_port, modbus_points(demo()), timeout=1.0)
+    try:
+        for t in (START + 10, START + 11.5):
+            produced = await field.step(t)
+            polled = await poller.poll(now_ms=round(t * 1000))
+            assert [r.tag for r in polled] == demo().tag_names
+            for sim_r, bus_r in zip(produced, polled, strict=True):
+                assert bus_r.quality is Quality.GOOD
+                assert bus_r.value == f32(sim_r.value), sim_r.tag
+        assert field.startup_s["opcua"] < 10  # measured, reported; asyncua init is ~1 s
+    finally:
+        await poller.close()
+
+
+async def test_forced_excursion_shows_up_over_modbus(field: FieldServers) -> None:
+    poller = ModbusPoller(field.host, field.modbus_port, modbus_points(demo()))
+    try:
+        sim = field.simulator
+        # a quiet moment: no scheduled PT-101 upset at t, t + 20 or t + 90
+        t = next(
+            START + k
+            for k in range(0, 3600, 5)
+            if all(sim.scheduled_excursion("PT-101", START + k + d) is None for d in (0, 20, 90))
+        )
+        await field.step(t)
+        before = {r.tag: r.value for r in await poller.poll()}
+        assert before["PT-101"] < 1.6
+        sim.trigger_excursion("PT-101", duration_s=60)  # "now" = last sampled time
+        await field.step(t + 20)
+        after = {r.tag: r for r in await poller.poll()}
+        assert after["PT-101"].value > 1.75  # above hh
+        assert after["TT-101"].value < 45  # other tags untouched
+        await field.step(t + 90)
+        assert {r.tag: r.value for r in await poller.poll()}["PT-101"] < 1.6
+    finally:
+        await poller.close()
+
+
+async def test_opcua_subscriber_gets_simulator_values_and_timestamps(field: FieldServers) -> None:
+    batches: list[list[SensorReading]] = []
+    arrived = asyncio.Event()
+
+    def on_readings(readings: list[SensorReading]) -> None:
+        batches.append(readings)
+        arrived.set()
+
+    t = START + 30.25
+    produced = {r.tag: r for r in await field.step(t)}
+    sub = OpcUaSubscriber(field.opcua_url, opcua_points(demo()), on_readings, publishing_interval_ms=50)
+    try:
+        await sub.start()
+        seen: dict[str, SensorReading] = {}
+        async with asyncio.timeout(5):
+            while len(seen) < len(produced):
+                await arrived.wait()
+                arrived.clear()
+                seen.update({r.tag: r for batch in batches for r in batch})
+        for tag, sim_r in produced.items():
+            assert seen[tag].ts == sim_r.ts == 1_700_000_030_250
+            assert seen[tag].value == sim_r.value  # Double: exact
+            assert seen[tag].quality is Quality.GOOD and seen[tag].source == "opcua"
+        assert len(batches) <= 2  # initial values come batched, not one call per tag
+    finally:
+        await sub.stop()
+
+
+async def test_run_steps_on_the_wall_clock_grid(no_leaks: None) -> None:
+    samples: list[list[SensorReading]] = []
+    sim = Simulator(demo(), seed=1, start_s=START)
+    servers = FieldServers(demo(), sim, modbus_port=free_port(), opcua_port=free_port(), on_sample=samples.append)
+    await servers.start()
+    try:
+        stop = asyncio.Event()
+        task = asyncio.create_task(servers.run(0.05, stop))
+        async with asyncio.timeout(5):
+            while len(samples) < 5:
+                await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(task, 1)
+    finally:
+        await servers.stop()
+        await servers.stop()  # idempotent
+    stamps = [batch[0].ts for batch in samples]
+    assert all(ts % 50 == 0 for ts in stamps)
+    assert stamps == sorted(set(stamps))
+    assert all(len(batch) == len(demo().tags) for batch in samples)
