@@ -81,7 +81,12 @@ def main() -> None:
             ws_url = server.base_url.replace("http", "ws") + f"/ws/live?token={token}"
             latencies: list[float] = []
             with connect(ws_url, open_timeout=10) as ws:
-                time.sleep(1.0)  # let the subscription settle; count from a steady state
+                warm = time.time() + 1.0  # settle first: read and discard, never let frames queue up
+                while time.time() < warm:
+                    try:
+                        ws.recv(timeout=max(0.01, warm - time.time()))
+                    except TimeoutError:
+                        break
                 end = time.time() + seconds
                 while time.time() < end:
                     try:
