@@ -94,7 +94,7 @@ class HazardSource(_Spec):
 class Equipment(_Spec):
     """A piece of equipment placed in 3D (metres; x east, y north, z up)."""
 
-    id: str
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="also the 3D node name: three.js mangles other characters")
     name: str
     kind: Literal["sphere", "tank", "vessel", "reactor", "pump", "exchanger", "building", "column"]
     area: str
