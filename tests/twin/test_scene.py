@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from twin.plant import Plant, load_plant, parse_plant
+from twin.plant import Plant, PlantFileError, load_plant, parse_plant
 from twin.scene import COLORS, build_scene, export_glb, srgb_to_linear
 
 # Snapshot of the node names in export order: the twin page and the API rely on them.
@@ -208,5 +208,9 @@ def test_unsafe_node_names_are_rejected(plant: Plant) -> None:
     for t in data["tags"]:
         if t["equipment"] == "V-101":
             t["equipment"] = "V 101"
+    # the plant loader refuses it first, naming the field; the scene builder refuses it too
+    with pytest.raises(PlantFileError, match=r"equipment\.0\.id"):
+        parse_plant(data)
+    unsafe = plant.model_copy(update={"equipment": (plant.equipment[0].model_copy(update={"id": "V 101"}),), "tags": ()})
     with pytest.raises(ValueError, match="node name"):
-        build_scene(parse_plant(data))
+        build_scene(unsafe)
