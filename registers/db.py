@@ -155,8 +155,11 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def migrate(url: str | Engine, revision: str = "head") -> None:
-    """Bring the registers schema up to ``revision`` (default: the newest) with Alembic.
+def migrate(url: str | Engine, revision: str = "heads") -> None:
+    """Bring the registers schema up to ``revision`` (default: every branch's newest) with Alembic.
+
+    Register domains add their revisions as branches off the users/roles base, so the
+    default upgrades all heads rather than requiring one linear chain.
 
     Safe to call at every start-up: an up-to-date database is left as it is. On PostgreSQL a
     transaction-scoped advisory lock makes replicas that start together migrate one by one.

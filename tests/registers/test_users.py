@@ -7,8 +7,6 @@ server and fails under CI=true (see tests/conftest.py).
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,51 +14,16 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.schema import CreateSchema, DropSchema
 
-from registers.db import Base, make_engine, make_session_factory, migrate
+from registers.db import Base, make_engine, migrate
 from registers.permissions import ROLE_TITLES, RoleName
 from registers.users import service as users
 from registers.users.models import Role, User, user_roles
 
 PASSWORD = "Chlorine-Tank-42"
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """URL of a freshly migrated registers database of each kind."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'registers.db'}"
-        migrate(url)
-        yield url
-        return
-    base_url: str = request.getfixturevalue("postgres_url")
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base_url)
-    with admin.begin() as conn:
-        conn.execute(CreateSchema(schema))
-    # psycopg passes "options" to the server: every connection of this URL sees only the schema
-    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
-    try:
-        migrate(url)
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(DropSchema(schema, cascade=True))
-        admin.dispose()
-
-
-@pytest.fixture
-def session(database_url: str) -> Iterator[Session]:
-    engine = make_engine(database_url)
-    with make_session_factory(engine)() as session:
-        yield session
-        session.rollback()
-    engine.dispose()
 
 
 def make_user(session: Session, username: str = "zhang.san", roles: tuple[str, ...] = ("operator",)) -> User:
