@@ -107,7 +107,7 @@ class Runtime:
 
         def target() -> None:
             try:
-                run_main(flow)
+                run_main(flow)  # type: ignore[no-untyped-call]
             except BaseException as err:  # noqa: BLE001 - reported by health, never silent
                 self._flow_error = err
                 log.exception("sensor dataflow stopped")

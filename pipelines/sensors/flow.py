@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
@@ -40,8 +40,9 @@ def build_flow(
     parsed = op.map("parse", raw, parse)
     # parsed: SensorReading | DeadLetter
     checked = op.map("known_tag", parsed, partial(known_tag, specs))
-    split = op.branch("is_reading", checked, lambda m: isinstance(m, SensorReading))
-    keyed = op.key_on("by_tag", split.trues, lambda r: r.tag)
+    split = op.branch("is_reading", checked, _is_reading)
+    readings = cast("Stream[SensorReading]", split.trues)  # branch does not narrow the type
+    keyed = op.key_on("by_tag", readings, _tag_of)
     # keyed: (tag, SensorReading)
     judged = op.stateful_flat_map("quality_limits", keyed, limits_mapper(specs, clock))
     # judged: (tag, SensorReading | AlarmEvent)
@@ -54,6 +55,14 @@ def build_flow(
         only = op.filter(f"only_{name}", out, partial(_is_stream, stream))
         op.output(f"out_{name}", only, sink)
     return flow
+
+
+def _is_reading(message: Any) -> bool:
+    return isinstance(message, SensorReading)
+
+
+def _tag_of(reading: SensorReading) -> str:
+    return reading.tag
 
 
 def _is_stream(stream: str, message: Any) -> bool:
