@@ -1,6 +1,8 @@
-"""Modbus TCP poller: holding registers to :class:`~connectors.contracts.SensorReading`.
+"""Modbus TCP poller: registers and bits to :class:`~connectors.contracts.SensorReading`.
 
-PLCs and RTUs in chemical plants mostly expose process values as holding registers. A poll
+PLCs and RTUs in chemical plants mostly expose process values as holding registers; analog
+input cards often as input registers, and switches (level switches, valve limit switches,
+pump run feedback) as coils or discrete inputs. All four tables are read here. A poll
 must never stop the stream: a device that answers with an exception (bad address, busy
 device) marks *its* tags :attr:`~connectors.contracts.Quality.BAD`, and a lost TCP connection
 marks *every* tag BAD and is re-established on later polls with exponential back-off, so a
@@ -8,8 +10,20 @@ dead PLC costs one cheap check per poll instead of a connect storm. Transport er
 translated here once; ``poll`` never raises.
 
 Registers are described as data (:class:`RegisterPoint`) and grouped into as few block reads
-as possible (at most 125 registers each, the protocol limit), because on a real serial
-gateway each request costs tens of milliseconds.
+as possible (at most 125 registers or 2000 bits each, the protocol limits), because on a real
+serial gateway each request costs tens of milliseconds.
+
+Byte order: devices disagree on how a 32-bit value is laid over two 16-bit registers. The
+four layouts are named by where the bytes A (most significant) .. D of the big-endian value
+end up: ``"ABCD"`` (Modbus convention, high word first), ``"CDAB"`` (word-swapped, most
+Modicon-style PLCs), ``"BADC"`` (byte-swapped) and ``"DCBA"`` (fully little-endian). The same
+two switches, word swap and byte swap, are applied to 16- and 64-bit values.
+
+Scaling: either ``value = raw * scale + offset``, or a linear span ``raw_lo..raw_hi ->
+eng_lo..eng_hi`` as a 4-20 mA transmitter is wired to an analog input card (e.g. raw
+0..27648 -> 0..2.5 MPa). A raw value outside the span (broken wire, saturated transmitter)
+is still converted, but the reading's quality is ``OUT_OF_RANGE`` so it is never trusted as
+a real measurement.
 
 A BAD reading carries the last good value of the tag (0.0 before the first one) so the
 reading still satisfies the contract's "value is finite" rule; consumers must look at the
@@ -21,15 +35,22 @@ Example:
     (2, 21.5)
     >>> encode_point(RegisterPoint(tag="TT-101", address=4, word_order="little"), 21.5)
     [0, 16812]
+    >>> encode_point(RegisterPoint(tag="TT-101", address=4, byte_order="BADC"), 21.5)
+    [44097, 0]
+    >>> pt = RegisterPoint(tag="PT-101", address=0, datatype="uint16", raw_lo=0, raw_hi=27648, eng_lo=0, eng_hi=2.5)
+    >>> decode_point(pt, [13824])
+    1.25
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import struct
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
@@ -39,20 +60,33 @@ from connectors.contracts import now_ms as _now_ms
 
 logger = logging.getLogger(__name__)
 
-Datatype: TypeAlias = Literal["float32", "int16", "uint16", "int32", "uint32", "float64"]
+Datatype: TypeAlias = Literal["float32", "int16", "uint16", "int32", "uint32", "float64", "bool"]
 WordOrder: TypeAlias = Literal["big", "little"]
+ByteOrder: TypeAlias = Literal["ABCD", "CDAB", "BADC", "DCBA"]
+Table: TypeAlias = Literal["holding", "input", "coil", "discrete"]
 
 MAX_REGISTERS_PER_READ: Final = 125
-"""Protocol limit of one Read Holding Registers request (function code 3)."""
+"""Protocol limit of one Read Holding/Input Registers request (function codes 3 and 4)."""
+MAX_BITS_PER_READ: Final = 2000
+"""Protocol limit of one Read Coils/Discrete Inputs request (function codes 1 and 2)."""
 
-_DT = AsyncModbusTcpClient.DATATYPE
-_DATATYPES: Final[dict[str, tuple[AsyncModbusTcpClient.DATATYPE, int]]] = {
-    "int16": (_DT.INT16, 1),
-    "uint16": (_DT.UINT16, 1),
-    "int32": (_DT.INT32, 2),
-    "uint32": (_DT.UINT32, 2),
-    "float32": (_DT.FLOAT32, 2),
-    "float64": (_DT.FLOAT64, 4),
+BIT_TABLES: Final = frozenset({"coil", "discrete"})
+_TABLE_ORDER: Final = {"coil": 0, "discrete": 1, "holding": 2, "input": 3}
+# struct format (big-endian) and width in registers; "bool" is one bit or one register.
+_DATATYPES: Final[dict[str, tuple[str, int]]] = {
+    "int16": (">h", 1),
+    "uint16": (">H", 1),
+    "int32": (">i", 2),
+    "uint32": (">I", 2),
+    "float32": (">f", 2),
+    "float64": (">d", 4),
+    "bool": ("", 1),
+}
+_BYTE_ORDERS: Final[dict[str, tuple[bool, bool]]] = {  # (words swapped, bytes swapped)
+    "ABCD": (False, False),
+    "CDAB": (True, False),
+    "BADC": (False, True),
+    "DCBA": (True, True),
 }
 
 
@@ -60,9 +94,27 @@ _DATATYPES: Final[dict[str, tuple[AsyncModbusTcpClient.DATATYPE, int]]] = {
 class RegisterPoint:
     """Where one tag's value lives on a Modbus device and how to turn it into engineering units.
 
-    ``value = raw * scale + offset``, where ``raw`` is decoded from ``width`` holding
-    registers starting at ``address``; ``word_order="big"`` means the high word comes first
-    (the Modbus convention; many PLCs use "little", word-swapped).
+    ``raw`` is decoded from ``width`` registers (or one bit) of ``table`` starting at
+    ``address``. The engineering value is ``raw * scale + offset``, or, when the four span
+    fields are given, the straight line through ``(raw_lo, eng_lo)`` and ``(raw_hi, eng_hi)``.
+
+    Attributes:
+        tag: The plant's tag, e.g. ``"PT-101"``.
+        address: Zero-based address of the first register (or the bit) in ``table``.
+        datatype: How the registers encode the raw value; ``"bool"`` for coils and discrete
+            inputs (1.0 = on), or a register that is 0/non-zero.
+        word_order: ``"big"`` = high word first (the Modbus convention); ``"little"`` =
+            word-swapped. Superseded by ``byte_order`` when that is given.
+        scale: Multiplier of the raw value (ignored when a span is given).
+        offset: Added after ``scale``.
+        device_id: Unit id on a gateway or RS-485 line.
+        table: ``"holding"`` (FC 3), ``"input"`` (FC 4), ``"coil"`` (FC 1) or ``"discrete"``
+            (FC 2).
+        byte_order: ``"ABCD"``, ``"CDAB"``, ``"BADC"`` or ``"DCBA"``; see the module docs.
+        raw_lo: Raw value at the bottom of the transmitter's span (e.g. 4 mA).
+        raw_hi: Raw value at the top of the span (e.g. 20 mA).
+        eng_lo: Engineering value at ``raw_lo`` (e.g. 0 MPa).
+        eng_hi: Engineering value at ``raw_hi`` (e.g. 2.5 MPa).
     """
 
     tag: str
@@ -72,6 +124,12 @@ class RegisterPoint:
     scale: float = 1.0
     offset: float = 0.0
     device_id: int = 1
+    table: Table = "holding"
+    byte_order: ByteOrder | None = None
+    raw_lo: float | None = None
+    raw_hi: float | None = None
+    eng_lo: float | None = None
+    eng_hi: float | None = None
 
     def __post_init__(self) -> None:
         if self.datatype not in _DATATYPES:
@@ -80,73 +138,172 @@ class RegisterPoint:
         if self.word_order not in ("big", "little"):
             msg = f"{self.tag}: word_order must be 'big' or 'little', got {self.word_order!r}"
             raise ValueError(msg)
+        if self.byte_order is not None:
+            if self.byte_order not in _BYTE_ORDERS:
+                msg = f"{self.tag}: byte_order must be one of {sorted(_BYTE_ORDERS)}, got {self.byte_order!r}"
+                raise ValueError(msg)
+            if self.word_order == "little" and not _BYTE_ORDERS[self.byte_order][0]:
+                msg = f"{self.tag}: word_order='little' contradicts byte_order={self.byte_order!r}"
+                raise ValueError(msg)
+        if self.table not in _TABLE_ORDER:
+            msg = f"{self.tag}: table must be one of {sorted(_TABLE_ORDER)}, got {self.table!r}"
+            raise ValueError(msg)
+        if self.table in BIT_TABLES and self.datatype != "bool":
+            msg = f"{self.tag}: {self.table} points are single bits, use datatype='bool' (got {self.datatype!r})"
+            raise ValueError(msg)
         if not 0 <= self.address <= 65536 - self.width:
             msg = f"{self.tag}: address {self.address} does not fit {self.width} registers in 0..65535"
             raise ValueError(msg)
         if not 0 <= self.device_id <= 255:
             msg = f"{self.tag}: device_id must be 0..255, got {self.device_id}"
             raise ValueError(msg)
+        span = (self.raw_lo, self.raw_hi, self.eng_lo, self.eng_hi)
+        if any(v is not None for v in span):
+            if any(v is None for v in span):
+                msg = f"{self.tag}: a linear span needs all of raw_lo, raw_hi, eng_lo, eng_hi"
+                raise ValueError(msg)
+            if not all(math.isfinite(v) for v in span if v is not None) or self.raw_lo == self.raw_hi:
+                msg = f"{self.tag}: raw_lo and raw_hi must be finite and differ, got {self.raw_lo}..{self.raw_hi}"
+                raise ValueError(msg)
+            if (self.scale, self.offset) != (1.0, 0.0):
+                msg = f"{self.tag}: give either scale/offset or a raw/eng span, not both"
+                raise ValueError(msg)
+        if not (math.isfinite(self.scale) and math.isfinite(self.offset)) or self.scale == 0:
+            msg = f"{self.tag}: scale must be finite and non-zero, offset finite"
+            raise ValueError(msg)
 
     @property
     def width(self) -> int:
-        """How many 16-bit registers the value occupies."""
+        """How many 16-bit registers (or bits, for coils and discrete inputs) the value occupies."""
         return _DATATYPES[self.datatype][1]
+
+    @property
+    def swaps(self) -> tuple[bool, bool]:
+        """``(words swapped, bytes swapped)`` relative to the big-endian ``"ABCD"`` layout."""
+        if self.byte_order is not None:
+            return _BYTE_ORDERS[self.byte_order]
+        return (self.word_order == "little", False)
+
+    @property
+    def has_span(self) -> bool:
+        """Whether a raw/engineering span (4-20 mA style) is configured."""
+        return self.raw_lo is not None
+
+    def to_engineering(self, raw: float) -> float:
+        """Engineering value of a raw value (scale/offset or the linear span)."""
+        if self.raw_lo is not None and self.raw_hi is not None and self.eng_lo is not None and self.eng_hi is not None:
+            return self.eng_lo + (raw - self.raw_lo) * (self.eng_hi - self.eng_lo) / (self.raw_hi - self.raw_lo)
+        return raw * self.scale + self.offset
+
+    def to_raw(self, value: float) -> float:
+        """Raw value of an engineering value (inverse of :meth:`to_engineering`)."""
+        if self.raw_lo is not None and self.raw_hi is not None and self.eng_lo is not None and self.eng_hi is not None:
+            if self.eng_hi == self.eng_lo:
+                return self.raw_lo
+            return self.raw_lo + (value - self.eng_lo) * (self.raw_hi - self.raw_lo) / (self.eng_hi - self.eng_lo)
+        return (value - self.offset) / self.scale
+
+    def raw_in_span(self, raw: float) -> bool:
+        """Whether a raw value lies inside the configured span (always True without a span)."""
+        if self.raw_lo is None or self.raw_hi is None:
+            return True
+        return min(self.raw_lo, self.raw_hi) <= raw <= max(self.raw_lo, self.raw_hi)
 
 
 @dataclass(frozen=True, slots=True)
 class RegisterBlock:
-    """One read request: ``count`` registers from ``address`` covering ``points``."""
+    """One read request: ``count`` registers (or bits) of ``table`` from ``address`` covering ``points``."""
 
     device_id: int
     address: int
     count: int
     points: tuple[RegisterPoint, ...]
+    table: Table = "holding"
 
 
 def plan_blocks(
     points: Iterable[RegisterPoint], *, max_gap: int = 16, max_count: int = MAX_REGISTERS_PER_READ
 ) -> list[RegisterBlock]:
-    """Group points into block reads per device.
+    """Group points into block reads per device and table.
 
     Neighbouring points share a request when the unused registers between them number at
     most ``max_gap`` and the block stays within ``max_count`` registers: reading a few
-    spare registers is cheaper than another round trip.
+    spare registers is cheaper than another round trip. Bits are 16 times cheaper than
+    registers, so coil and discrete-input blocks bridge gaps of ``16 * max_gap`` bits and
+    may hold up to :data:`MAX_BITS_PER_READ` bits.
     """
-    by_device: dict[int, list[RegisterPoint]] = {}
+    by_key: dict[tuple[int, int], list[RegisterPoint]] = {}
     for p in points:
-        by_device.setdefault(p.device_id, []).append(p)
+        by_key.setdefault((p.device_id, _TABLE_ORDER[p.table]), []).append(p)
     blocks: list[RegisterBlock] = []
-    for device_id in sorted(by_device):
+    for key in sorted(by_key):
+        device_id = key[0]
+        group = by_key[key]
+        table = group[0].table
+        bits = table in BIT_TABLES
+        gap = max_gap * 16 if bits else max_gap
+        limit = MAX_BITS_PER_READ if bits else max_count
         current: list[RegisterPoint] = []
         start = end = 0  # end is exclusive
-        for p in sorted(by_device[device_id], key=lambda q: (q.address, q.width)):
+        for p in sorted(group, key=lambda q: (q.address, q.width)):
             p_end = p.address + p.width
-            if current and p.address - end <= max_gap and max(end, p_end) - start <= max_count:
+            if current and p.address - end <= gap and max(end, p_end) - start <= limit:
                 current.append(p)
                 end = max(end, p_end)
                 continue
             if current:
-                blocks.append(RegisterBlock(device_id, start, end - start, tuple(current)))
+                blocks.append(RegisterBlock(device_id, start, end - start, tuple(current), table))
             current, start, end = [p], p.address, p_end
         if current:
-            blocks.append(RegisterBlock(device_id, start, end - start, tuple(current)))
+            blocks.append(RegisterBlock(device_id, start, end - start, tuple(current), table))
     return blocks
 
 
-def decode_point(point: RegisterPoint, registers: Sequence[int]) -> float:
-    """Engineering value of ``point`` from exactly its ``width`` registers."""
-    datatype, _width = _DATATYPES[point.datatype]
-    raw = AsyncModbusTcpClient.convert_from_registers(list(registers), datatype, word_order=point.word_order)
-    assert isinstance(raw, int | float)
-    return float(raw) * point.scale + point.offset
+def decode_raw(point: RegisterPoint, registers: Sequence[int | bool]) -> float:
+    """Raw value of ``point`` (before scaling) from exactly its ``width`` registers or its bit."""
+    if point.datatype == "bool":
+        return 1.0 if registers[0] else 0.0
+    fmt, width = _DATATYPES[point.datatype]
+    if len(registers) != width:
+        msg = f"{point.tag}: {point.datatype} needs {width} registers, got {len(registers)}"
+        raise ValueError(msg)
+    words_swapped, bytes_swapped = point.swaps
+    regs = [int(r) & 0xFFFF for r in registers]
+    if words_swapped:
+        regs.reverse()
+    if bytes_swapped:
+        regs = [((r & 0xFF) << 8) | (r >> 8) for r in regs]
+    raw: int | float = struct.unpack(fmt, struct.pack(f">{width}H", *regs))[0]
+    return float(raw)
+
+
+def decode_point(point: RegisterPoint, registers: Sequence[int | bool]) -> float:
+    """Engineering value of ``point`` from exactly its ``width`` registers (or its bit)."""
+    return point.to_engineering(decode_raw(point, registers))
+
+
+def encode_raw(point: RegisterPoint, raw: float) -> list[int]:
+    """Registers holding the raw value ``raw`` for ``point`` (``[0]``/``[1]`` for a bit)."""
+    if point.datatype == "bool":
+        return [1 if raw else 0]
+    fmt, width = _DATATYPES[point.datatype]
+    native: int | float = raw if point.datatype.startswith("float") else round(raw)
+    try:
+        regs = list(struct.unpack(f">{width}H", struct.pack(fmt, native)))
+    except struct.error as err:
+        msg = f"{point.tag}: raw value {raw} does not fit {point.datatype}"
+        raise ValueError(msg) from err
+    words_swapped, bytes_swapped = point.swaps
+    if bytes_swapped:
+        regs = [((r & 0xFF) << 8) | (r >> 8) for r in regs]
+    if words_swapped:
+        regs.reverse()
+    return regs
 
 
 def encode_point(point: RegisterPoint, value: float) -> list[int]:
     """Registers holding ``value`` for ``point`` (inverse of :func:`decode_point`, for servers and tests)."""
-    datatype, _width = _DATATYPES[point.datatype]
-    raw = (value - point.offset) / point.scale
-    native: int | float = raw if point.datatype.startswith("float") else round(raw)
-    return AsyncModbusTcpClient.convert_to_registers(native, datatype, word_order=point.word_order)
+    return encode_raw(point, point.to_raw(value))
 
 
 class ModbusPoller:
@@ -241,22 +398,23 @@ class ModbusPoller:
         assert self._client is not None
         for i, block in enumerate(self.blocks):
             try:
-                rr = await self._client.read_holding_registers(
-                    block.address, count=block.count, device_id=block.device_id
-                )
+                rr = await self._read(block)
             except (TimeoutError, ModbusException, OSError) as err:
                 self._lost(err)
                 await self._drop()
                 for rest in self.blocks[i:]:
                     results.update({p.tag: self._bad(p, ts) for p in rest.points})
                 break
-            if rr.isError() or len(rr.registers) < block.count:
+            values: Sequence[int | bool] = (
+                [] if rr.isError() else (rr.bits if block.table in BIT_TABLES else rr.registers)
+            )
+            if len(values) < block.count:
                 logger.debug("Modbus device %s error for %s+%s: %s", block.device_id, block.address, block.count, rr)
                 results.update({p.tag: self._bad(p, ts) for p in block.points})
                 continue
             for p in block.points:
                 at = p.address - block.address
-                results[p.tag] = self._good(p, ts, rr.registers[at : at + p.width])
+                results[p.tag] = self._good(p, ts, values[at : at + p.width])
         return [results[p.tag] for p in self.points]
 
     async def close(self) -> None:
@@ -266,10 +424,25 @@ class ModbusPoller:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _good(self, point: RegisterPoint, ts: int, registers: Sequence[int]) -> SensorReading:
-        value = decode_point(point, registers)
-        if value != value or value in (float("inf"), float("-inf")):  # NaN/inf pattern from the device
+    async def _read(self, block: RegisterBlock) -> Any:
+        assert self._client is not None
+        read = {
+            "holding": self._client.read_holding_registers,
+            "input": self._client.read_input_registers,
+            "coil": self._client.read_coils,
+            "discrete": self._client.read_discrete_inputs,
+        }[block.table]
+        return await read(block.address, count=block.count, device_id=block.device_id)
+
+    def _good(self, point: RegisterPoint, ts: int, registers: Sequence[int | bool]) -> SensorReading:
+        raw = decode_raw(point, registers)
+        value = point.to_engineering(raw)
+        if not math.isfinite(value):  # NaN/inf pattern from the device
             return self._bad(point, ts)
+        if not point.raw_in_span(raw):
+            # Broken wire or saturated transmitter: keep the number, but never call it GOOD,
+            # and do not let it become the "last good value" a later BAD reading holds.
+            return SensorReading(tag=point.tag, ts=ts, value=value, quality=Quality.OUT_OF_RANGE, source=self.source)
         self._last_value[point.tag] = value
         return SensorReading(tag=point.tag, ts=ts, value=value, quality=Quality.GOOD, source=self.source)
 

@@ -2,8 +2,10 @@
 
 Field gateways in small plants often push readings over MQTT instead of being polled. Each
 reading travels as the contract JSON (:func:`connectors.contracts.encode`) on
-``safetwin/{plant_id}/sensor/{tag}``; the subscriber turns every payload into a
-:class:`~connectors.contracts.SensorReading` or, when it cannot be used, a
+``safetwin/{plant_id}/sensor/{tag}``, a gateway may batch several readings into one JSON
+array, and Sparkplug-style gateways publish on ``spBv1.0/...`` (see
+:mod:`connectors.mqtt.payloads`). The subscriber turns every payload into
+:class:`~connectors.contracts.SensorReading` items or, when it cannot be used, a
 :class:`~connectors.contracts.DeadLetter` with the reason, so one bad gateway never stops the
 flow.
 
@@ -36,7 +38,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from connectors.contracts import SENSOR_READING, DeadLetter, SensorReading, decode_message, encode
+from connectors.contracts import DeadLetter, SensorReading, encode, now_ms
+from connectors.mqtt.payloads import decode_payload as _decode_payload
+from connectors.mqtt.payloads import encode_sparkplug_json, sparkplug_topic
 
 logger = logging.getLogger(__name__)
 
@@ -202,9 +206,36 @@ class MqttPublisher(_Session):
         for reading in readings:
             self.publish(sensor_topic(plant_id, reading.tag), encode(reading), qos=qos)
 
+    def publish_batch(self, topic: str, readings: list[SensorReading], *, qos: int = 0) -> None:
+        """Publish readings as one JSON array on one topic (a gateway's scan cycle)."""
+        self.publish(topic, encode_batch(readings), qos=qos)
+
+    def publish_sparkplug(
+        self,
+        group: str,
+        edge_node: str,
+        device: str | None,
+        readings: list[SensorReading],
+        *,
+        message_type: str = "DDATA",
+        seq: int = 0,
+        qos: int = 0,
+    ) -> None:
+        """Publish readings as one Sparkplug-like JSON payload on ``spBv1.0/{group}/{type}/{edge}[/{device}]``."""
+        topic = sparkplug_topic(group, message_type, edge_node, device)
+        self.publish(topic, encode_sparkplug_json(readings, timestamp=now_ms(), seq=seq), qos=qos)
+
+
+def encode_batch(readings: list[SensorReading]) -> bytes:
+    """A JSON array of contract readings (what :meth:`MqttPublisher.publish_batch` sends)."""
+    return b"[" + b",".join(encode(r) for r in readings) + b"]"
+
 
 class MqttSubscriber(_Session):
     """Receives readings from a topic (filter) and hands each one, parsed, to ``on_message``.
+
+    A batch payload (JSON array) or a Sparkplug payload with several metrics calls
+    ``on_message`` once per reading (or dead letter), in payload order.
 
     Args:
         url: ``mqtt://host:port`` of the broker.
@@ -249,8 +280,8 @@ class MqttSubscriber(_Session):
             self._ready.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        parsed: SensorReading | DeadLetter = decode_message(SENSOR_READING, bytes(message.payload))
-        try:
-            self.on_message(parsed)
-        except Exception:
-            logger.exception("on_message callback failed for a message on %s", message.topic)
+        for parsed in _decode_payload(message.topic, bytes(message.payload)):
+            try:
+                self.on_message(parsed)
+            except Exception:
+                logger.exception("on_message callback failed for a message on %s", message.topic)

@@ -3,8 +3,10 @@
 A DCS or SCADA server pushes changes instead of being polled, so the connector subscribes
 to one node per tag and converts every notification: the timestamp is the server's
 ``SourceTimestamp`` (when the value was measured, not when it arrived), falling back to
-``ServerTimestamp`` and then to the local clock; the OPC UA status class maps to
-:class:`~connectors.contracts.Quality` (Good -> GOOD, Uncertain -> UNCERTAIN, Bad -> BAD).
+``ServerTimestamp`` and then to the local clock; the OPC UA status code maps to
+:class:`~connectors.contracts.Quality` by its severity (Good -> GOOD, Uncertain -> UNCERTAIN,
+Bad -> BAD), with UncertainLastUsableValue -> STALE and UncertainEngineeringUnitsExceeded ->
+OUT_OF_RANGE (see :func:`quality_of`).
 
 Notifications that arrive in one publish response are handed to ``on_readings`` as one list,
 because downstream batches are much cheaper than one call per tag.
@@ -35,6 +37,7 @@ from asyncua import ua
 from asyncua.client.client import Client
 from asyncua.common.node import Node
 from asyncua.common.subscription import DataChangeNotif, Subscription
+from asyncua.ua.status_codes import StatusCodes
 
 from connectors.contracts import Quality, SensorReading, now_ms
 
@@ -55,13 +58,40 @@ class NodePoint:
     node_id: str
 
 
-def quality_of(status: ua.StatusCode | None) -> Quality:
-    """Map an OPC UA status code's severity to a reading quality (missing means Good)."""
-    if status is None or status.is_good():
+# Uncertain subcodes that say something more precise than "uncertain" (OPC UA Part 4, 7.39).
+# Every other subcode falls back to its severity: Good -> GOOD, Uncertain -> UNCERTAIN,
+# Bad (and the reserved severity 11) -> BAD.
+_SUBCODE_QUALITY: dict[int, Quality] = {
+    # The server could not refresh the value and repeats the last one it had.
+    StatusCodes.UncertainLastUsableValue: Quality.STALE,
+    # The value lies outside the engineering-unit range of the instrument.
+    StatusCodes.UncertainEngineeringUnitsExceeded: Quality.OUT_OF_RANGE,
+}
+_SEVERITY_QUALITY = (Quality.GOOD, Quality.UNCERTAIN, Quality.BAD, Quality.BAD)
+_SUBCODE_MASK = 0xFFFF0000  # severity + subcode; the low 16 bits are info bits (limits, overflow)
+
+
+def quality_of(status: ua.StatusCode | int | None) -> Quality:
+    """Map an OPC UA status code to a reading quality (a missing status means Good).
+
+    The severity (top two bits) decides, so every current and future subcode has a quality:
+    Good* -> GOOD (e.g. GoodLocalOverride), Uncertain* -> UNCERTAIN (e.g.
+    UncertainSensorNotAccurate), Bad* -> BAD (e.g. BadSensorFailure, BadCommunicationError,
+    BadNotConnected). Two Uncertain subcodes are more precise: UncertainLastUsableValue ->
+    STALE and UncertainEngineeringUnitsExceeded -> OUT_OF_RANGE. The info bits (limit,
+    overflow) never change the quality.
+
+    Example:
+        >>> quality_of(ua.StatusCodes.BadSensorFailure), quality_of(ua.StatusCodes.UncertainLastUsableValue)
+        (<Quality.BAD: 'bad'>, <Quality.STALE: 'stale'>)
+    """
+    if status is None:
         return Quality.GOOD
-    if status.is_uncertain():
-        return Quality.UNCERTAIN
-    return Quality.BAD
+    code = (status.value if isinstance(status, ua.StatusCode) else int(status)) & 0xFFFFFFFF
+    special = _SUBCODE_QUALITY.get(code & _SUBCODE_MASK)
+    if special is not None:
+        return special
+    return _SEVERITY_QUALITY[code >> 30]
 
 
 def timestamp_ms(value: ua.DataValue, *, default_ms: int | None = None) -> int:
@@ -275,7 +305,7 @@ class OpcUaSubscriber:
             value = float(val)
         except (TypeError, ValueError):
             value = math.nan
-        if quality is Quality.BAD or not math.isfinite(value):
+        if quality is Quality.BAD or not math.isfinite(value):  # Bad*: the value is unusable
             return self._bad(tag, ts=ts)
         if quality is Quality.GOOD:
             self._last_value[tag] = value

@@ -10,15 +10,19 @@ from hypothesis import strategies as st
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from connectors.contracts import Quality
+from connectors.contracts import Quality, SensorReading
 from connectors.modbus.client import (
+    MAX_BITS_PER_READ,
     MAX_REGISTERS_PER_READ,
     ModbusPoller,
     RegisterPoint,
     decode_point,
+    decode_raw,
     encode_point,
+    encode_raw,
     plan_blocks,
 )
+from connectors.modbus.scheduler import ModbusPollingGroup, ModbusScheduler, group_by_interval
 from tests.conftest import free_port
 
 HOST = "127.0.0.1"
@@ -195,3 +199,294 @@ def test_block_plan_merges_neighbours_and_splits_at_125() -> None:
     points = [RegisterPoint(tag=f"T{i}", address=2 * i) for i in range(100)]  # 200 registers
     blocks = plan_blocks(points)
     assert [(b.address, b.count) for b in blocks] == [(0, 124), (124, 76)]
+
+
+# -- byte order ---------------------------------------------------------------------------------
+
+BYTE_ORDER_LAYOUTS = {  # 21.5 as FLOAT32 is 0x41AC0000: bytes A=41 B=AC C=00 D=00
+    "ABCD": [0x41AC, 0x0000],
+    "CDAB": [0x0000, 0x41AC],
+    "BADC": [0xAC41, 0x0000],
+    "DCBA": [0x0000, 0xAC41],
+}
+
+
+@pytest.mark.parametrize(("order", "registers"), BYTE_ORDER_LAYOUTS.items())
+def test_byte_orders_lay_out_a_float_as_devices_do(order: str, registers: list[int]) -> None:
+    point = RegisterPoint(tag="TT-101", address=0, byte_order=order)  # type: ignore[arg-type]
+    assert encode_point(point, 21.5) == registers
+    assert decode_point(point, registers) == 21.5
+
+
+def test_byte_order_applies_to_16_and_64_bit_values() -> None:
+    assert encode_raw(RegisterPoint(tag="A", address=0, datatype="uint16", byte_order="BADC"), 0x1234) == [0x3412]
+    assert encode_raw(RegisterPoint(tag="A", address=0, datatype="uint16", byte_order="CDAB"), 0x1234) == [0x1234]
+    f64 = RegisterPoint(tag="A", address=0, datatype="float64", byte_order="DCBA")
+    assert encode_raw(f64, 1.0) == [0x0000, 0x0000, 0x0000, 0xF03F]  # 0x3FF0000000000000 fully reversed
+    # word_order stays as it was; byte_order supersedes it, and contradictions are refused
+    assert RegisterPoint(tag="A", address=0, word_order="little").swaps == (True, False)
+    assert RegisterPoint(tag="A", address=0, word_order="little", byte_order="DCBA").swaps == (True, True)
+    with pytest.raises(ValueError, match="contradicts"):
+        RegisterPoint(tag="A", address=0, word_order="little", byte_order="ABCD")
+    with pytest.raises(ValueError, match="byte_order must be"):
+        RegisterPoint(tag="A", address=0, byte_order="ACBD")  # type: ignore[arg-type]
+
+
+INT_RANGES = {
+    "int16": (-(2**15), 2**15 - 1),
+    "uint16": (0, 2**16 - 1),
+    "int32": (-(2**31), 2**31 - 1),
+    "uint32": (0, 2**32 - 1),
+}
+
+
+@given(
+    datatype=st.sampled_from(["float32", "float64", *INT_RANGES]),
+    order=st.sampled_from(list(BYTE_ORDER_LAYOUTS)),
+    data=st.data(),
+)
+def test_every_byte_order_round_trips_every_datatype(datatype: str, order: str, data: st.DataObject) -> None:
+    point = RegisterPoint(tag="X", address=0, datatype=datatype, byte_order=order)  # type: ignore[arg-type]
+    if datatype in INT_RANGES:
+        lo, hi = INT_RANGES[datatype]
+        raw: float = data.draw(st.integers(min_value=lo, max_value=hi))
+    else:
+        width = 32 if datatype == "float32" else 64
+        raw = data.draw(st.floats(allow_nan=False, allow_infinity=False, width=width))
+    registers = encode_raw(point, raw)
+    assert len(registers) == point.width and all(0 <= r <= 0xFFFF for r in registers)
+    assert decode_raw(point, registers) == raw
+
+
+async def test_poller_reads_all_four_byte_orders_from_a_device(no_leaks: None) -> None:
+    port = free_port()
+    server = await start_server(port)
+    points = [
+        RegisterPoint(tag=f"TT-{order}", address=2 * i, byte_order=order)  # type: ignore[arg-type]
+        for i, order in enumerate(BYTE_ORDER_LAYOUTS)
+    ]
+    poller = ModbusPoller(HOST, port, points, timeout=0.5)
+    try:
+        for point, registers in zip(points, BYTE_ORDER_LAYOUTS.values(), strict=True):
+            await server.async_setValues(1, 16, point.address, registers)
+        readings = await poller.poll(now_ms=TS)
+        assert [(r.tag, r.value, r.quality) for r in readings] == [(p.tag, 21.5, Quality.GOOD) for p in points]
+    finally:
+        await poller.close()
+        await server.shutdown()
+
+
+# -- 4-20 mA spans ------------------------------------------------------------------------------
+
+# An S7 analog input card: 4..20 mA -> 0..27648; the transmitter ranges 0..2.5 MPa.
+PT_SPAN = {"raw_lo": 0.0, "raw_hi": 27648.0, "eng_lo": 0.0, "eng_hi": 2.5}
+
+
+def test_linear_span_converts_raw_counts_to_engineering_units() -> None:
+    pt = RegisterPoint(tag="PT-101", address=0, datatype="int16", **PT_SPAN)
+    assert decode_point(pt, [0]) == 0.0
+    assert decode_point(pt, [13824]) == 1.25
+    assert decode_point(pt, [27648]) == 2.5
+    # raw in mA*1000 (4000..20000) on a level transmitter 0..16 m
+    lt = RegisterPoint(tag="LT-101", address=0, datatype="uint16", raw_lo=4000, raw_hi=20000, eng_lo=0, eng_hi=16)
+    assert decode_point(lt, [12000]) == 8.0
+    assert encode_point(lt, 4.0) == [8000]
+    # a reverse-acting span (eng_lo > eng_hi) is a straight line too
+    rev = RegisterPoint(tag="X", address=0, datatype="uint16", raw_lo=4000, raw_hi=20000, eng_lo=100, eng_hi=0)
+    assert decode_point(rev, [8000]) == 75.0
+    with pytest.raises(ValueError, match="needs all of"):
+        RegisterPoint(tag="X", address=0, raw_lo=0, raw_hi=1)
+    with pytest.raises(ValueError, match="must be finite and differ"):
+        RegisterPoint(tag="X", address=0, raw_lo=1, raw_hi=1, eng_lo=0, eng_hi=1)
+    with pytest.raises(ValueError, match="not both"):
+        RegisterPoint(tag="X", address=0, scale=2.0, **PT_SPAN)
+
+
+@given(
+    raw_lo=st.floats(-1e6, 1e6),
+    width=st.floats(1e-3, 1e6),
+    eng_lo=st.floats(-1e6, 1e6),
+    eng_width=st.floats(1e-3, 1e6) | st.floats(-1e6, -1e-3),
+    fraction=st.floats(-0.5, 1.5),
+)
+def test_span_is_linear_and_invertible(
+    raw_lo: float, width: float, eng_lo: float, eng_width: float, fraction: float
+) -> None:
+    p = RegisterPoint(
+        tag="X", address=0, raw_lo=raw_lo, raw_hi=raw_lo + width, eng_lo=eng_lo, eng_hi=eng_lo + eng_width
+    )
+    raw = raw_lo + fraction * width
+    eng = p.to_engineering(raw)
+    assert eng == pytest.approx(eng_lo + fraction * eng_width, rel=1e-6, abs=1e-6 * (1 + abs(eng_width)))
+    assert p.to_raw(eng) == pytest.approx(raw, rel=1e-6, abs=1e-6 * (1 + width + abs(raw_lo)))
+    assert p.raw_in_span(raw) == (raw_lo <= raw <= raw_lo + width)
+
+
+async def test_out_of_span_raw_values_are_out_of_range_not_good(no_leaks: None) -> None:
+    port = free_port()
+    server = await start_server(port)
+    pt = RegisterPoint(tag="PT-101", address=0, datatype="int16", **PT_SPAN)
+    poller = ModbusPoller(HOST, port, [pt], timeout=0.5)
+    try:
+        await server.async_setValues(1, 16, 0, [20736])  # 75 % of span
+        ok = (await poller.poll(now_ms=TS))[0]
+        assert (ok.value, ok.quality) == (1.875, Quality.GOOD)
+        await server.async_setValues(1, 16, 0, [32767])  # card's overflow code: wire break / over range
+        over = (await poller.poll(now_ms=TS))[0]
+        assert over.quality is Quality.OUT_OF_RANGE and over.value > 2.5
+        await server.async_setValues(1, 16, 0, encode_raw(pt, -4864))  # under range (< 4 mA)
+        under = (await poller.poll(now_ms=TS))[0]
+        assert under.quality is Quality.OUT_OF_RANGE and under.value < 0
+        await server.shutdown()
+        await asyncio.sleep(0.05)
+        down = (await poller.poll(now_ms=TS))[0]
+        assert (down.quality, down.value) == (Quality.BAD, 1.875)  # holds the last GOOD value only
+    finally:
+        await poller.close()
+        await server.shutdown()
+
+
+# -- input registers, coils, discrete inputs ----------------------------------------------------
+
+
+async def start_four_table_server(port: int) -> ModbusTcpServer:
+    """A device with separate coil, discrete-input, holding and input-register tables."""
+    device = SimDevice(
+        id=1,
+        simdata=(
+            [SimData(address=0, count=64, values=False, datatype=DataType.BITS)],
+            [SimData(address=0, count=64, values=False, datatype=DataType.BITS)],
+            [SimData(address=0, count=32, values=0, datatype=DataType.REGISTERS)],
+            [SimData(address=0, count=32, values=0, datatype=DataType.REGISTERS)],
+        ),
+    )
+    server = ModbusTcpServer(context=device, address=(HOST, port))
+    await server.serve_forever(background=True)
+    return server
+
+
+async def test_input_registers_coils_and_discrete_inputs(no_leaks: None) -> None:
+    port = free_port()
+    server = await start_four_table_server(port)
+    points = [
+        RegisterPoint(tag="PT-101", address=0, table="holding"),
+        RegisterPoint(tag="TT-101", address=0, table="input", datatype="int16", scale=0.1),
+        RegisterPoint(tag="P-101.RUN", address=3, table="coil", datatype="bool"),
+        RegisterPoint(tag="XV-101.ZSO", address=4, table="coil", datatype="bool"),
+        RegisterPoint(tag="LSHH-101", address=40, table="discrete", datatype="bool"),
+    ]
+    poller = ModbusPoller(HOST, port, points, timeout=0.5)
+    try:
+        await server.async_setValues(1, 16, 0, encode_point(points[0], 0.85))
+        await server.async_setValues(1, 4, 0, encode_point(points[1], -12.5))  # input registers
+        await server.async_setValues(1, 15, 3, [True, False])  # coils 3, 4
+        await server.async_setValues(1, 2, 40, [True])  # discrete input 40
+        readings = await poller.poll(now_ms=TS)
+        assert {b.table for b in poller.blocks} == {"holding", "input", "coil", "discrete"}
+        values = {r.tag: r.value for r in readings}
+        assert values == {
+            "PT-101": pytest.approx(0.85),
+            "TT-101": pytest.approx(-12.5),
+            "P-101.RUN": 1.0,
+            "XV-101.ZSO": 0.0,
+            "LSHH-101": 1.0,
+        }
+        assert all(r.quality is Quality.GOOD for r in readings)
+        # the same address in another table is another value
+        await server.async_setValues(1, 15, 3, [False])
+        assert (await poller.poll(now_ms=TS))[2].value == 0.0
+    finally:
+        await poller.close()
+        await server.shutdown()
+
+
+def test_bit_tables_need_bool_points_and_plan_larger_blocks() -> None:
+    with pytest.raises(ValueError, match="single bits"):
+        RegisterPoint(tag="X", address=0, table="coil")
+    coils = [RegisterPoint(tag=f"C{i}", address=i * 10, table="coil", datatype="bool") for i in range(300)]
+    blocks = plan_blocks(coils)
+    assert [(b.table, b.address, b.count) for b in blocks] == [("coil", 0, 1991), ("coil", 2000, 991)]
+    assert all(b.count <= MAX_BITS_PER_READ for b in blocks)
+    mixed = plan_blocks([RegisterPoint(tag="H", address=0), RegisterPoint(tag="I", address=0, table="input")])
+    assert [(b.table, b.address, b.count) for b in mixed] == [("holding", 0, 2), ("input", 0, 2)]
+
+
+# -- polling groups -----------------------------------------------------------------------------
+
+
+class Blackhole:
+    """A TCP server that accepts and reads but never answers: a hung gateway."""
+
+    def __init__(self) -> None:
+        self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+        self.port = free_port()
+
+    async def start(self) -> None:
+        async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.writers.append(writer)
+            while await reader.read(1024):
+                pass
+
+        self.server = await asyncio.start_server(swallow, HOST, self.port)
+
+    async def stop(self) -> None:
+        for w in self.writers:
+            w.close()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+def test_points_group_by_interval() -> None:
+    points = [RegisterPoint(tag=t, address=2 * i) for i, t in enumerate(["PT-1", "LT-1", "PT-2", "TT-1"])]
+    fast = {"PT-1", "PT-2"}
+    groups = group_by_interval(HOST, 502, points, lambda p: 1.0 if p.tag in fast else 10.0, prefix="plc1-")
+    assert [(g.name, g.interval_s, [p.tag for p in g.points]) for g in groups] == [
+        ("plc1-1s", 1.0, ["PT-1", "PT-2"]),
+        ("plc1-10s", 10.0, ["LT-1", "TT-1"]),
+    ]
+    with pytest.raises(ValueError, match="interval_s must be positive"):
+        ModbusPollingGroup("x", 0, HOST, 502, (points[0],))
+    with pytest.raises(ValueError, match="duplicate polling group"):
+        ModbusScheduler([groups[0], groups[0]], lambda _: None)
+
+
+async def test_each_group_keeps_its_own_schedule_and_a_hung_device_stalls_nobody(no_leaks: None) -> None:
+    port = free_port()
+    server = await start_server(port)
+    hung = Blackhole()
+    await hung.start()
+    fast_pt = RegisterPoint(tag="PT-101", address=0)
+    slow_lt = RegisterPoint(tag="LT-101", address=2)
+    groups = [
+        ModbusPollingGroup("fast", 0.1, HOST, port, (fast_pt,)),
+        ModbusPollingGroup("slow", 0.5, HOST, port, (slow_lt,)),
+        # the hung gateway times out after 0.8 s on every poll, longer than its interval
+        ModbusPollingGroup("hung", 0.2, HOST, hung.port, (RegisterPoint(tag="AT-901", address=0),), timeout_s=0.8),
+    ]
+    got: list[tuple[float, SensorReading]] = []
+    loop = asyncio.get_running_loop()
+    scheduler = ModbusScheduler(groups, lambda rs: got.extend((loop.time(), r) for r in rs), initial_backoff_s=0.05)
+    try:
+        await write(server, fast_pt, 0.85)
+        await write(server, slow_lt, 6.5)
+        async with scheduler:
+            await asyncio.sleep(1.6)
+        fast = [t for t, r in got if r.tag == "PT-101"]
+        slow = [r for _, r in got if r.tag == "LT-101"]
+        hung_readings = [r for _, r in got if r.tag == "AT-901"]
+        # fast: ~15 polls in 1.6 s at 0.1 s, evenly spaced although the hung device blocks 0.8 s a poll
+        assert len(fast) >= 12, scheduler.stats
+        assert max(b - a for a, b in zip(fast, fast[1:], strict=False)) < 0.25
+        assert 2 <= len(slow) <= 4
+        assert all(r.value == 6.5 and r.quality is Quality.GOOD for r in slow)
+        # hung: each poll is BAD, and overrunning ticks are skipped instead of queued up
+        assert 1 <= len(hung_readings) <= 2
+        assert all(r.quality is Quality.BAD for r in hung_readings)
+        assert scheduler.stats["hung"].overruns >= 2
+        assert scheduler.stats["fast"].overruns <= 1
+    finally:
+        await scheduler.stop()
+        await hung.stop()
+        await server.shutdown()

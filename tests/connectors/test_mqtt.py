@@ -5,16 +5,27 @@ import threading
 import uuid
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from connectors.contracts import SENSOR_READING, DeadLetter, SensorReading
+from connectors.contracts import SENSOR_READING, DeadLetter, Quality, SensorReading, encode
 from connectors.mqtt.client import (
     BrokerAddress,
     MqttError,
     MqttPublisher,
     MqttSubscriber,
+    encode_batch,
     parse_mqtt_url,
     sensor_topic,
+)
+from connectors.mqtt.payloads import (
+    SparkplugTopic,
+    decode_payload,
+    encode_sparkplug_json,
+    parse_sparkplug_topic,
+    sparkplug_topic,
 )
 from tests.conftest import free_port
 from twin.field import FieldServers
@@ -151,3 +162,160 @@ async def test_a_failing_callback_does_not_stop_the_subscriber(mqtt_url: str, no
         await asyncio.to_thread(publisher.close)
         await asyncio.to_thread(subscriber.close)
     assert [getattr(r, "value", None) for r in received] == [1.0, 2.0]
+
+
+# -- payload formats (pure) -----------------------------------------------------------------------
+
+TS = 1_700_000_000_000
+RECEIVED = 1_700_000_009_000
+SP_TOPIC = "spBv1.0/plant1/DDATA/gw-1/plc-3"
+
+
+def test_a_batch_keeps_its_good_readings_and_dead_letters_each_bad_one() -> None:
+    good = [SensorReading(tag="PT-101", ts=TS, value=0.85), SensorReading(tag="TT-101", ts=TS, value=21.5)]
+    payload = b"[" + encode(good[0]) + b', {"tag": "", "ts": 1, "value": 1}, ' + encode(good[1]) + b', "x"]'
+    out = decode_payload("safetwin/demo/batch", payload, received_ts=RECEIVED)
+    assert out[0] == good[0] and out[2] == good[1]
+    assert isinstance(out[1], DeadLetter) and out[1].reason == "batch element 1: tag must not be empty"
+    assert out[1].raw == '{"tag":"","ts":1,"value":1}' and out[1].ts == RECEIVED
+    assert isinstance(out[3], DeadLetter) and out[3].reason.startswith("batch element 3: Expected `object`")
+    assert decode_payload("t", encode_batch(good)) == good
+    [empty] = decode_payload("t", b"[]", received_ts=RECEIVED)
+    assert isinstance(empty, DeadLetter) and "empty batch" in empty.reason
+    [broken] = decode_payload("t", b'[{"tag": "PT-101"', received_ts=RECEIVED)
+    assert isinstance(broken, DeadLetter) and "malformed JSON batch" in broken.reason
+
+
+def test_sparkplug_topics_are_built_and_parsed() -> None:
+    assert sparkplug_topic("plant1", "NDATA", "gw-1") == "spBv1.0/plant1/NDATA/gw-1"
+    assert parse_sparkplug_topic(SP_TOPIC) == SparkplugTopic("plant1", "DDATA", "gw-1", "plc-3")
+    assert parse_sparkplug_topic("safetwin/demo/sensor/PT-101") is None
+    with pytest.raises(ValueError, match="not a Sparkplug B topic"):
+        parse_sparkplug_topic("spBv1.0/plant1/DATA/gw-1")
+    with pytest.raises(ValueError, match="unknown Sparkplug message type"):
+        sparkplug_topic("plant1", "XDATA", "gw-1")
+    with pytest.raises(ValueError, match="must be non-empty"):
+        sparkplug_topic("plant/1", "DDATA", "gw-1")
+
+
+def test_sparkplug_metrics_become_readings_with_their_own_time_and_quality() -> None:
+    body = {
+        "timestamp": TS,
+        "seq": 7,
+        "metrics": [
+            {"name": "PT-101", "timestamp": TS + 500, "dataType": "Double", "value": 0.85},
+            {"name": "TT-101", "value": 21.5, "quality": 64},  # OPC DA uncertain; payload time
+            {"name": "LSHH-101", "value": True, "properties": {"Quality": {"type": "Int32", "value": 0}}},
+            {"name": "AT-901", "value": 12, "quality": "stale"},
+            {"alias": 12, "value": 3.0},
+            {"name": "FT-101", "value": None, "is_null": True},
+            {"name": "FT-102", "value": "high"},
+            {"name": "FT-103", "value": 1.0, "quality": "excellent"},
+        ],
+    }
+    out = decode_payload(SP_TOPIC, msgspec.json.encode(body), received_ts=RECEIVED)
+    src = "sparkplug/plant1/gw-1/plc-3"
+    assert out[:4] == [
+        SensorReading(tag="PT-101", ts=TS + 500, value=0.85, quality=Quality.GOOD, source=src),
+        SensorReading(tag="TT-101", ts=TS, value=21.5, quality=Quality.UNCERTAIN, source=src),
+        SensorReading(tag="LSHH-101", ts=TS, value=1.0, quality=Quality.BAD, source=src),
+        SensorReading(tag="AT-901", ts=TS, value=12.0, quality=Quality.STALE, source=src),
+    ]
+    dead = out[4:]
+    assert all(isinstance(d, DeadLetter) and d.stream == SENSOR_READING for d in dead)
+    reasons = [d.reason for d in dead if isinstance(d, DeadLetter)]
+    assert "aliases are not resolved" in reasons[0]
+    assert "FT-101: metric has no value" in reasons[1]
+    assert "FT-102: value must be a finite number" in reasons[2]
+    assert "FT-103: unknown quality 'excellent'" in reasons[3]
+    assert all(r.startswith("Sparkplug DDATA from plant1/gw-1/plc-3: metric ") for r in reasons)
+
+
+def test_sparkplug_messages_without_values_and_malformed_ones() -> None:
+    # death certificates and commands carry no readings: nothing, and nothing dead-lettered
+    assert decode_payload("spBv1.0/plant1/NDEATH/gw-1", b'{"metrics": []}') == []
+    assert decode_payload("spBv1.0/plant1/DCMD/gw-1/plc-3", b"\x08\x01") == []
+    # birth certificates carry full values
+    [r] = decode_payload("spBv1.0/plant1/NBIRTH/gw-1", b'{"timestamp": 5, "metrics": [{"name": "X", "value": 1}]}')
+    assert (r.tag, r.ts, r.source) == ("X", 5, "sparkplug/plant1/gw-1")
+    protobuf = b"\x08\xe8\x07\x12\x0b\n\x06PT-101 \n"  # a real Sparkplug B protobuf payload
+    [dl] = decode_payload(SP_TOPIC, protobuf, received_ts=RECEIVED)
+    assert isinstance(dl, DeadLetter) and "protobuf Sparkplug B is not supported" in dl.reason
+    [dl] = decode_payload(SP_TOPIC, b'{"timestamp": 1}', received_ts=RECEIVED)
+    assert isinstance(dl, DeadLetter) and "'metrics' list" in dl.reason
+    [dl] = decode_payload("spBv1.0/plant1/DDATA", b"{}", received_ts=RECEIVED)
+    assert isinstance(dl, DeadLetter) and "not a Sparkplug B topic" in dl.reason
+
+
+readings_strategy = st.lists(
+    st.builds(
+        SensorReading,
+        tag=st.text(min_size=1, max_size=20),
+        ts=st.integers(min_value=1, max_value=2**53),
+        value=st.floats(allow_nan=False, allow_infinity=False),
+        quality=st.sampled_from(list(Quality)),
+        source=st.just("sparkplug/g/e/d"),
+    ),
+    max_size=20,
+)
+
+
+@given(readings=readings_strategy)
+def test_sparkplug_and_batch_encodings_round_trip(readings: list[SensorReading]) -> None:
+    assert decode_payload("spBv1.0/g/DDATA/e/d", encode_sparkplug_json(readings, timestamp=TS)) == readings
+    if readings:
+        assert decode_payload("safetwin/x", encode_batch(readings)) == readings
+
+
+@given(
+    topic=st.sampled_from(["safetwin/demo/sensor/X", SP_TOPIC, "spBv1.0/g/NDATA/e", "spBv1.0/bad"]),
+    payload=st.binary(max_size=200)
+    | st.recursive(
+        st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=10),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(["name", "value", "metrics", "tag", "ts", "timestamp", "quality", "alias"]),
+                inner,
+                max_size=5,
+            )
+        ),
+        max_leaves=20,
+    ).map(lambda v: msgspec.json.encode(v) if not isinstance(v, float) or v == v else b"0"),
+)
+def test_no_payload_ever_raises_and_nothing_is_dropped_silently(topic: str, payload: bytes) -> None:
+    out = decode_payload(topic, payload, received_ts=RECEIVED)
+    assert all(isinstance(x, SensorReading | DeadLetter) for x in out)
+    assert all(x.reason for x in out if isinstance(x, DeadLetter))
+    if not topic.startswith("spBv1.0/g/NDATA") and not topic.startswith("spBv1.0/plant1"):
+        assert out  # contract JSON and malformed topics always yield at least one item
+
+
+# -- batches and Sparkplug over the real broker ---------------------------------------------------
+
+
+@pytest.mark.integration
+async def test_batches_and_sparkplug_payloads_over_the_broker(mqtt_url: str, no_leaks: None) -> None:
+    group = f"t{uuid.uuid4().hex[:8]}"
+    inbox = Inbox()
+    batches = MqttSubscriber(mqtt_url, f"safetwin/{group}/batch", inbox)
+    sparkplug = MqttSubscriber(mqtt_url, f"spBv1.0/{group}/+/gw-1/#", inbox)
+    publisher = MqttPublisher(mqtt_url)
+    scan = [SensorReading(tag=f"TT-{i}", ts=TS + i, value=20.0 + i, source="gw") for i in range(5)]
+    try:
+        for session in (batches, sparkplug, publisher):
+            await asyncio.to_thread(session.connect)
+        publisher.publish_batch(f"safetwin/{group}/batch", scan)
+        received = await inbox.wait_for(5)
+        assert received == scan  # one message, five readings, in order
+        publisher.publish_sparkplug(group, "gw-1", "plc-3", scan[:2])
+        publisher.publish_sparkplug(group, "gw-1", None, [], message_type="NDEATH")  # no readings
+        publisher.publish(sparkplug_topic(group, "DDATA", "gw-1", "plc-3"), b"\x08\xe8\x07\x12")  # protobuf
+        received = await inbox.wait_for(8)
+    finally:
+        for session in (publisher, batches, sparkplug):
+            await asyncio.to_thread(session.close)
+    src = f"sparkplug/{group}/gw-1/plc-3"
+    assert received[5:7] == [SensorReading(tag=r.tag, ts=r.ts, value=r.value, source=src) for r in scan[:2]]
+    dl = received[7]
+    assert isinstance(dl, DeadLetter) and "protobuf" in dl.reason

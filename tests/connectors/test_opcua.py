@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import pytest
-from asyncua import Server, ua
+from asyncua import Client, Server, ua
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.contracts import Quality, SensorReading
 from connectors.opcua.client import NodePoint, OpcUaError, OpcUaSubscriber, quality_of, timestamp_ms
@@ -49,6 +51,7 @@ class UaTestServer:
         obj = await self.server.nodes.objects.add_object(idx, "V-1")
         for tag in ("PT-1", "TT-1"):
             var = await obj.add_variable(ua.NodeId(tag, idx), tag, 0.0, varianttype=ua.VariantType.Double)
+            await var.set_writable()  # a field device or another client may write it
             self.nodes[tag] = var.nodeid
         await self.server.start()
 
@@ -99,7 +102,7 @@ async def test_notifications_become_readings_with_source_time_and_quality(no_lea
         later = datetime(2024, 5, 1, 8, 0, 1, 250_000, tzinfo=UTC)
         await server.write("PT-1", 1.6, status=ua.StatusCodes.UncertainLastUsableValue, SourceTimestamp=later)
         r = await got.wait_for(lambda r: r.value == 1.6)
-        assert (r.quality, r.ts) == (Quality.UNCERTAIN, T0_MS + 1250)
+        assert (r.quality, r.ts) == (Quality.STALE, T0_MS + 1250)  # the server repeats its last value
 
         await server.write("PT-1", 1.7, status=ua.StatusCodes.BadSensorFailure, SourceTimestamp=later)
         r = await got.wait_for(lambda r: r.quality is Quality.BAD)
@@ -153,10 +156,71 @@ async def test_start_without_a_server_raises(no_leaks: None) -> None:
 
 
 def test_status_codes_map_to_quality() -> None:
-    assert quality_of(ua.StatusCode(ua.StatusCodes.Good)) is Quality.GOOD
+    codes = ua.StatusCodes
     assert quality_of(None) is Quality.GOOD
-    assert quality_of(ua.StatusCode(ua.StatusCodes.UncertainSensorNotAccurate)) is Quality.UNCERTAIN
-    assert quality_of(ua.StatusCode(ua.StatusCodes.BadCommunicationError)) is Quality.BAD
+    for good in (codes.Good, codes.GoodLocalOverride, codes.GoodClamped):
+        assert quality_of(ua.StatusCode(good)) is Quality.GOOD
+    for uncertain in (codes.Uncertain, codes.UncertainSensorNotAccurate, codes.UncertainInitialValue):
+        assert quality_of(ua.StatusCode(uncertain)) is Quality.UNCERTAIN
+    assert quality_of(codes.UncertainLastUsableValue) is Quality.STALE
+    assert quality_of(codes.UncertainEngineeringUnitsExceeded) is Quality.OUT_OF_RANGE
+    for bad in (
+        codes.Bad,
+        codes.BadSensorFailure,
+        codes.BadCommunicationError,
+        codes.BadNotConnected,
+        codes.BadDeviceFailure,
+        codes.BadOutOfService,
+        codes.BadWaitingForInitialData,
+    ):
+        assert quality_of(ua.StatusCode(bad)) is Quality.BAD, hex(bad)
+    # info bits (here: "limit high" + overflow) do not change a subcode's meaning
+    assert quality_of(codes.UncertainLastUsableValue | 0x0480) is Quality.STALE
+    assert quality_of(codes.GoodLocalOverride | 0x0200) is Quality.GOOD
+
+
+SEVERITY = {
+    0: {Quality.GOOD},
+    1: {Quality.UNCERTAIN, Quality.STALE, Quality.OUT_OF_RANGE},
+    2: {Quality.BAD},
+    3: {Quality.BAD},
+}
+
+
+@given(code=st.integers(min_value=0, max_value=2**32 - 1) | st.sampled_from(list(vars(ua.StatusCodes).values())))
+def test_every_status_code_has_the_quality_of_its_severity(code: object) -> None:
+    if not isinstance(code, int):
+        return  # non-code attributes of StatusCodes
+    q = quality_of(ua.StatusCode(code))
+    assert q in SEVERITY[code >> 30]
+    assert quality_of(code) is q  # a bare integer works the same
+    assert quality_of(code & 0xFFFF0000) is q  # info bits never matter
+
+
+async def test_a_value_written_by_a_client_arrives_stamped_with_server_time(no_leaks: None) -> None:
+    server = UaTestServer(free_port())
+    await server.start()
+    got = Collector()
+    sub = OpcUaSubscriber(server.url, POINTS, got, publishing_interval_ms=50)
+    writer = Client(server.url, timeout=2)
+    try:
+        await sub.start()
+        await got.wait_for(lambda r: r.tag == "PT-1")
+        await writer.connect()
+        before = round(datetime.now(UTC).timestamp() * 1000)
+        # an HMI or gateway writes a bare value: no SourceTimestamp, the server stamps it
+        await writer.get_node("ns=2;s=PT-1").write_value(ua.DataValue(ua.Variant(4.25, ua.VariantType.Double)))
+        after = round(datetime.now(UTC).timestamp() * 1000)
+        r = await got.wait_for(lambda r: r.value == 4.25)
+        assert (r.tag, r.quality, r.source) == ("PT-1", Quality.GOOD, "opcua")
+        stored = await writer.get_node("ns=2;s=PT-1").read_data_value()
+        assert stored.SourceTimestamp is None and stored.ServerTimestamp is not None
+        assert r.ts == timestamp_ms(stored)  # the server's timestamp, not our clock on arrival
+        assert before - 5 <= r.ts <= after + 5
+    finally:
+        await writer.disconnect()
+        await sub.stop()
+        await server.stop()
 
 
 def test_timestamp_falls_back_from_source_to_server_to_default() -> None:
