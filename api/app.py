@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import __version__
 from api.auth import get_current_user
-from api.routers import alarms, health, live, plant, sim, tags, twin
+from api.routers import alarms, health, history, live, notifications, plant, sim, tags, twin
 from api.routers import auth as auth_router
 from api.runtime import Runtime
 from connectors.settings import Settings
@@ -91,7 +91,7 @@ def create_app(
     app.include_router(auth_router.router)
     # authenticated once, here, for everything below
     protected = [Depends(get_current_user)]
-    for r in (plant.router, tags.router, alarms.router, twin.router, sim.router):
+    for r in (plant.router, tags.router, alarms.router, twin.router, sim.router, notifications.router, history.router):
         app.include_router(r, dependencies=protected)
     app.include_router(live.router)  # authenticates the ?token= itself (browsers cannot set WS headers)
     _mount_web(app, settings.web_dist)

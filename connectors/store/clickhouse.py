@@ -5,8 +5,16 @@ Design choices, and why:
 * ``readings`` is a ``ReplacingMergeTree`` ordered by ``(tag, ts)``: that sorting key is the
   dedup key, so a Bytewax replay collapses on merge. Every read uses ``FINAL`` so a duplicate
   that is not merged yet never shows. ``ts`` is ``DateTime64(3, 'UTC')`` with DoubleDelta and
-  ``value`` uses Gorilla (RECIPES.md section 4); partitions are monthly. No TTL and no
-  materialized views yet: a rollup MV would double count replayed rows (RECIPES.md).
+  ``value`` uses Gorilla (RECIPES.md section 4); partitions are monthly. No TTL.
+* Rollups ``readings_1m`` / ``readings_1h`` are ``AggregatingMergeTree`` tables fed by
+  materialized views on ``readings``. An MV fires per inserted block, so a replayed row is
+  counted again (RECIPES.md section 4) even though ``readings FINAL`` hides it. Reads stay
+  exact anyway: next to ``rows`` (sum of rows seen, duplicates included) every bucket keeps a
+  ``groupBitmap`` of the millisecond offsets it has seen, whose cardinality is the number of
+  *distinct* timestamps and is unchanged by replays. A bucket whose two counts differ is
+  "dirty" and is recomputed from ``readings FINAL`` at read time (min, max, sum, count, last);
+  clean buckets (all of them, unless something was replayed or rewritten) come straight from
+  the rollup. So the MV gives the speed and the bitmap check is the reconciliation.
 * Unlike DuckDB (first write wins), the *last* inserted duplicate survives a merge. Replays
   carry identical rows, so the two stores agree in practice.
 * ``latest_readings`` holds the newest reading per tag (``ReplacingMergeTree(ts)`` ordered by
@@ -23,7 +31,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -32,7 +40,20 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState, DeadLetter, Quality, SensorReading
-from connectors.store.base import HistoryPoint
+from connectors.store.base import (
+    ROLLUP_MS,
+    AlarmRow,
+    AreaStatistics,
+    Comparison,
+    HistoryPoint,
+    RollupInterval,
+    TagStatistics,
+    area_statistics_of,
+    check_history_args,
+    compare_of,
+    plan_buckets,
+    tag_statistics_of,
+)
 
 _IDENTIFIER: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _TS: Final = pa.timestamp("ms", tz="UTC")
@@ -94,6 +115,51 @@ def _ddl(db: str) -> tuple[str, ...]:
         ) ENGINE = ReplacingMergeTree
         PARTITION BY toYYYYMM(ts) ORDER BY (stream, ts, cityHash64(raw))""",
     )
+
+
+_ROLLUP_TABLES: Final[dict[RollupInterval, str]] = {"1m": "readings_1m", "1h": "readings_1h"}
+
+
+def _rollup_select(db: str, interval: RollupInterval, *, final: bool) -> str:
+    """Rollup rows of ``readings``: the MV's query, and (with FINAL) the one-off backfill."""
+    width = ROLLUP_MS[interval]
+    return f"""SELECT tag, toDateTime(intDiv(toUnixTimestamp64Milli(ts), {width}) * {width // 1000}, 'UTC') AS bucket,
+               toUInt64(count()) AS rows,
+               groupBitmapState(toUInt32(toUnixTimestamp64Milli(ts) % {width})) AS offsets,
+               min(value) AS min_v, max(value) AS max_v, sum(value) AS sum_v,
+               argMaxState(value, ts) AS last_v, max(ts) AS last_ts
+        FROM `{db}`.readings{" FINAL" if final else ""} GROUP BY tag, bucket"""
+
+
+def _rollup_ddl(db: str, interval: RollupInterval) -> tuple[str, str]:
+    table = _ROLLUP_TABLES[interval]
+    return (
+        f"""CREATE TABLE IF NOT EXISTS `{db}`.{table} (
+            tag LowCardinality(String),
+            bucket DateTime('UTC'),
+            rows SimpleAggregateFunction(sum, UInt64),
+            offsets AggregateFunction(groupBitmap, UInt32),
+            min_v SimpleAggregateFunction(min, Float64),
+            max_v SimpleAggregateFunction(max, Float64),
+            sum_v SimpleAggregateFunction(sum, Float64),
+            last_v AggregateFunction(argMax, Float64, DateTime64(3, 'UTC')),
+            last_ts SimpleAggregateFunction(max, DateTime64(3, 'UTC'))
+        ) ENGINE = AggregatingMergeTree
+        PARTITION BY toYYYYMM(bucket) ORDER BY (tag, bucket)""",
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS `{db}`.{table}_mv TO `{db}`.{table} AS "
+        + _rollup_select(db, interval, final=False),
+    )
+
+
+# Partial aggregate of one history bucket: (min, max, sum, count, last_ts, last_value).
+_Part = tuple[float, float, float, int, int, float]
+
+
+def _combine(a: _Part | None, b: _Part) -> _Part:
+    if a is None:
+        return b
+    last_ts, last_v = (a[4], a[5]) if a[4] >= b[4] else (b[4], b[5])
+    return (min(a[0], b[0]), max(a[1], b[1]), a[2] + b[2], a[3] + b[3], last_ts, last_v)
 
 
 def _ts_array(values: list[int]) -> pa.Array:
@@ -222,6 +288,16 @@ class ClickHouseStore:
         with self._guard() as client:
             for ddl in _ddl(self._db):
                 client.command(ddl)
+            for interval in _ROLLUP_TABLES:
+                table = _ROLLUP_TABLES[interval]
+                exists = client.command(f"EXISTS TABLE `{self._db}`.{table}")
+                for ddl in _rollup_ddl(self._db, interval):
+                    client.command(ddl)
+                if not int(str(exists)):
+                    # A database from before the rollups: backfill once from the deduplicated rows.
+                    client.command(
+                        f"INSERT INTO `{self._db}`.{table} " + _rollup_select(self._db, interval, final=True)
+                    )
 
     def write_readings(self, readings: Sequence[SensorReading]) -> int:
         """Insert readings; duplicates of ``(tag, ts)`` collapse (and are hidden by FINAL)."""
@@ -281,35 +357,186 @@ class ClickHouseStore:
     def history(self, tag: str, start_ms: int, end_ms: int, points: int = 1000) -> list[HistoryPoint]:
         """Readings of one tag in ``[start, end)`` downsampled to at most ``points`` buckets.
 
-        Same bucketing as the DuckDB store: ``width = ceil((end - start) / points)`` from
-        ``start_ms``, empty buckets omitted, exact min and max.
+        Same buckets as the DuckDB store (:func:`~connectors.store.base.plan_buckets`). Wide
+        buckets come from the rollup; edges and dirty (replayed) buckets from ``readings FINAL``.
 
         Raises:
             ValueError: If ``points < 1`` or ``end_ms < start_ms``.
         """
-        if points < 1:
-            msg = f"points must be >= 1, got {points}"
-            raise ValueError(msg)
-        if end_ms < start_ms:
-            msg = f"end_ms ({end_ms}) is before start_ms ({start_ms})"
-            raise ValueError(msg)
+        check_history_args(start_ms, end_ms, points)
         if end_ms == start_ms:
             return []
-        width = max(1, -(-(end_ms - start_ms) // points))
-        rows = self._query(
-            f"""SELECT intDiv(toUnixTimestamp64Milli(ts) - {{start:Int64}}, {{width:Int64}}) AS b,
-                       min(value), max(value), avg(value), argMax(value, ts), count()
-                FROM `{self._db}`.readings FINAL
-                WHERE tag = {{tag:String}}
-                  AND ts >= fromUnixTimestamp64Milli({{start:Int64}}, 'UTC')
-                  AND ts < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC')
-                GROUP BY b ORDER BY b""",
-            {"tag": tag, "start": start_ms, "end": end_ms, "width": width},
+        plan = plan_buckets(start_ms, end_ms, points)
+        params: dict[str, Any] = {
+            "tag": tag,
+            "start": start_ms,
+            "end": end_ms,
+            "origin": plan.origin,
+            "width": plan.width,
+            "a": start_ms,
+            "b": start_ms,
+            "dirty": [],
+        }
+        parts: dict[int, _Part] = {}
+        if plan.unit is not None:
+            unit = ROLLUP_MS[plan.unit]
+            params["a"] = -(-start_ms // unit) * unit
+            params["b"] = max(params["a"], end_ms - end_ms % unit)
+            rows = self._query(
+                f"""SELECT intDiv(b - {{origin:Int64}}, {{width:Int64}}) AS k,
+                           min(mn), max(mx), sum(sm), sum(r), sum(n), argMax(lv, lt), max(lt)
+                    FROM (SELECT toInt64(toUnixTimestamp(bucket)) * 1000 AS b, sum(rows) AS r,
+                                 groupBitmapMerge(offsets) AS n, min(min_v) AS mn, max(max_v) AS mx, sum(sum_v) AS sm,
+                                 argMaxMerge(last_v) AS lv, toUnixTimestamp64Milli(max(last_ts)) AS lt
+                          FROM `{self._db}`.{_ROLLUP_TABLES[plan.unit]}
+                          WHERE tag = {{tag:String}}
+                            AND bucket >= toDateTime(intDiv({{a:Int64}}, 1000), 'UTC')
+                            AND bucket < toDateTime(intDiv({{b:Int64}}, 1000), 'UTC')
+                          GROUP BY bucket)
+                    GROUP BY k""",
+                params,
+            )
+            for k, lo, hi, total, seen, distinct, last_v, last_ts in rows:
+                if int(seen) != int(distinct):
+                    params["dirty"].append(int(k))  # replayed rows inside: recompute from FINAL
+                else:
+                    parts[int(k)] = (lo, hi, total, int(distinct), int(last_ts), last_v)
+        # Raw readings: everything for narrow buckets, else the partial edges and dirty buckets.
+        raw = self._query(
+            f"""SELECT intDiv(t - {{origin:Int64}}, {{width:Int64}}) AS k, min(value), max(value), sum(value), count(),
+                       toUnixTimestamp64Milli(max(ts)), argMax(value, ts)
+                FROM (SELECT ts, value, toUnixTimestamp64Milli(ts) AS t FROM `{self._db}`.readings FINAL
+                      WHERE tag = {{tag:String}}
+                        AND ts >= fromUnixTimestamp64Milli({{start:Int64}}, 'UTC')
+                        AND ts < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC'))
+                WHERE t < {{a:Int64}} OR t >= {{b:Int64}} OR has({{dirty:Array(Int64)}}, k)
+                GROUP BY k""",
+            params,
         )
+        for k, lo, hi, total, n, last_ts, last_v in raw:
+            parts[int(k)] = _combine(parts.get(int(k)), (lo, hi, total, int(n), int(last_ts), last_v))
         return [
-            HistoryPoint(ts=start_ms + int(b) * width, min=lo, max=hi, avg=avg, last=last, count=int(n))
-            for b, lo, hi, avg, last, n in rows
+            HistoryPoint(ts=plan.bucket_ts(k), min=p[0], max=p[1], avg=p[2] / p[3], last=p[5], count=p[3])
+            for k, p in sorted(parts.items())
         ]
+
+    def rollups(
+        self,
+        tag: str,
+        interval: RollupInterval,
+        start_ms: int,
+        end_ms: int,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[HistoryPoint]:
+        """Rollup buckets of one tag whose start lies in ``[start, end)``, oldest first.
+
+        Dirty buckets (replayed rows seen by the MV) are recomputed from ``readings FINAL``.
+
+        Raises:
+            ValueError: If ``interval`` is not ``"1m"`` or ``"1h"``, or the bounds are reversed.
+        """
+        if interval not in _ROLLUP_TABLES:
+            msg = f"interval must be one of {sorted(_ROLLUP_TABLES)}, got {interval!r}"
+            raise ValueError(msg)
+        check_history_args(start_ms, end_ms, 1)
+        width = ROLLUP_MS[interval]
+        first = -(-start_ms // width) * width
+        rows = self._query(
+            f"""SELECT toInt64(toUnixTimestamp(bucket)) * 1000 AS b, min(min_v), max(max_v), sum(sum_v), sum(rows),
+                       groupBitmapMerge(offsets), argMaxMerge(last_v)
+                FROM `{self._db}`.{_ROLLUP_TABLES[interval]}
+                WHERE tag = {{tag:String}}
+                  AND bucket >= toDateTime(intDiv({{first:Int64}}, 1000), 'UTC')
+                  AND bucket < toDateTime(intDiv({{end:Int64}} + {width - 1}, 1000), 'UTC')
+                GROUP BY bucket HAVING b < {{end:Int64}} ORDER BY bucket
+                LIMIT {{limit:UInt64}} OFFSET {{offset:UInt64}}""",
+            {"tag": tag, "first": first, "end": end_ms, "limit": 2**63 if limit is None else limit, "offset": offset},
+        )
+        out = {
+            int(b): HistoryPoint(ts=int(b), min=lo, max=hi, avg=total / int(n), last=last, count=int(n))
+            for b, lo, hi, total, seen, n, last in rows
+        }
+        dirty = [int(b) for b, _, _, _, seen, n, _ in rows if int(seen) != int(n)]
+        if dirty:
+            fixed = self._query(
+                f"""SELECT intDiv(toUnixTimestamp64Milli(ts), {width}) * {width} AS b,
+                           min(value), max(value), avg(value), argMax(value, ts), count()
+                    FROM `{self._db}`.readings FINAL
+                    WHERE tag = {{tag:String}}
+                      AND ts >= fromUnixTimestamp64Milli({{lo:Int64}}, 'UTC')
+                      AND ts < fromUnixTimestamp64Milli({{hi:Int64}}, 'UTC')
+                      AND has({{dirty:Array(Int64)}}, b)
+                    GROUP BY b""",
+                {"tag": tag, "lo": min(dirty), "hi": max(dirty) + width, "dirty": dirty},
+            )
+            for b, lo, hi, avg, last, n in fixed:
+                out[int(b)] = HistoryPoint(ts=int(b), min=lo, max=hi, avg=avg, last=last, count=int(n))
+        return [out[b] for b in sorted(out)]
+
+    def compare(self, tags: Sequence[str], start_ms: int, end_ms: int, points: int = 1000) -> Comparison:
+        """Several tags on one shared time axis; empty buckets are None."""
+        return compare_of(self, tags, start_ms, end_ms, points)
+
+    def above_limit_ms(self, tag: str, limit: float, start_ms: int, end_ms: int, max_hold_ms: int | None) -> int:
+        """Time in ``[start, end)`` the tag's held value was >= ``limit`` (as in the DuckDB store)."""
+        hold = max_hold_ms if max_hold_ms is not None else 1 << 62
+        lookback = max(0, start_ms - hold)
+        src = f"`{self._db}`.readings FINAL WHERE tag = {{tag:String}}"
+        rows = self._query(
+            f"""SELECT toInt64(sum(greatest(0,
+                           least(nxt, {{end:Int64}}, t + {{hold:Int64}}) - greatest(t, {{start:Int64}}))))
+                FROM (SELECT t, v,
+                             leadInFrame(t, 1, -1) OVER (ORDER BY t ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS nxt
+                      FROM (SELECT toUnixTimestamp64Milli(ts) AS t, value AS v FROM {src}
+                                AND ts >= fromUnixTimestamp64Milli({{start:Int64}}, 'UTC')
+                                AND ts < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC')
+                            UNION ALL
+                            SELECT * FROM (SELECT toUnixTimestamp64Milli(ts) AS t, value AS v FROM {src}
+                                AND ts >= fromUnixTimestamp64Milli({{lookback:Int64}}, 'UTC')
+                                AND ts < fromUnixTimestamp64Milli({{start:Int64}}, 'UTC') ORDER BY ts DESC LIMIT 1)
+                            UNION ALL
+                            SELECT * FROM (SELECT toUnixTimestamp64Milli(ts) AS t, value AS v FROM {src}
+                                AND ts >= fromUnixTimestamp64Milli({{end:Int64}}, 'UTC') ORDER BY ts LIMIT 1)))
+                WHERE v >= {{limit:Float64}} AND nxt >= 0""",
+            {"tag": tag, "start": start_ms, "end": end_ms, "hold": hold, "lookback": lookback, "limit": limit},
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def tag_alarm_rows(self, tags: Sequence[str], end_ms: int) -> list[AlarmRow]:
+        """Events of alarms on these tags before ``end_ms``: (tag, alarm_id, state, ts)."""
+        rows = self._query(
+            f"""SELECT source_id, alarm_id, state, toUnixTimestamp64Milli(ts) FROM `{self._db}`.alarm_events FINAL
+                WHERE source_kind = 'tag' AND source_id IN {{tags:Array(String)}}
+                  AND ts < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC')""",
+            {"tags": list(tags), "end": end_ms},
+        )
+        return [(str(t), str(a), str(st), int(ts)) for t, a, st, ts in rows]
+
+    def tag_statistics(
+        self,
+        tags: Sequence[str],
+        start_ms: int,
+        end_ms: int,
+        *,
+        limits: Mapping[str, float | None] | None = None,
+        max_hold_ms: int | None = None,
+    ) -> list[TagStatistics]:
+        """Count, min/max/avg, duration above the high limit and time in alarm, per tag."""
+        return tag_statistics_of(self, tags, start_ms, end_ms, limits=limits, max_hold_ms=max_hold_ms)
+
+    def area_statistics(
+        self,
+        areas: Mapping[str, str],
+        start_ms: int,
+        end_ms: int,
+        *,
+        limits: Mapping[str, float | None] | None = None,
+        max_hold_ms: int | None = None,
+    ) -> list[AreaStatistics]:
+        """The same per area, from the caller's ``tag -> area`` mapping."""
+        return area_statistics_of(self, areas, start_ms, end_ms, limits=limits, max_hold_ms=max_hold_ms)
 
     def count_readings(self, tag: str | None = None) -> int:
         """Number of distinct stored readings (of one tag, or all)."""
