@@ -7,17 +7,20 @@ wires them. Anything unusable becomes a :class:`DeadLetter` with the reason and 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from connectors.contracts import (
     SENSOR_READING,
     DeadLetter,
+    Quality,
     SensorReading,
     dead_letter,
     decode_message,
     encode,
 )
-from models.limits import TagLimits, TagState, evaluate
+from models.alarm_engine import TagAlarmConfig, TagAlarmState, process
+from models.limits import TagLimits, TagState, quality_of
 
 Checked = SensorReading | DeadLetter
 
@@ -43,16 +46,51 @@ def known_tag(specs: Mapping[str, TagLimits], message: Checked) -> Checked:
     return message
 
 
+@dataclass(frozen=True, slots=True)
+class FlowTagState:
+    """Per-tag state of the flow: the quality checker's memory and the alarm engine's."""
+
+    quality: TagState = TagState()
+    alarms: TagAlarmState | None = None
+
+
+def alarm_configs(specs: Mapping[str, TagLimits]) -> dict[str, TagAlarmConfig]:
+    """The alarm engine's configuration of every tag, from the plant's limits."""
+    return {tag: TagAlarmConfig.from_tag_limits(spec) for tag, spec in specs.items()}
+
+
+def judge(
+    state: FlowTagState | None, reading: SensorReading, spec: TagLimits, config: TagAlarmConfig, now_ms: int
+) -> tuple[FlowTagState, list[Any]]:
+    """Flag the reading's quality, then run the alarm engine on the flagged reading.
+
+    A duplicate (same ts as the newest seen, e.g. a replay after recovery) passes through for
+    the idempotent store and changes nothing; an older reading is flagged stale and raises
+    nothing.
+    """
+    state = state or FlowTagState()
+    q = state.quality
+    if q.last_ts and reading.ts <= q.last_ts:
+        if reading.ts == q.last_ts:
+            return state, [reading]
+        return state, [_with_quality(reading, Quality.STALE)]
+    quality = quality_of(q, reading, spec, now_ms)
+    flagged = reading if quality == reading.quality else _with_quality(reading, quality)
+    repeats = q.repeats + 1 if q.last_value == reading.value else 0
+    alarms, events = process(state.alarms, flagged, config)
+    new_q = TagState(last_ts=reading.ts, last_value=reading.value, repeats=repeats)
+    return FlowTagState(quality=new_q, alarms=alarms), [flagged, *events]
+
+
 def limits_mapper(
     specs: Mapping[str, TagLimits], now_ms: Callable[[], int]
-) -> Callable[[TagState | None, SensorReading], tuple[TagState, list[Any]]]:
+) -> Callable[[FlowTagState | None, SensorReading], tuple[FlowTagState, list[Any]]]:
     """Build the ``stateful_flat_map`` mapper: quality-flagged reading first, then alarms."""
+    configs = alarm_configs(specs)
 
-    def mapper(state: TagState | None, reading: SensorReading) -> tuple[TagState, list[Any]]:
-        new_state, quality, events = evaluate(state, reading, specs[reading.tag], now_ms=now_ms())
-        out: list[Any] = [reading if quality == reading.quality else _with_quality(reading, quality)]
-        out.extend(events)
-        return new_state, out
+    def mapper(state: FlowTagState | None, reading: SensorReading) -> tuple[FlowTagState, list[Any]]:
+        tag = reading.tag
+        return judge(state, reading, specs[tag], configs[tag], now_ms())
 
     return mapper
 

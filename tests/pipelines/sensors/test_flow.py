@@ -26,7 +26,9 @@ def test_flow_flags_alarms_and_deadletters_without_dying():
     dead = [m for m in out if isinstance(m, DeadLetter)]
     assert len(readings) == 4
     assert {r.quality for r in readings if r.tag == "PT-101"} == {Quality.OUT_OF_RANGE}
-    assert [(a.kind, a.state.value) for a in alarms] == [
+    bad = [(a.source_id, a.kind, a.state.value) for a in alarms if a.kind == "BAD"]
+    assert bad == [("PT-101", "BAD", "active")]  # an out-of-range transmitter is itself an alarm
+    assert [(a.kind, a.state.value) for a in alarms if a.source_id == "TT-401"] == [
         ("HH", "active"),
         ("H", "active"),
         ("HH", "returned"),
