@@ -6,7 +6,7 @@ DuckDB + the bus; production feeds it from Kafka and writes to ClickHouse + Kafk
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any, cast
 
@@ -26,13 +26,17 @@ def build_flow(
     sinks: Sequence[Sink[Any]],
     *,
     stream_sinks: Mapping[str, Sink[Any]] | None = None,
-    clock: Callable[[], int] = now_ms,
+    clock: Callable[[], int] | None = now_ms,
+    mapper: Callable[[Any, SensorReading], tuple[Any, Iterable[Any]]] | None = None,
     flow_id: str = "sensors",
 ) -> Dataflow:
     """Wire parse -> known tag -> per-tag quality and limits -> sinks.
 
     Every message goes to each of ``sinks``; ``stream_sinks`` maps a contract stream name
     (``alarm.event``) to a sink that receives only that stream (one Kafka topic each).
+    ``mapper`` replaces the per-tag step (its state lives in Bytewax state and recovery
+    snapshots); by default it is the quality + alarm engine mapper on ``clock`` (``None``:
+    event time only, for exact replays after recovery).
     """
     flow = Dataflow(flow_id)
     raw = op.input("in", flow, source)
@@ -44,7 +48,7 @@ def build_flow(
     readings = cast("Stream[SensorReading]", split.trues)  # branch does not narrow the type
     keyed = op.key_on("by_tag", readings, _tag_of)
     # keyed: (tag, SensorReading)
-    judged = op.stateful_flat_map("quality_limits", keyed, limits_mapper(specs, clock))
+    judged = op.stateful_flat_map("quality_limits", keyed, mapper or limits_mapper(specs, clock))
     # judged: (tag, SensorReading | AlarmEvent)
     out = op.merge("all", op.key_rm("unkey", judged), split.falses)
     # out: SensorReading | AlarmEvent | DeadLetter

@@ -83,14 +83,20 @@ def judge(
 
 
 def limits_mapper(
-    specs: Mapping[str, TagLimits], now_ms: Callable[[], int]
+    specs: Mapping[str, TagLimits], now_ms: Callable[[], int] | None = None
 ) -> Callable[[FlowTagState | None, SensorReading], tuple[FlowTagState, list[Any]]]:
-    """Build the ``stateful_flat_map`` mapper: quality-flagged reading first, then alarms."""
+    """Build the ``stateful_flat_map`` mapper: quality-flagged reading first, then alarms.
+
+    With ``now_ms`` (the live path) a reading older than its tag's ``stale_after_ms`` by the
+    wall clock is flagged stale. Without it, time comes only from the readings, so the output
+    is a pure function of (state, reading) and a recovery replay is identical.
+    """
     configs = alarm_configs(specs)
 
     def mapper(state: FlowTagState | None, reading: SensorReading) -> tuple[FlowTagState, list[Any]]:
         tag = reading.tag
-        return judge(state, reading, specs[tag], configs[tag], now_ms())
+        now = now_ms() if now_ms is not None else reading.ts
+        return judge(state, reading, specs[tag], configs[tag], now)
 
     return mapper
 
