@@ -18,8 +18,22 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import __version__
+from api.alarm_worker import AlarmWorker
 from api.auth import get_current_user
-from api.routers import alarms, health, history, live, notifications, plant, sim, tags, twin
+from api.routers import (
+    alarm_management,
+    alarms,
+    hazard_sources,
+    health,
+    history,
+    live,
+    notifications,
+    plant,
+    process,
+    sim,
+    tags,
+    twin,
+)
 from api.routers import auth as auth_router
 from api.runtime import Runtime
 from connectors.settings import Settings
@@ -59,13 +73,17 @@ def create_app(
         engine = make_engine(url)
         app.state.session_factory = make_session_factory(engine)
         _seed_admin(app)
+        worker = AlarmWorker(rt.bus, app.state.session_factory, plant_model, settings)
+        app.state.alarm_worker = worker
         if start_runtime:
+            worker.start()  # subscribed before the flow can raise anything
             await rt.start()
         try:
             yield
         finally:
             if start_runtime:
                 await rt.stop()
+                worker.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -91,7 +109,18 @@ def create_app(
     app.include_router(auth_router.router)
     # authenticated once, here, for everything below
     protected = [Depends(get_current_user)]
-    for r in (plant.router, tags.router, alarms.router, twin.router, sim.router, notifications.router, history.router):
+    for r in (
+        plant.router,
+        tags.router,
+        alarms.router,
+        twin.router,
+        sim.router,
+        history.router,
+        alarm_management.router,
+        notifications.router,
+        hazard_sources.router,
+        process.router,
+    ):
         app.include_router(r, dependencies=protected)
     app.include_router(live.router)  # authenticates the ?token= itself (browsers cannot set WS headers)
     _mount_web(app, settings.web_dist)

@@ -55,6 +55,21 @@ class Settings(BaseSettings):
         default="opcua", description="how the embedded plant reads its simulator: OPC UA subscription or Modbus polling"
     )
 
+    # notification channels (each enabled when its address is set)
+    notify_sms_url: str | None = Field(default=None, description="SMS gateway endpoint (HTTP POST JSON)")
+    notify_sms_template: dict[str, object] | None = Field(default=None, description="JSON body, {phone} {text}")
+    notify_wecom_url: str | None = Field(default=None, description="企业微信群机器人 webhook")
+    notify_dingtalk_url: str | None = Field(default=None, description="钉钉群机器人 webhook")
+    notify_dingtalk_secret: SecretStr | None = None
+    notify_feishu_url: str | None = Field(default=None, description="飞书群机器人 webhook")
+    notify_feishu_secret: SecretStr | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_sender: str = "safetwin@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+
     @model_validator(mode="after")
     def _refuse_unsafe_secret(self) -> Settings:
         if self.environment == "production" and self.secret_key.get_secret_value() == DEV_SECRET:

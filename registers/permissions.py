@@ -54,6 +54,7 @@ class Action(StrEnum):
     APPROVE = "approve"  # sign a permit, close a hazard, accept a contractor
     ACKNOWLEDGE = "acknowledge"  # acknowledge / dispose an alarm
     EXECUTE = "execute"  # run an inspection round, train or run a model
+    IMPORT = "import"  # bulk-load a register from an Excel / CSV file (all rows or none)
 
 
 READ_ONLY_ACTIONS: frozenset[str] = frozenset({Action.READ, Action.EXPORT})
@@ -70,12 +71,17 @@ _MANAGE = frozenset(Action) - {Action.EXECUTE}
 _OPERATIONS = ("reading", "twin", "risk", "hazard_source", "equipment", "position", "video", "prediction")
 _REGISTERS = (
     "hazard_source",
+    "hazard_source_duty",  # 包保履职记录
+    "process",  # 生产过程基础信息: hazardous processes, chemicals (MSDS), start-up / shut-down
     "hazard",
     "permit",
     "inspection",
-    "training",
+    "training",  # 培训管理: courses, plans, sessions, records, question bank, exams
+    "person",  # 企业人员/第三方人员 and their certificates, staffing compliance
     "certificate",
-    "equipment",
+    "equipment",  # 设备设施: tree, inspections, safety valves, rupture discs, lifecycle, spares, interlocks
+    "work_order",  # 设备工单
+    "sis_bypass",  # SIS联锁旁路申请 (approve = 批准旁路)
     "contractor",
     "emergency",
     "report",
@@ -88,6 +94,7 @@ _GRANTS: Mapping[RoleName, Mapping[str, frozenset[str]]] = {
     RoleName.SAFETY_MANAGER: {
         **dict.fromkeys(_OPERATIONS, _LOOK),
         **dict.fromkeys(_REGISTERS, _MANAGE),
+        "training": _MANAGE | {Action.EXECUTE},  # records paper answer sheets for marking
         "alarm": _MANAGE,
         "exchange": _LOOK,
         "simulator": frozenset({Action.READ, Action.EXECUTE}),  # drills on the demo plant
@@ -96,22 +103,36 @@ _GRANTS: Mapping[RoleName, Mapping[str, frozenset[str]]] = {
         **dict.fromkeys(_OPERATIONS, _READ),
         "alarm": frozenset({Action.READ, Action.ACKNOWLEDGE, Action.UPDATE}),
         "hazard": frozenset({Action.READ, Action.CREATE}),  # report a hazard from the control room
+        "process": _READ,  # process limits and MSDS at the console
+        "hazard_source_duty": frozenset({Action.READ, Action.CREATE}),  # 操作负责人 records the weekly check
         "permit": _READ,
         "inspection": _READ,
+        "training": frozenset({Action.READ, Action.EXECUTE}),  # reads the training file, sits exams
+        "work_order": frozenset({Action.READ, Action.CREATE}),  # report a fault from the console
+        "sis_bypass": frozenset({Action.READ, Action.CREATE, Action.UPDATE}),  # request, put in, restore
     },
     RoleName.INSPECTOR: {
         "twin": _READ,
         "equipment": _READ,
         "hazard_source": _READ,
+        "hazard_source_duty": frozenset({Action.READ, Action.CREATE}),  # a duty done on a round
+        "process": _READ,
         "alarm": _READ,
         "permit": frozenset({Action.READ, Action.UPDATE}),  # field sign-off, gas test results
         "inspection": frozenset({Action.READ, Action.CREATE, Action.UPDATE, Action.EXECUTE}),
         "hazard": frozenset({Action.READ, Action.CREATE, Action.UPDATE}),  # report with photos
+        "training": frozenset({Action.READ, Action.EXECUTE}),  # sits exams
+        "person": _READ,  # checks a worker's certificates on site
+        "contractor": _READ,  # checks a contractor is admitted and not blacklisted at the gate
+        "work_order": frozenset({Action.READ, Action.UPDATE}),  # the maintainer starts and completes the work
+        "sis_bypass": _READ,
     },
     RoleName.PDM_ENGINEER: {
         **dict.fromkeys(_OPERATIONS, _LOOK),
         "alarm": _READ,
-        "equipment": _EDIT,
+        "equipment": _EDIT | {Action.IMPORT},  # keeps the equipment ledger, loads it from Excel
+        "work_order": _EDIT | {Action.APPROVE},  # plans, assigns and verifies repairs
+        "sis_bypass": _LOOK,
         "prediction": frozenset({Action.READ, Action.EXPORT, Action.EXECUTE}),
         "pdm_model": frozenset({Action.READ, Action.EXPORT, Action.CREATE, Action.UPDATE, Action.EXECUTE}),
     },
@@ -123,7 +144,24 @@ _GRANTS: Mapping[RoleName, Mapping[str, frozenset[str]]] = {
     },
     RoleName.REGULATOR: {
         resource: _LOOK
-        for resource in ("risk", "alarm", "hazard_source", "hazard", "permit", "report", "exchange", "twin")
+        for resource in (
+            "risk",
+            "alarm",
+            "hazard_source",
+            "hazard_source_duty",  # whether the 包保 persons do their checks
+            "process",
+            "hazard",
+            "permit",
+            "report",
+            "certificate",  # licences and evaluation reports are the first thing an inspection asks for
+            "equipment",  # special-equipment inspections and safety-valve calibrations in date
+            "sis_bypass",  # interlock bypasses are reported to the monitoring system
+            "person",  # 持证上岗 and staffing are checked on every inspection
+            "training",  # 培训档案
+            "contractor",  # 相关方管理: admission, blacklist
+            "exchange",
+            "twin",
+        )
     },
 }
 

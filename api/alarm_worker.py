@@ -1,0 +1,157 @@
+"""Background worker of the embedded mode: alarm events into the alarm register, notifications.
+
+The dataflow publishes ``alarm.event`` on the bus; this worker records every event in the
+ISA-18.2 alarm register (idempotent, so a replay changes nothing), hands it to the notifier
+(routing by area, priority and duty roster), and every ``housekeeping_s`` returns expired
+shelves and runs the escalation job. It runs in its own thread because channel sends and
+database writes block; one session and one commit per batch keeps it cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.bus.memory import Bus, Subscription
+from connectors.contracts import ALARM_EVENT, AlarmEvent
+from connectors.notify.base import Channel, ChannelKind
+from connectors.notify.email import EmailChannel
+from connectors.notify.http import DingTalkRobotChannel, FeishuRobotChannel, SmsGatewayChannel, WeComRobotChannel
+from connectors.settings import Settings
+from models.alarm_states import AlarmStatus, is_unacknowledged
+from registers.alarms import service as alarms
+from registers.notifications import service as notifications
+from twin.plant import Plant
+
+log = logging.getLogger(__name__)
+
+
+def channels_from_settings(settings: Settings) -> dict[ChannelKind, Channel]:
+    """The notification channels whose address is configured."""
+    out: dict[ChannelKind, Channel] = {}
+    s = settings
+    if s.notify_sms_url:
+        out[ChannelKind.SMS] = SmsGatewayChannel(s.notify_sms_url, body_template=s.notify_sms_template)
+    if s.notify_wecom_url:
+        out[ChannelKind.WECOM] = WeComRobotChannel(s.notify_wecom_url)
+    if s.notify_dingtalk_url:
+        out[ChannelKind.DINGTALK] = DingTalkRobotChannel(s.notify_dingtalk_url, secret=s.notify_dingtalk_secret)
+    if s.notify_feishu_url:
+        out[ChannelKind.FEISHU] = FeishuRobotChannel(s.notify_feishu_url, secret=s.notify_feishu_secret)
+    if s.smtp_host:
+        password = s.smtp_password.get_secret_value() if s.smtp_password else None
+        out[ChannelKind.EMAIL] = EmailChannel(
+            s.smtp_host,
+            s.smtp_port,
+            sender=s.smtp_sender,
+            username=s.smtp_username,
+            password=password,
+            starttls=s.smtp_starttls,
+        )
+    return out
+
+
+def area_lookup(plant: Plant) -> Callable[[AlarmEvent], str | None]:
+    """Plant area of an alarm's source (tag -> equipment -> area)."""
+    by_tag = {t.tag: plant.equipment_by_id(t.equipment).area for t in plant.tags}
+
+    def area_of(event: AlarmEvent) -> str | None:
+        return by_tag.get(event.source_id)
+
+    return area_of
+
+
+class AlarmWorker:
+    """Consumes ``alarm.event`` from the bus until stopped."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        session_factory: sessionmaker[Session],
+        plant: Plant,
+        settings: Settings,
+        *,
+        housekeeping_s: float = 30.0,
+    ) -> None:
+        self.bus = bus
+        self.session_factory = session_factory
+        self.area_of = area_lookup(plant)
+        self.notifier = notifications.Notifier(channels=channels_from_settings(settings), area_of=self.area_of)
+        self.housekeeping_s = housekeeping_s
+        self.recorded = 0
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Subscribe now (so no event published from here on is missed) and start the thread."""
+        sub = self.bus.subscribe(ALARM_EVENT)
+        self._thread = threading.Thread(target=self._run, args=(sub,), name="alarm-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the current batch and stop."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self, sub: Subscription) -> None:
+        next_housekeeping = time.monotonic() + self.housekeeping_s
+        try:
+            while not self._stop.is_set():
+                batch = sub.get_batch(timeout=0.5)
+                events = [e for e in batch if isinstance(e, AlarmEvent)]
+                if events:
+                    self.handle(events)
+                if time.monotonic() >= next_housekeeping:
+                    self.housekeeping()
+                    next_housekeeping = time.monotonic() + self.housekeeping_s
+                if sub.closed and not batch:
+                    break
+        finally:
+            self.bus.unsubscribe(sub)
+
+    def handle(self, events: list[AlarmEvent]) -> None:
+        """Record a batch of events, then notify; one transaction each, errors logged not raised."""
+        try:
+            with self.session_factory() as session:
+                for event in events:
+                    alarms.record_event(session=session, event=event, area=self.area_of(event))
+                session.commit()
+            self.recorded += len(events)
+        except Exception:  # noqa: BLE001 - the worker must outlive one bad batch
+            self.errors += 1
+            log.exception("recording %d alarm events failed", len(events))
+        if not self.notifier.channels:
+            return
+        for event in events:
+            try:
+                with self.session_factory() as session:
+                    notifications.dispatch(
+                        session=session, notifier=self.notifier, event=event, area=self.area_of(event)
+                    )
+                    session.commit()
+            except Exception:  # noqa: BLE001
+                self.errors += 1
+                log.exception("notifying alarm %s failed", event.alarm_id)
+
+    def housekeeping(self) -> None:
+        """Return expired shelves; escalate unacknowledged alarms."""
+        try:
+            with self.session_factory() as session:
+                alarms.expire_shelving(session=session)
+                if self.notifier.channels:
+
+                    def acknowledged(alarm_id: str) -> bool:
+                        current = alarms.current(session=session, alarm_id=alarm_id)
+                        return current is None or not is_unacknowledged(AlarmStatus(current.state))
+
+                    notifications.escalate(session=session, notifier=self.notifier, is_acknowledged=acknowledged)
+                session.commit()
+        except Exception:  # noqa: BLE001
+            self.errors += 1
+            log.exception("alarm housekeeping failed")

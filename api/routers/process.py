@@ -1,0 +1,25 @@
+"""Production process base information (生产过程基础信息): three registers via the router factory.
+
+* ``/api/v1/hazardous-processes``: hazardous processes (危险工艺) with key parameters;
+* ``/api/v1/chemicals``: chemicals with MSDS data (化学品及MSDS);
+* ``/api/v1/startup-shutdown``: start-up / shut-down records (开停车记录).
+
+All three are the ``process`` permission resource.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from registers.framework.router import register_router
+from registers.process import service as process
+
+__all__ = ["router"]
+
+router = APIRouter()
+for _register, _prefix, _tag in (
+    (process.processes, "/api/v1/hazardous-processes", "hazardous processes 危险工艺"),
+    (process.chemicals, "/api/v1/chemicals", "chemicals 危险化学品"),
+    (process.startups, "/api/v1/startup-shutdown", "start-up and shut-down 开停车记录"),
+):
+    router.include_router(register_router(_register, prefix=_prefix, tags=[_tag], resource="process"))

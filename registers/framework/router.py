@@ -1,0 +1,382 @@
+"""FastAPI router factory: one call gives a register its whole REST API, permissions included.
+
+``register_router(register, prefix=..., tags=..., resource=...)`` returns an ``APIRouter`` with
+
+====== ====================================== ========= ==========================================
+method path                                   action    what
+====== ====================================== ========= ==========================================
+GET    ``""``                                 read      list: filters, ``sort``, ``page``, ``size``, ``q``
+GET    ``/export``                            export    same filters, ``format=xlsx|csv``
+POST   ``/import``                            import    upload .xlsx/.csv; 422 with row errors, nothing written
+POST   ``""``                                 create    create (201)
+GET    ``/{record_id}``                       read      one record (404 if absent or deleted)
+PATCH  ``/{record_id}``                       update    change fields; ``expected_version`` → 409
+DELETE ``/{record_id}``                       delete    soft delete
+POST   ``/{record_id}/restore``               delete    undo a soft delete
+GET    ``/{record_id}/history``               read      every version: who, when, what
+POST   ``/{record_id}/attachments``           update    upload a file
+GET    ``/{record_id}/attachments``           read      list files
+GET    ``/{record_id}/attachments/{id}``      read      download a file
+====== ====================================== ========= ==========================================
+
+Every route asks ``api.auth.require(action, resource)``, i.e. ``registers.permissions.can``.
+Domain errors map to one status each: not found 404, version conflict or duplicate 409,
+bad query or value 422 (same body shape as FastAPI's validation errors), file too large 413.
+
+Layering note: this module imports ``api.auth`` (the brief asked for the factory here); it is
+the only module of ``registers`` that does, and nothing else in ``registers`` imports it.
+
+This module deliberately has no ``from __future__ import annotations``: FastAPI reads the
+handlers' annotations at run time, and they name schema classes held in local variables.
+"""
+
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, Response, UploadFile, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.auth import SessionDep, require
+from registers.framework.attachments import (
+    DEFAULT_MAX_BYTES,
+    AttachmentStorage,
+    AttachmentTooLarge,
+    add_attachment,
+    get_attachment,
+    list_attachments,
+    read_attachment,
+    storage_for_data_dir,
+)
+from registers.framework.exporting import (
+    CSV_MEDIA_TYPE,
+    MAX_EXPORT_ROWS,
+    XLSX_MEDIA_TYPE,
+    export_csv,
+    export_xlsx,
+)
+from registers.framework.importing import ImportFailed, import_file
+from registers.framework.schemas import AttachmentRead, ImportErrorRead, ImportReportRead, PageRead, VersionRead
+from registers.framework.service import (
+    RANGE_SUFFIXES,
+    DuplicateValue,
+    InvalidInput,
+    InvalidQuery,
+    RecordNotFound,
+    Register,
+    RegisterError,
+    VersionConflict,
+)
+from registers.users.models import User
+
+__all__ = ["MAX_IMPORT_BYTES", "RecordId", "register_router", "translate_errors"]
+
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+_INT32_MAX = 2**31 - 1
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+RecordId = Annotated[int, Path(ge=1, le=_INT32_MAX, description="记录ID")]
+
+
+def _with_types(**types: Any) -> Callable[[F], F]:
+    """Give a handler's parameters their concrete schema classes before FastAPI reads them."""
+
+    def apply(fn: F) -> F:
+        fn.__annotations__.update(types)
+        return fn
+
+    return apply
+
+
+def _validation_error(field: str, message: str, kind: str = "value_error") -> RequestValidationError:
+    return RequestValidationError([{"loc": ("query", field), "msg": message, "type": kind, "input": None}])
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Map the framework's domain errors to HTTP errors, once, at the API boundary."""
+    try:
+        yield
+    except RecordNotFound as err:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err)) from err
+    except (VersionConflict, DuplicateValue) as err:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(err)) from err
+    except InvalidQuery as err:
+        raise _validation_error(err.parameter, err.message) from err
+    except InvalidInput as err:
+        raise RequestValidationError(
+            [{"loc": ("body", err.field), "msg": err.message, "type": "value_error", "input": None}]
+        ) from err
+    except AttachmentTooLarge as err:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=str(err)) from err
+    except RegisterError as err:  # a subclass added later without a mapping: still a clear 400
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(err)) from err
+
+
+def _query_type(register: Register[Any, Any, Any, Any], name: str) -> Any:
+    annotation = register.create_schema.model_fields.get(name)
+    if annotation is not None and isinstance(annotation.annotation, type) and issubclass(annotation.annotation, Enum):
+        return annotation.annotation
+    return register.python_type(name)
+
+
+def _filters_dependency(register: Register[Any, Any, Any, Any]) -> Callable[..., dict[str, Any]]:
+    """A dependency whose query parameters are the register's filters (so they are in OpenAPI)."""
+    params: list[inspect.Parameter] = []
+    for name in register.filterable:
+        py_type = _query_type(register, name)
+        label = register.label(name)
+        params.append(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=Query(None, description=f"{label} 等于"),
+                annotation=py_type | None,
+            )
+        )
+        if py_type is not bool and not issubclass(py_type, str | Enum):
+            for suffix in RANGE_SUFFIXES:
+                word = "不早于/不小于" if suffix == "__gte" else "不晚于/不大于"
+                params.append(
+                    inspect.Parameter(
+                        name + suffix,
+                        inspect.Parameter.KEYWORD_ONLY,
+                        default=Query(None, description=f"{label} {word}"),
+                        annotation=py_type | None,
+                    )
+                )
+
+    def filters(**values: Any) -> dict[str, Any]:
+        return {k: v.value if isinstance(v, Enum) else v for k, v in values.items() if v is not None}
+
+    filters.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return filters
+
+
+def _content_disposition(filename: str) -> str:
+    ascii_name = filename.encode("ascii", "ignore").decode() or "download"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def _read_upload(file: UploadFile, limit: int) -> bytes:
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=f"文件过大 / file larger than {limit} bytes")
+    return data
+
+
+def register_router(
+    register: Register[Any, Any, Any, Any],
+    *,
+    prefix: str,
+    tags: list[str | Enum],
+    resource: str,
+    storage: AttachmentStorage | None = None,
+    max_attachment_bytes: int = DEFAULT_MAX_BYTES,
+) -> APIRouter:
+    """Build the REST API of a register.
+
+    Args:
+        register: the register.
+        prefix: URL prefix, e.g. ``"/api/v1/certificates"``.
+        tags: OpenAPI tags, e.g. ``["certificates 证照与报告"]``.
+        resource: permission resource checked with ``can(roles, action, resource)``.
+        storage: attachment storage; default ``app.state.attachment_storage`` if the app set
+            one, else ``<settings.data_dir>/uploads``.
+        max_attachment_bytes: size limit of one attachment.
+
+    Returns:
+        A router; add register-specific routes to it before including it in the app.
+    """
+    router = APIRouter(prefix=prefix, tags=tags)
+    create_schema = register.create_schema
+    update_schema = register.update_schema
+    read_schema = register.read_schema
+    page_schema = PageRead[read_schema]  # type: ignore[valid-type]
+    Filters = Annotated[dict[str, Any], Depends(_filters_dependency(register))]  # noqa: N806
+
+    def user_for(action: str) -> Any:
+        return Annotated[User, Depends(require(action, resource))]
+
+    def storage_of(request: Request) -> AttachmentStorage:
+        if storage is not None:
+            return storage
+        configured: AttachmentStorage | None = getattr(request.app.state, "attachment_storage", None)
+        return configured or storage_for_data_dir(request.app.state.settings.data_dir)
+
+    sort_help = "排序字段，逗号分隔，'-' 表示降序；可用: " + ", ".join(register.sortable)
+    Sort = Annotated[str | None, Query(max_length=200, description=sort_help)]  # noqa: N806
+    Search = Annotated[  # noqa: N806
+        str | None, Query(max_length=200, description="全文检索: " + ", ".join(register.searchable))
+    ]
+
+    @router.get("", response_model=page_schema, summary=f"{register.title}列表")
+    @_with_types(user=user_for("read"))
+    def list_records(
+        session: SessionDep,
+        user: Any,
+        filters: Filters,
+        sort: Sort = None,
+        q: Search = None,
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+        size: Annotated[int, Query(ge=1, le=register.max_page_size)] = 50,
+        include_deleted: bool = False,
+    ) -> Any:
+        with translate_errors():
+            result = register.list(
+                session=session, filters=filters, sort=sort, page=page, size=size, q=q, include_deleted=include_deleted
+            )
+        return page_schema(items=result.items, total=result.total, page=result.page, size=result.size)
+
+    @router.get(
+        "/export",
+        summary=f"导出{register.title}",
+        response_class=Response,
+        responses={200: {"content": {XLSX_MEDIA_TYPE: {}, "text/csv": {}}}},
+    )
+    @_with_types(user=user_for("export"))
+    def export_records(
+        session: SessionDep,
+        user: Any,
+        filters: Filters,
+        sort: Sort = None,
+        q: Search = None,
+        format: Literal["xlsx", "csv"] = "xlsx",  # noqa: A002 - the query parameter's public name
+    ) -> Response:
+        with translate_errors():
+            stmt = register.query(filters=filters, sort=sort, q=q).limit(MAX_EXPORT_ROWS)
+            records = session.scalars(stmt)
+            if format == "csv":
+                body, media = export_csv(register, records), CSV_MEDIA_TYPE
+            else:
+                body, media = export_xlsx(register, records), XLSX_MEDIA_TYPE
+        filename = f"{register.title}.{format}"
+        return Response(body, media_type=media, headers={"Content-Disposition": _content_disposition(filename)})
+
+    @router.post(
+        "/import",
+        response_model=ImportReportRead,
+        summary=f"导入{register.title} (Excel/CSV)",
+        responses={422: {"description": "文件有错误，未导入任何数据 / errors, nothing imported"}},
+    )
+    @_with_types(user=user_for("import"))
+    def import_records(session: SessionDep, user: Any, file: Annotated[UploadFile, File()]) -> Any:
+        content = _read_upload(file, MAX_IMPORT_BYTES)
+        try:
+            report = import_file(
+                register, session=session, content=content, filename=file.filename or "", actor=user.username
+            )
+        except ImportFailed as err:
+            errors = [ImportErrorRead.model_validate(e).model_dump() for e in err.report.errors]
+            return JSONResponse(
+                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+                content={"detail": str(err), "rows": err.report.rows, "imported": 0, "errors": errors},
+            )
+        return ImportReportRead.model_validate(report)
+
+    @router.post("", response_model=read_schema, status_code=status.HTTP_201_CREATED, summary=f"新增{register.title}")
+    @_with_types(data=create_schema, user=user_for("create"))
+    def create_record(session: SessionDep, user: Any, data: Any) -> Any:
+        with translate_errors():
+            return register.create(session=session, data=data, actor=user.username)
+
+    @router.get("/{record_id}", response_model=read_schema, summary="查看记录")
+    @_with_types(user=user_for("read"))
+    def get_record(session: SessionDep, user: Any, record_id: RecordId) -> Any:
+        with translate_errors():
+            return register.get(session=session, record_id=record_id)
+
+    @router.patch("/{record_id}", response_model=read_schema, summary="修改记录")
+    @_with_types(data=update_schema, user=user_for("update"))
+    def update_record(
+        session: SessionDep,
+        user: Any,
+        record_id: RecordId,
+        data: Any,
+        expected_version: Annotated[int | None, Query(ge=1, le=_INT32_MAX, description="乐观锁: 当前版本")] = None,
+    ) -> Any:
+        with translate_errors():
+            return register.update(
+                session=session, record_id=record_id, data=data, actor=user.username, expected_version=expected_version
+            )
+
+    @router.delete("/{record_id}", response_model=read_schema, summary="删除记录 (可恢复)")
+    @_with_types(user=user_for("delete"))
+    def delete_record(session: SessionDep, user: Any, record_id: RecordId) -> Any:
+        with translate_errors():
+            return register.soft_delete(session=session, record_id=record_id, actor=user.username)
+
+    @router.post("/{record_id}/restore", response_model=read_schema, summary="恢复已删除记录")
+    @_with_types(user=user_for("delete"))
+    def restore_record(session: SessionDep, user: Any, record_id: RecordId) -> Any:
+        with translate_errors():
+            return register.restore(session=session, record_id=record_id, actor=user.username)
+
+    @router.get("/{record_id}/history", response_model=list[VersionRead], summary="修改历史")
+    @_with_types(user=user_for("read"))
+    def record_history(session: SessionDep, user: Any, record_id: RecordId) -> Any:
+        with translate_errors():
+            return register.history(session=session, record_id=record_id)
+
+    @router.post(
+        "/{record_id}/attachments",
+        response_model=AttachmentRead,
+        status_code=status.HTTP_201_CREATED,
+        summary="上传附件",
+    )
+    @_with_types(user=user_for("update"))
+    def upload_attachment(
+        request: Request, session: SessionDep, user: Any, record_id: RecordId, file: Annotated[UploadFile, File()]
+    ) -> Any:
+        content = _read_upload(file, max_attachment_bytes)
+        with translate_errors():
+            return add_attachment(
+                register,
+                session=session,
+                storage=storage_of(request),
+                record_id=record_id,
+                filename=file.filename or "attachment",
+                content=content,
+                content_type=file.content_type,
+                actor=user.username,
+                max_bytes=max_attachment_bytes,
+            )
+
+    @router.get("/{record_id}/attachments", response_model=list[AttachmentRead], summary="附件列表")
+    @_with_types(user=user_for("read"))
+    def attachments(session: SessionDep, user: Any, record_id: RecordId) -> Any:
+        with translate_errors():
+            return list_attachments(register, session=session, record_id=record_id)
+
+    @router.get(
+        "/{record_id}/attachments/{attachment_id}",
+        response_class=Response,
+        summary="下载附件",
+        responses={200: {"content": {"application/octet-stream": {}}}},
+    )
+    @_with_types(user=user_for("read"))
+    def download_attachment(
+        request: Request,
+        session: SessionDep,
+        user: Any,
+        record_id: RecordId,
+        attachment_id: Annotated[int, Path(ge=1, le=_INT32_MAX)],
+    ) -> Response:
+        with translate_errors():
+            attachment = get_attachment(register, session=session, record_id=record_id, attachment_id=attachment_id)
+        try:
+            data = read_attachment(storage_of(request), attachment)
+        except (KeyError, ValueError) as err:
+            raise HTTPException(status.HTTP_410_GONE, detail=f"附件文件缺失或已损坏 / {err}") from err
+        return Response(
+            data,
+            media_type=attachment.content_type,
+            headers={"Content-Disposition": _content_disposition(attachment.filename)},
+        )
+
+    return router

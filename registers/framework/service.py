@@ -1,0 +1,561 @@
+"""The :class:`Register`: one object per register that gives it its whole service.
+
+Create/read/update/soft-delete, version history and list with filter/sort/page/search, over
+any model with :class:`RegisterMixin`.
+
+A register is described as data (model, schemas, which fields are searchable, sortable,
+filterable, unique, which are due dates) instead of a subclass with overridden methods, so
+every register behaves the same way and a new one is a declaration of ~15 lines. Import,
+export, attachments, reminders and the router factory all take a :class:`Register`.
+
+Services only ``flush()``; the caller (the request) commits once.
+
+Example:
+    >>> from registers.certificates.service import register as certificates
+    >>> certificates.name, certificates.title
+    ('certificate', '证照与报告')
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar, cast
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import to_jsonable_python
+from sqlalchemy import ColumnElement, Select, String, Table, Text, and_, func, insert, or_, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import ColumnProperty, Session
+from sqlalchemy.sql.elements import UnaryExpression
+
+from registers.db import utcnow
+from registers.framework.models import BOOKKEEPING_COLUMNS, RecordVersion, RegisterMixin
+
+__all__ = [
+    "DueDate",
+    "DuplicateValue",
+    "InvalidInput",
+    "InvalidQuery",
+    "Page",
+    "RecordNotFound",
+    "Register",
+    "RegisterError",
+    "VersionConflict",
+    "jsonable",
+]
+
+M = TypeVar("M", bound=RegisterMixin)
+C = TypeVar("C", bound=BaseModel)
+U = TypeVar("U", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
+
+RANGE_SUFFIXES = ("__gte", "__lte")
+_RANGE_TYPES = (date, datetime, int, float)
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+class RegisterError(Exception):
+    """Base of the framework's domain errors; the router maps each subclass to one status code."""
+
+
+class RecordNotFound(RegisterError, LookupError):
+    """No (live) record with that id: 404."""
+
+    def __init__(self, register: str, record_id: int) -> None:
+        self.register, self.record_id = register, record_id
+        super().__init__(f"记录不存在 / {register} #{record_id} not found")
+
+
+class VersionConflict(RegisterError):
+    """The record changed since the caller read it (optimistic lock): 409."""
+
+    def __init__(self, register: str, record_id: int, expected: int, actual: int) -> None:
+        self.expected, self.actual = expected, actual
+        super().__init__(
+            f"记录已被他人修改，请刷新后重试 / {register} #{record_id} is at version {actual}, not {expected}"
+        )
+
+
+class DuplicateValue(RegisterError, ValueError):
+    """A field declared unique already has this value in a live record: 409."""
+
+    def __init__(self, field: str, label: str, value: Any, existing_id: int | None = None) -> None:
+        self.field, self.label, self.value, self.existing_id = field, label, value, existing_id
+        where = f" (#{existing_id})" if existing_id is not None else ""
+        super().__init__(f"{label}「{value}」已存在{where} / duplicate {field} {value!r}")
+
+
+class InvalidInput(RegisterError, ValueError):
+    """A value the schema allowed but the register cannot store (e.g. null for a required column): 422."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field, self.message = field, message
+        super().__init__(f"{field}: {message}")
+
+
+class InvalidQuery(RegisterError, ValueError):
+    """Unknown or malformed sort, filter or paging parameter: 422 naming the parameter."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        self.parameter, self.message = parameter, message
+        super().__init__(f"{parameter}: {message}")
+
+
+# --- small value types -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DueDate:
+    """A date field that must be reminded about ``lead_days`` before it falls due.
+
+    Attributes:
+        field: name of a ``date`` column of the model, e.g. ``"expiry_date"``.
+        lead_days: days before the date at which a reminder fires, e.g. ``(90, 30, 7, 0)``;
+            0 fires on the due day (or at once if the date has passed).
+        label: how the reminder names the date, e.g. ``"有效期"``; defaults to the field's label.
+        applies: optional predicate on the record; ``False`` silences it (e.g. a revoked licence).
+    """
+
+    field: str
+    lead_days: tuple[int, ...]
+    label: str | None = None
+    applies: Callable[[Any], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Page(Generic[M]):
+    """One page of a list: the records and the total that matched."""
+
+    items: builtins.list[M]
+    total: int
+    page: int
+    size: int
+
+
+def jsonable(value: Any) -> Any:
+    """A value as it is stored in history JSON (dates as ISO text, enums as their value)."""
+    return to_jsonable_python(value)
+
+
+# --- the register ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Register(Generic[M, C, U, R]):
+    """A register (台账) described as data; its methods are the register's service.
+
+    Attributes:
+        name: machine name used in history, attachments and reminders, e.g. ``"certificate"``.
+            Never rename it: it keys the shared tables.
+        title: Chinese title for people, e.g. ``"证照与报告"``.
+        model: SQLAlchemy model with :class:`RegisterMixin`.
+        create_schema: pydantic ``XCreate``; its fields, in order, are the editable fields and
+            the columns of import and export.
+        update_schema: pydantic ``XUpdate``; fields left unset are left alone.
+        read_schema: pydantic ``XRead`` with ``from_attributes=True``.
+        labels: field -> Chinese column label (import accepts label or field name; export writes
+            the label).
+        searchable: text fields matched by ``q`` (every word must match one of them).
+        sortable: fields allowed in ``sort``.
+        filterable: fields allowed as filters (exact match; dates and numbers also ``__gte`` /
+            ``__lte``).
+        unique: fields no two live records may share (checked on create, update, restore and
+            import; a soft-deleted record frees its value).
+        due_dates: due-date fields for reminders.
+        derive: computes derived columns from the field values (e.g. a completeness check); it
+            runs on every create, update and imported row, so derived data is never stale.
+        describe: short human name of a record for reminders and messages.
+        default_sort: used when the caller gives none.
+        max_page_size: upper bound of ``size``.
+    """
+
+    name: str
+    title: str
+    model: type[M]
+    create_schema: type[C]
+    update_schema: type[U]
+    read_schema: type[R]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    searchable: tuple[str, ...] = ()
+    sortable: tuple[str, ...] = ("id", "created_at", "updated_at")
+    filterable: tuple[str, ...] = ()
+    unique: tuple[str, ...] = ()
+    due_dates: tuple[DueDate, ...] = ()
+    derive: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
+    describe: Callable[[M], str] | None = None
+    default_sort: str = "-id"
+    max_page_size: int = 500
+
+    def __post_init__(self) -> None:
+        """Fail at import time, not at the first request, when a declaration names a wrong field."""
+        columns = self._columns
+        for kind, names in (
+            ("searchable", self.searchable),
+            ("sortable", self.sortable),
+            ("filterable", self.filterable),
+            ("unique", self.unique),
+            ("due_dates", tuple(d.field for d in self.due_dates)),
+            ("create_schema", tuple(self.create_schema.model_fields)),
+        ):
+            unknown = [n for n in names if n not in columns]
+            if unknown:
+                msg = f"register {self.name!r}: {kind} names fields the model lacks: {unknown}"
+                raise TypeError(msg)
+        for name in self.searchable:
+            if not isinstance(columns[name].columns[0].type, String | Text):
+                msg = f"register {self.name!r}: searchable field {name!r} is not a text column"
+                raise TypeError(msg)
+        self.parse_sort(self.default_sort)
+
+    # --- introspection ------------------------------------------------------------------------
+
+    @property
+    def _columns(self) -> dict[str, ColumnProperty[Any]]:
+        return {p.key: p for p in sa_inspect(self.model).column_attrs}
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The editable fields, in the create schema's order (import / export columns)."""
+        return tuple(self.create_schema.model_fields)
+
+    @property
+    def data_fields(self) -> tuple[str, ...]:
+        """Every model column except the bookkeeping ones: what history diffs."""
+        return tuple(k for k in self._columns if k not in BOOKKEEPING_COLUMNS)
+
+    def label(self, name: str) -> str:
+        """Chinese label of a field, falling back to its name."""
+        return self.labels.get(name, name)
+
+    def python_type(self, name: str) -> type[Any]:
+        """Python type of a column, for parsing filter values."""
+        try:
+            python_type: type[Any] = self._columns[name].columns[0].type.python_type
+            return python_type
+        except NotImplementedError:
+            return str
+
+    def snapshot(self, record: M) -> dict[str, Any]:
+        """The record's data fields as a plain dict (what history compares)."""
+        return {name: getattr(record, name) for name in self.data_fields}
+
+    def to_read(self, record: M) -> R:
+        """The record as its read schema."""
+        return self.read_schema.model_validate(record)
+
+    def describe_record(self, record: M) -> str:
+        """Short human name of a record, e.g. ``安全生产许可证 (粤)WH安许证字[2024]0001``."""
+        return self.describe(record) if self.describe else f"{self.title} #{record.id}"
+
+    # --- create / read / update / delete ------------------------------------------------------
+
+    def create(self, *, session: Session, data: C, actor: str | None) -> M:
+        """Add a record (version 1) and its first history entry."""
+        values = data.model_dump()
+        self._check_unique(session, values, exclude_id=None)
+        record = self.model(**values)
+        self._apply_derived(record)
+        record.version = 1
+        record.created_by = record.updated_by = actor
+        session.add(record)
+        session.flush()
+        changes = {k: [None, jsonable(v)] for k, v in self.snapshot(record).items() if v is not None}
+        self.record_history(session, record, "create", actor, changes)
+        return record
+
+    def get(self, *, session: Session, record_id: int, include_deleted: bool = False) -> M:
+        """The record with this id; soft-deleted ones only when asked.
+
+        Raises:
+            RecordNotFound: no such record, or it is deleted and ``include_deleted`` is false.
+        """
+        record = session.get(self.model, record_id)
+        if record is None or (record.deleted_at is not None and not include_deleted):
+            raise RecordNotFound(self.name, record_id)
+        return record
+
+    def update(
+        self,
+        *,
+        session: Session,
+        record_id: int,
+        data: U,
+        actor: str | None,
+        expected_version: int | None = None,
+    ) -> M:
+        """Change the fields set in ``data``; a real change bumps the version and is kept in history.
+
+        Raises:
+            RecordNotFound: unknown or deleted record.
+            VersionConflict: ``expected_version`` is given and the record has moved on.
+            DuplicateValue: a unique field would collide with another live record.
+            InvalidInput: ``None`` for a field the register requires.
+        """
+        record = self.get(session=session, record_id=record_id)
+        self._check_version(record, expected_version)
+        values = data.model_dump(exclude_unset=True)
+        for name, value in values.items():
+            if value is None and not self._columns[name].columns[0].nullable:
+                raise InvalidInput(name, f"{self.label(name)}不能为空 / may not be empty")
+        self._check_unique(session, values, exclude_id=record.id)
+        before = self.snapshot(record)
+        for name, value in values.items():
+            setattr(record, name, value)
+        self._apply_derived(record)
+        changes = _diff(before, self.snapshot(record))
+        if not changes:
+            return record
+        record.version += 1
+        record.updated_by = actor
+        record.updated_at = utcnow()
+        session.flush()
+        self.record_history(session, record, "update", actor, changes)
+        return record
+
+    def soft_delete(
+        self, *, session: Session, record_id: int, actor: str | None, expected_version: int | None = None
+    ) -> M:
+        """Hide a record (kept, restorable, in history as ``delete``)."""
+        record = self.get(session=session, record_id=record_id)
+        self._check_version(record, expected_version)
+        now = utcnow()
+        record.deleted_at, record.deleted_by = now, actor
+        record.version += 1
+        record.updated_by, record.updated_at = actor, now
+        session.flush()
+        self.record_history(session, record, "delete", actor, {"deleted_at": [None, jsonable(now)]})
+        return record
+
+    def restore(self, *, session: Session, record_id: int, actor: str | None) -> M:
+        """Bring a soft-deleted record back (in history as ``restore``).
+
+        Raises:
+            RecordNotFound: no such record, or it is not deleted.
+            DuplicateValue: a live record has taken one of its unique values meanwhile.
+        """
+        record = self.get(session=session, record_id=record_id, include_deleted=True)
+        if record.deleted_at is None:
+            raise RecordNotFound(self.name, record_id)
+        self._check_unique(session, self.snapshot(record), exclude_id=record.id)
+        deleted_at = record.deleted_at
+        record.deleted_at = record.deleted_by = None
+        record.version += 1
+        record.updated_by, record.updated_at = actor, utcnow()
+        session.flush()
+        self.record_history(session, record, "restore", actor, {"deleted_at": [jsonable(deleted_at), None]})
+        return record
+
+    def history(self, *, session: Session, record_id: int) -> builtins.list[RecordVersion]:
+        """Every change of a record, oldest first (deleted records included)."""
+        self.get(session=session, record_id=record_id, include_deleted=True)
+        stmt = (
+            select(RecordVersion)
+            .where(RecordVersion.register == self.name, RecordVersion.record_id == record_id)
+            .order_by(RecordVersion.version, RecordVersion.id)
+        )
+        return builtins.list(session.scalars(stmt))
+
+    # --- list ---------------------------------------------------------------------------------
+
+    def query(
+        self,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        sort: str | None = None,
+        q: str | None = None,
+        include_deleted: bool = False,
+    ) -> Select[Any]:
+        """The ``SELECT`` behind :meth:`list` and export (filtered, searched, ordered; not paged).
+
+        Raises:
+            InvalidQuery: unknown sort or filter field, or a filter value of the wrong type.
+        """
+        stmt = select(self.model)
+        if not include_deleted:
+            stmt = stmt.where(self.model.deleted_at.is_(None))
+        for condition in self._filter_conditions(filters or {}):
+            stmt = stmt.where(condition)
+        search = self._search_condition(q)
+        if search is not None:
+            stmt = stmt.where(search)
+        return stmt.order_by(*self.parse_sort(sort or self.default_sort))
+
+    def list(
+        self,
+        *,
+        session: Session,
+        filters: Mapping[str, Any] | None = None,
+        sort: str | None = None,
+        page: int = 1,
+        size: int = 50,
+        q: str | None = None,
+        include_deleted: bool = False,
+    ) -> Page[M]:
+        """One page of records matching filters and search, in the given order.
+
+        Args:
+            session: the request's session.
+            filters: ``{field: value}`` for exact matches, ``{field__gte: v}`` / ``{field__lte: v}``
+                for ranges of dates and numbers; values may be strings (parsed to the column type).
+            sort: comma-separated fields, ``-`` for descending, e.g. ``"-expiry_date,number"``;
+                ties are broken by id so pages never overlap.
+            page: 1-based page number.
+            size: records per page, 1..``max_page_size``.
+            q: free text; every whitespace-separated word must occur in some searchable field
+                (case-insensitive substring, the same on SQLite and PostgreSQL).
+            include_deleted: also list soft-deleted records.
+
+        Raises:
+            InvalidQuery: bad sort, filter or paging parameter.
+        """
+        if page < 1:
+            raise InvalidQuery(parameter="page", message="页码须 ≥ 1 / page must be ≥ 1")
+        if not 1 <= size <= self.max_page_size:
+            raise InvalidQuery(
+                parameter="size", message=f"每页条数须在 1–{self.max_page_size} / size must be 1..{self.max_page_size}"
+            )
+        stmt = self.query(filters=filters, sort=sort, q=q, include_deleted=include_deleted)
+        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+        items: builtins.list[M] = builtins.list(session.scalars(stmt.limit(size).offset((page - 1) * size)))
+        return Page(items=items, total=total, page=page, size=size)
+
+    def parse_sort(self, sort: str) -> builtins.list[UnaryExpression[Any]]:
+        """ORDER BY terms for ``"-a,b"``; NULLs last on both backends; id breaks ties.
+
+        Raises:
+            InvalidQuery: a field not in ``sortable``.
+        """
+        terms: builtins.list[UnaryExpression[Any]] = []
+        seen: set[str] = set()
+        for raw in sort.split(","):
+            part = raw.strip()
+            if not part:
+                continue
+            descending = part.startswith("-")
+            name = part.lstrip("+-")
+            if name not in self.sortable:
+                allowed = ", ".join(self.sortable)
+                raise InvalidQuery(
+                    parameter="sort", message=f"不能按「{name}」排序 / unknown sort field {name!r}; allowed: {allowed}"
+                )
+            column = getattr(self.model, name)
+            terms.append((column.desc() if descending else column.asc()).nulls_last())
+            seen.add(name)
+        if "id" not in seen:
+            terms.append(self.model.id.asc())
+        return terms
+
+    def _filter_conditions(self, filters: Mapping[str, Any]) -> builtins.list[ColumnElement[bool]]:
+        conditions: builtins.list[ColumnElement[bool]] = []
+        for key, raw in filters.items():
+            if raw is None:
+                continue
+            name, op = key, "eq"
+            for suffix in RANGE_SUFFIXES:
+                if key.endswith(suffix):
+                    name, op = key.removesuffix(suffix), suffix[2:]
+            if name not in self.filterable:
+                raise InvalidQuery(key, f"不能按「{name}」筛选 / unknown filter {key!r}")
+            if isinstance(raw, str) and "\x00" in raw:
+                raise InvalidQuery(parameter=key, message="不能包含 NUL 字符 / must not contain NUL")
+            py_type = self.python_type(name)
+            if op != "eq" and not issubclass(py_type, _RANGE_TYPES):
+                raise InvalidQuery(key, f"「{name}」不支持范围筛选 / {name!r} has no range filter")
+            try:
+                value = TypeAdapter(py_type).validate_python(raw)
+            except ValidationError as err:
+                message = err.errors()[0]["msg"]
+                raise InvalidQuery(key, f"筛选值无效 / invalid value {raw!r}: {message}") from err
+            column = getattr(self.model, name)
+            if op == "gte":
+                conditions.append(column >= value)
+            elif op == "lte":
+                conditions.append(column <= value)
+            else:
+                conditions.append(column == value)
+        return conditions
+
+    def _search_condition(self, q: str | None) -> ColumnElement[bool] | None:
+        if q and "\x00" in q:  # PostgreSQL refuses NUL in text: a 422, not a 500
+            raise InvalidQuery(parameter="q", message="不能包含 NUL 字符 / must not contain NUL")
+        words = (q or "").split()
+        if not words or not self.searchable:
+            return None
+        per_word = []
+        for word in words:
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            per_word.append(or_(*(getattr(self.model, f).ilike(pattern, escape="\\") for f in self.searchable)))
+        return and_(*per_word)
+
+    # --- internals shared with import ---------------------------------------------------------
+
+    def derived_values(self, values: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Derived columns for a set of field values ({} when the register derives nothing)."""
+        return self.derive(values) if self.derive else {}
+
+    def _apply_derived(self, record: M) -> None:
+        for name, value in self.derived_values(self.snapshot(record)).items():
+            setattr(record, name, value)
+
+    def _check_version(self, record: M, expected: int | None) -> None:
+        if expected is not None and expected != record.version:
+            raise VersionConflict(self.name, record.id, expected, record.version)
+
+    def _check_unique(self, session: Session, values: Mapping[str, Any], exclude_id: int | None) -> None:
+        for name in self.unique:
+            value = values.get(name)
+            if value is None:
+                continue
+            column = getattr(self.model, name)
+            stmt = select(self.model.id).where(column == value, self.model.deleted_at.is_(None))
+            if exclude_id is not None:
+                stmt = stmt.where(self.model.id != exclude_id)
+            existing = session.scalar(stmt.limit(1))
+            if existing is not None:
+                raise DuplicateValue(name, self.label(name), value, existing)
+
+    def existing_values(self, session: Session, name: str, values: Iterable[Any]) -> dict[Any, int]:
+        """Which of ``values`` a live record already holds in unique field ``name`` (value -> id)."""
+        column = getattr(self.model, name)
+        found: dict[Any, int] = {}
+        pending = builtins.list(dict.fromkeys(v for v in values if v is not None))
+        for start in range(0, len(pending), 500):  # stay far below every backend's parameter limit
+            chunk = pending[start : start + 500]
+            stmt = select(column, self.model.id).where(column.in_(chunk), self.model.deleted_at.is_(None))
+            found.update({value: record_id for value, record_id in session.execute(stmt)})
+        return found
+
+    def record_history(
+        self, session: Session, record: M, action: str, actor: str | None, changes: dict[str, Any]
+    ) -> None:
+        """Append one history entry at the record's current version (for register-specific actions)."""
+        session.execute(
+            insert(RecordVersion).values(
+                register=self.name,
+                record_id=record.id,
+                version=record.version,
+                action=action,
+                actor=actor,
+                at=utcnow(),
+                changes=changes,
+            )
+        )
+
+    def record_history_many(self, session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Insert many history rows at once (used by import; each entry a RecordVersion dict)."""
+        if entries:
+            session.execute(insert(cast(Table, RecordVersion.__table__)), builtins.list(entries))
+
+
+def _diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """``{field: [old, new]}`` for the fields whose value changed, as JSON values."""
+    return {
+        name: [jsonable(before.get(name)), jsonable(value)]
+        for name, value in after.items()
+        if jsonable(before.get(name)) != jsonable(value)
+    }
