@@ -23,6 +23,7 @@ from api.auth import get_current_user
 from api.routers import (
     alarm_management,
     alarms,
+    equipment,
     hazard_sources,
     health,
     history,
@@ -120,6 +121,7 @@ def create_app(
         notifications.router,
         hazard_sources.router,
         process.router,
+        equipment.router,
     ):
         app.include_router(r, dependencies=protected)
     app.include_router(live.router)  # authenticates the ?token= itself (browsers cannot set WS headers)

@@ -76,6 +76,33 @@ def scene(
 
 
 @app.command()
+def demo() -> None:
+    """Fill every register with the demo plant's data (idempotent: a second run adds nothing)."""
+    from registers.db import make_engine, make_session_factory, migrate
+    from registers.demo import load_demo
+    from twin.plant import load_plant
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url
+    with console.status("迁移数据库 / migrating the registers database…"):
+        migrate(url)
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session, console.status("载入演示数据 / loading demo data…"):
+            counts = load_demo(session=session, plant=load_plant(settings.plant_file))
+            session.commit()
+    finally:
+        engine.dispose()
+    table = Table(title="演示数据 / demo data")
+    table.add_column("register")
+    table.add_column("rows added", justify="right")
+    for name, n in counts.items():
+        table.add_row(name, str(n))
+    console.print(table)
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     from api import __version__

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registers.db import utcnow
+from registers.equipment.demo import load_equipment_demo
 from registers.hazard_sources import service as hazard_sources
 from registers.hazard_sources.models import HazardSourceDuty
 from registers.hazard_sources.schemas import ChemicalAmount, DutyCreate, DutyRole, HazardSourceCreate, UnitKind
@@ -290,6 +291,7 @@ LOADERS: list[tuple[str, Loader]] = [
     ("chemical", load_chemicals),
     ("hazardous_process", load_processes),
     ("startup_shutdown", load_startups),
+    ("equipment", lambda ctx: load_equipment_demo(session=ctx.session, plant=ctx.plant, today=ctx.today)),
 ]
 
 

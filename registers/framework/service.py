@@ -22,11 +22,11 @@ import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar, cast
+from typing import Annotated, Any, Generic, TypeVar, cast
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
-from sqlalchemy import ColumnElement, Select, String, Table, Text, and_, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, String, Table, Text, TypeDecorator, and_, func, insert, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ColumnProperty, Session
 from sqlalchemy.sql.elements import UnaryExpression
@@ -53,6 +53,11 @@ U = TypeVar("U", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
 
 RANGE_SUFFIXES = ("__gte", "__lte")
+# Filter values the database can hold: 64-bit integers, time-zone-aware times.
+_FILTER_TYPES: dict[type[Any], Any] = {
+    int: Annotated[int, Field(ge=-(2**63), le=2**63 - 1)],
+    datetime: AwareDatetime,
+}
 _RANGE_TYPES = (date, datetime, int, float)
 
 
@@ -233,9 +238,12 @@ class Register(Generic[M, C, U, R]):
         return self.labels.get(name, name)
 
     def python_type(self, name: str) -> type[Any]:
-        """Python type of a column, for parsing filter values."""
+        """Python type of a column, for parsing filter values (decorated types by their impl)."""
+        column_type = self._columns[name].columns[0].type
+        if isinstance(column_type, TypeDecorator):
+            column_type = column_type.impl_instance
         try:
-            python_type: type[Any] = self._columns[name].columns[0].type.python_type
+            python_type: type[Any] = column_type.python_type
             return python_type
         except NotImplementedError:
             return str
@@ -467,7 +475,7 @@ class Register(Generic[M, C, U, R]):
             if op != "eq" and not issubclass(py_type, _RANGE_TYPES):
                 raise InvalidQuery(key, f"「{name}」不支持范围筛选 / {name!r} has no range filter")
             try:
-                value = TypeAdapter(py_type).validate_python(raw)
+                value = TypeAdapter(_FILTER_TYPES.get(py_type, py_type)).validate_python(raw)
             except ValidationError as err:
                 message = err.errors()[0]["msg"]
                 raise InvalidQuery(key, f"筛选值无效 / invalid value {raw!r}: {message}") from err

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 import registers.alarms.models  # noqa: F401 - registers the tables on Base.metadata
 import registers.certificates.models  # noqa: F401
+import registers.equipment.models  # noqa: F401
 import registers.framework.models  # noqa: F401
 import registers.hazard_sources.models  # noqa: F401
 import registers.notifications.models  # noqa: F401
