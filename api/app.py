@@ -23,16 +23,19 @@ from api.auth import get_current_user
 from api.routers import (
     alarm_management,
     alarms,
+    contractors,
     equipment,
     hazard_sources,
     health,
     history,
     live,
     notifications,
+    people,
     plant,
     process,
     sim,
     tags,
+    training,
     twin,
 )
 from api.routers import auth as auth_router
@@ -122,6 +125,9 @@ def create_app(
         hazard_sources.router,
         process.router,
         equipment.router,
+        people.router,
+        training.router,
+        contractors.router,
     ):
         app.include_router(r, dependencies=protected)
     app.include_router(live.router)  # authenticates the ?token= itself (browsers cannot set WS headers)

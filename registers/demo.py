@@ -23,14 +23,17 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registers.contractors.demo import load_contractors_demo
 from registers.db import utcnow
 from registers.equipment.demo import load_equipment_demo
 from registers.hazard_sources import service as hazard_sources
 from registers.hazard_sources.models import HazardSourceDuty
 from registers.hazard_sources.schemas import ChemicalAmount, DutyCreate, DutyRole, HazardSourceCreate, UnitKind
+from registers.people.demo import load_people_demo
 from registers.process import service as process
 from registers.process.models import Chemical, HazardousProcess, StartupShutdown
 from registers.process.schemas import ChemicalCreate, HazardousProcessCreate, ShutdownKind, StartupShutdownCreate
+from registers.training.demo import load_training_demo
 from twin.plant import Plant
 
 __all__ = ["DEMO_ACTOR", "LOADERS", "DemoContext", "load_demo"]
@@ -292,6 +295,9 @@ LOADERS: list[tuple[str, Loader]] = [
     ("hazardous_process", load_processes),
     ("startup_shutdown", load_startups),
     ("equipment", lambda ctx: load_equipment_demo(session=ctx.session, plant=ctx.plant, today=ctx.today)),
+    ("contractor", lambda ctx: load_contractors_demo(session=ctx.session, today=ctx.today)),
+    ("person", lambda ctx: load_people_demo(session=ctx.session, today=ctx.today)),  # after sources, contractors
+    ("training", lambda ctx: load_training_demo(session=ctx.session, today=ctx.today)),  # after people
 ]
 
 

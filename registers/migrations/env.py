@@ -18,11 +18,14 @@ from sqlalchemy.engine import Connection
 
 import registers.alarms.models  # noqa: F401 - registers the tables on Base.metadata
 import registers.certificates.models  # noqa: F401
+import registers.contractors.models  # noqa: F401
 import registers.equipment.models  # noqa: F401
 import registers.framework.models  # noqa: F401
 import registers.hazard_sources.models  # noqa: F401
 import registers.notifications.models  # noqa: F401
+import registers.people.models  # noqa: F401
 import registers.process.models  # noqa: F401
+import registers.training.models  # noqa: F401
 import registers.users.models  # noqa: F401 - registers the tables on Base.metadata
 from registers.db import Base, make_engine
 
