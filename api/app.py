@@ -23,6 +23,7 @@ from api.auth import get_current_user
 from api.routers import (
     alarm_management,
     alarms,
+    certificates,
     contractors,
     equipment,
     hazard_sources,
@@ -122,6 +123,7 @@ def create_app(
         history.router,
         alarm_management.router,
         notifications.router,
+        certificates.router,
         hazard_sources.router,
         process.router,
         equipment.router,

@@ -108,9 +108,7 @@ def main() -> None:
     p50, p99 = statistics.median(latencies), pct(latencies, 0.99)
     b50, b99 = statistics.median(baseline), pct(baseline, 0.99)
     print(f"readings measured: {len(latencies)} over {seconds:.0f} s (simulator period {args.interval} s)")
-    print(
-        f"end to end  simulator -> WebSocket: p50 {p50 * 1000:.1f} ms  p99 {p99 * 1000:.1f} ms"
-    )
+    print(f"end to end  simulator -> WebSocket: p50 {p50 * 1000:.1f} ms  p99 {p99 * 1000:.1f} ms")
     print(f"baseline    simulator -> connector: p50 {b50 * 1000:.1f} ms  p99 {b99 * 1000:.1f} ms")
     print(f"target p99 <= 500 ms: {'met' if p99 <= 0.5 else 'NOT met'}")
     print(

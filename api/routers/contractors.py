@@ -20,6 +20,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from api.auth import SessionDep, require
+from api.register_router import RecordId, register_router, translate_errors
 from registers.contractors import service
 from registers.contractors.schemas import (
     ContractorFileRead,
@@ -32,7 +33,6 @@ from registers.contractors.schemas import (
 )
 from registers.contractors.workflow import InvalidTransition
 from registers.framework.reminders import LOCAL_TZ
-from registers.framework.router import RecordId, register_router, translate_errors
 from registers.people import service as people
 from registers.users.models import User
 

@@ -37,6 +37,7 @@ from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api.auth import SessionDep, require
+from api.register_router import MAX_IMPORT_BYTES, RecordId, register_router, translate_errors
 from registers.db import utcnow
 from registers.equipment import service
 from registers.equipment.schemas import BypassRead, EquipmentFile, TreeNode, WorkOrderRead
@@ -49,7 +50,6 @@ from registers.equipment.workflow import (
 )
 from registers.framework.importing import ImportFailed
 from registers.framework.reminders import pending_reminders
-from registers.framework.router import MAX_IMPORT_BYTES, RecordId, register_router, translate_errors
 from registers.framework.schemas import ImportErrorRead, ImportReportRead
 from registers.framework.service import Register
 from registers.users.models import User

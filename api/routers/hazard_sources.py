@@ -20,9 +20,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel
 
 from api.auth import SessionDep, require
+from api.register_router import register_router, translate_errors
 from registers.db import utcnow
 from registers.framework.exporting import XLSX_MEDIA_TYPE
-from registers.framework.router import register_router, translate_errors
 from registers.hazard_sources import service as hazard_sources
 from registers.hazard_sources.scheduled import DutyCheck, DutyState
 from registers.users.models import User

@@ -19,8 +19,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.auth import SessionDep, require
+from api.register_router import RecordId, register_router, translate_errors
 from registers.framework.reminders import LOCAL_TZ
-from registers.framework.router import RecordId, register_router, translate_errors
 from registers.people import service
 from registers.people.schemas import ComplianceRead, PersonCertificateRead, RosterLineRead, RuleResultRead
 from registers.users.models import User

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from registers.framework.router import register_router
+from api.register_router import register_router
 from registers.process import service as process
 
 __all__ = ["router"]

@@ -20,8 +20,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 
 from api.auth import SessionDep, require
+from api.register_router import RecordId, register_router, translate_errors
 from registers.framework.reminders import LOCAL_TZ
-from registers.framework.router import RecordId, register_router, translate_errors
 from registers.people import service as people
 from registers.people.schemas import PersonCertificateRead
 from registers.training import documents, service

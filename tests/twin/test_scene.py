@@ -211,6 +211,8 @@ def test_unsafe_node_names_are_rejected(plant: Plant) -> None:
     # the plant loader refuses it first, naming the field; the scene builder refuses it too
     with pytest.raises(PlantFileError, match=r"equipment\.0\.id"):
         parse_plant(data)
-    unsafe = plant.model_copy(update={"equipment": (plant.equipment[0].model_copy(update={"id": "V 101"}),), "tags": ()})
+    unsafe = plant.model_copy(
+        update={"equipment": (plant.equipment[0].model_copy(update={"id": "V 101"}),), "tags": ()}
+    )
     with pytest.raises(ValueError, match="node name"):
         build_scene(unsafe)

@@ -2,7 +2,7 @@
 
 Mount in ``api/app.py`` with the other authenticated routers::
 
-    from registers.certificates.router import router as certificates_router
+    from api.routers.certificates import router as certificates_router
     app.include_router(certificates_router, dependencies=protected)
 """
 
@@ -13,9 +13,9 @@ from typing import Annotated
 from fastapi import Depends
 
 from api.auth import SessionDep, require
+from api.register_router import RecordId, register_router, translate_errors
 from registers.certificates import service
 from registers.certificates.schemas import CertificateRead
-from registers.framework.router import RecordId, register_router, translate_errors
 from registers.users.models import User
 
 RESOURCE = "certificate"
