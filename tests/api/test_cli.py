@@ -15,7 +15,9 @@ runner = CliRunner()
 def test_check_plant_lists_every_problem(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
-        "plant: {id: x, name: y}\nareas: []\nequipment: [{id: E1, name: e, kind: pump, area: nowhere, position: [0,0,0], size: [1,1,1]}]\ntags: []\n"
+        "plant: {id: x, name: y}\nareas: []\n"
+        "equipment: [{id: E1, name: e, kind: pump, area: nowhere, position: [0,0,0], size: [1,1,1]}]\n"
+        "tags: []\n"
     )
     result = runner.invoke(app, ["check-plant", str(bad)])
     assert result.exit_code == 1
