@@ -24,6 +24,9 @@ from connectors.notify.http import DingTalkRobotChannel, FeishuRobotChannel, Sms
 from connectors.settings import Settings
 from models.alarm_states import AlarmStatus, is_unacknowledged
 from registers.alarms import service as alarms
+from registers.catalog import reminder_registers
+from registers.db import utcnow
+from registers.framework.reminders import due_reminders
 from registers.notifications import service as notifications
 from twin.plant import Plant
 
@@ -140,9 +143,11 @@ class AlarmWorker:
                 log.exception("notifying alarm %s failed", event.alarm_id)
 
     def housekeeping(self) -> None:
-        """Return expired shelves; escalate unacknowledged alarms."""
+        """Return expired shelves; escalate unacknowledged alarms; fire due-date reminders."""
         try:
             with self.session_factory() as session:
+                for reminder in due_reminders(reminder_registers(), session=session, now=utcnow()):
+                    log.warning("到期提醒 reminder: %s", reminder.message)
                 alarms.expire_shelving(session=session)
                 if self.notifier.channels:
 

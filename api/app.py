@@ -34,6 +34,7 @@ from api.routers import (
     people,
     plant,
     process,
+    reminders,
     sim,
     tags,
     training,
@@ -130,6 +131,7 @@ def create_app(
         people.router,
         training.router,
         contractors.router,
+        reminders.router,
     ):
         app.include_router(r, dependencies=protected)
     app.include_router(live.router)  # authenticates the ?token= itself (browsers cannot set WS headers)

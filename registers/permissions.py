@@ -98,6 +98,7 @@ _GRANTS: Mapping[RoleName, Mapping[str, frozenset[str]]] = {
         "alarm": _MANAGE,
         "exchange": _LOOK,
         "simulator": frozenset({Action.READ, Action.EXECUTE}),  # drills on the demo plant
+        "reminder": frozenset({Action.READ, Action.EXECUTE}),  # 到期提醒: sees and fires them
     },
     RoleName.OPERATOR: {
         **dict.fromkeys(_OPERATIONS, _READ),
@@ -134,6 +135,7 @@ _GRANTS: Mapping[RoleName, Mapping[str, frozenset[str]]] = {
         "work_order": _EDIT | {Action.APPROVE},  # plans, assigns and verifies repairs
         "sis_bypass": _LOOK,
         "prediction": frozenset({Action.READ, Action.EXPORT, Action.EXECUTE}),
+        "reminder": _READ,  # inspections and calibrations falling due
         "pdm_model": frozenset({Action.READ, Action.EXPORT, Action.CREATE, Action.UPDATE, Action.EXECUTE}),
     },
     RoleName.ANALYST: {
@@ -141,6 +143,7 @@ _GRANTS: Mapping[RoleName, Mapping[str, frozenset[str]]] = {
         **dict.fromkeys(_REGISTERS, _LOOK),
         "alarm": _LOOK,
         "pdm_model": _LOOK,
+        "reminder": _READ,
     },
     RoleName.REGULATOR: {
         resource: _LOOK
