@@ -24,6 +24,6 @@ def pending(session: SessionDep) -> list[dict[str, Any]]:
 
 @router.post("/run", dependencies=[Depends(require("execute", "reminder"))])
 def run(session: SessionDep) -> dict[str, Any]:
-    """Fire the due reminders now (each fires once); the embedded worker also does this hourly."""
+    """Fire the due reminders now (each fires once); the embedded worker also does this every 30 s."""
     fired = due_reminders(reminder_registers(), session=session, now=utcnow())
     return {"fired": len(fired), "reminders": [asdict(r) for r in fired]}

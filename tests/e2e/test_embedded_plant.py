@@ -70,6 +70,15 @@ def test_excursion_raises_an_alarm_on_the_websocket(live_app: LiveApp) -> None:
                     break
         assert seen, "no PT-401 alarm arrived on /ws/live within 10 s"
         assert seen[0]["kind"] in {"H", "HH"}
+    # the alarm worker records it in the ISA-18.2 register, unacknowledged, for the operator
+    headers = {"Authorization": f"Bearer {token}"}
+    records = wait_for(
+        lambda: httpx.get(
+            f"{live_app.base_url}/api/v1/alarm-records", params={"scope": "active", "tag": "PT-401"}, headers=headers
+        ).json()["items"],
+        timeout=5,
+    )
+    assert records and records[0]["state"] == "unack_active" and "ack" in records[0]["allowed_actions"]
 
 
 def test_websocket_refuses_a_missing_token(live_app: LiveApp) -> None:
