@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol, runtime_checkable
+from typing import Final, Literal, Protocol, cast, runtime_checkable
 
 from connectors.contracts import AlarmEvent, DeadLetter, SensorReading
 
@@ -428,3 +428,41 @@ class TimeSeriesStore(Protocol):
 
     def close(self) -> None:
         """Release the database."""
+
+
+class DerivedQueries:
+    """Comparison and statistics, the same for every store.
+
+    Built on each store's own history, readings and alarm queries (see
+    :class:`StatisticsSource`), so a store only answers the basic questions.
+    """
+
+    def compare(self, tags: Sequence[str], start_ms: int, end_ms: int, points: int = 1000) -> Comparison:
+        """Several tags downsampled on one shared time axis (missing buckets are None)."""
+        return compare_of(cast(StatisticsSource, self), tags, start_ms, end_ms, points)
+
+    def tag_statistics(
+        self,
+        tags: Sequence[str],
+        start_ms: int,
+        end_ms: int,
+        *,
+        limits: Mapping[str, float | None] | None = None,
+        max_hold_ms: int | None = None,
+    ) -> list[TagStatistics]:
+        """Count, min/max/avg, duration above the high limit and time in alarm, per tag."""
+        src = cast(StatisticsSource, self)
+        return tag_statistics_of(src, tags, start_ms, end_ms, limits=limits, max_hold_ms=max_hold_ms)
+
+    def area_statistics(
+        self,
+        areas: Mapping[str, str],
+        start_ms: int,
+        end_ms: int,
+        *,
+        limits: Mapping[str, float | None] | None = None,
+        max_hold_ms: int | None = None,
+    ) -> list[AreaStatistics]:
+        """The same per area, from the caller's ``tag -> area`` mapping."""
+        src = cast(StatisticsSource, self)
+        return area_statistics_of(src, areas, start_ms, end_ms, limits=limits, max_hold_ms=max_hold_ms)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -43,16 +43,11 @@ from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState, DeadLett
 from connectors.store.base import (
     ROLLUP_MS,
     AlarmRow,
-    AreaStatistics,
-    Comparison,
+    DerivedQueries,
     HistoryPoint,
     RollupInterval,
-    TagStatistics,
-    area_statistics_of,
     check_history_args,
-    compare_of,
     plan_buckets,
-    tag_statistics_of,
 )
 
 _IDENTIFIER: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -209,7 +204,7 @@ def _alarm(row: Sequence[Any]) -> AlarmEvent:
     )
 
 
-class ClickHouseStore:
+class ClickHouseStore(DerivedQueries):
     """:class:`~connectors.store.base.TimeSeriesStore` on ClickHouse via clickhouse-connect.
 
     Example:
@@ -475,10 +470,6 @@ class ClickHouseStore:
                 out[int(b)] = HistoryPoint(ts=int(b), min=lo, max=hi, avg=avg, last=last, count=int(n))
         return [out[b] for b in sorted(out)]
 
-    def compare(self, tags: Sequence[str], start_ms: int, end_ms: int, points: int = 1000) -> Comparison:
-        """Several tags on one shared time axis; empty buckets are None."""
-        return compare_of(self, tags, start_ms, end_ms, points)
-
     def above_limit_ms(self, tag: str, limit: float, start_ms: int, end_ms: int, max_hold_ms: int | None) -> int:
         """Time in ``[start, end)`` the tag's held value was >= ``limit`` (as in the DuckDB store)."""
         hold = max_hold_ms if max_hold_ms is not None else 1 << 62
@@ -513,30 +504,6 @@ class ClickHouseStore:
             {"tags": list(tags), "end": end_ms},
         )
         return [(str(t), str(a), str(st), int(ts)) for t, a, st, ts in rows]
-
-    def tag_statistics(
-        self,
-        tags: Sequence[str],
-        start_ms: int,
-        end_ms: int,
-        *,
-        limits: Mapping[str, float | None] | None = None,
-        max_hold_ms: int | None = None,
-    ) -> list[TagStatistics]:
-        """Count, min/max/avg, duration above the high limit and time in alarm, per tag."""
-        return tag_statistics_of(self, tags, start_ms, end_ms, limits=limits, max_hold_ms=max_hold_ms)
-
-    def area_statistics(
-        self,
-        areas: Mapping[str, str],
-        start_ms: int,
-        end_ms: int,
-        *,
-        limits: Mapping[str, float | None] | None = None,
-        max_hold_ms: int | None = None,
-    ) -> list[AreaStatistics]:
-        """The same per area, from the caller's ``tag -> area`` mapping."""
-        return area_statistics_of(self, areas, start_ms, end_ms, limits=limits, max_hold_ms=max_hold_ms)
 
     def count_readings(self, tag: str | None = None) -> int:
         """Number of distinct stored readings (of one tag, or all)."""

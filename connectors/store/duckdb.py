@@ -29,7 +29,7 @@ Design choices, and why:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, cast
@@ -41,17 +41,12 @@ from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState, DeadLett
 from connectors.store.base import (
     ROLLUP_MS,
     AlarmRow,
-    AreaStatistics,
     BucketPlan,
-    Comparison,
+    DerivedQueries,
     HistoryPoint,
     RollupInterval,
-    TagStatistics,
-    area_statistics_of,
     check_history_args,
-    compare_of,
     plan_buckets,
-    tag_statistics_of,
 )
 
 READINGS_SCHEMA: Final = pa.schema(
@@ -207,7 +202,7 @@ def _alarm(row: tuple[Any, ...]) -> AlarmEvent:
     )
 
 
-class DuckDBStore:
+class DuckDBStore(DerivedQueries):
     """:class:`~connectors.store.base.TimeSeriesStore` on an embedded DuckDB file.
 
     Example:
@@ -460,10 +455,6 @@ class DuckDBStore:
             ).fetchall()
         return [HistoryPoint(ts=b, min=lo, max=hi, avg=avg, last=last, count=n) for b, lo, hi, avg, last, n in rows]
 
-    def compare(self, tags: Sequence[str], start_ms: int, end_ms: int, points: int = 1000) -> Comparison:
-        """Several tags on one shared time axis; empty buckets are None."""
-        return compare_of(self, tags, start_ms, end_ms, points)
-
     def above_limit_ms(self, tag: str, limit: float, start_ms: int, end_ms: int, max_hold_ms: int | None) -> int:
         """Time in ``[start, end)`` the tag's held value was >= ``limit`` (see TagStatistics).
 
@@ -496,30 +487,6 @@ class DuckDBStore:
                 {"tags": list(tags), "end": end_ms},
             ).fetchall()
         return [(t, a, st, ts) for t, a, st, ts in rows]
-
-    def tag_statistics(
-        self,
-        tags: Sequence[str],
-        start_ms: int,
-        end_ms: int,
-        *,
-        limits: Mapping[str, float | None] | None = None,
-        max_hold_ms: int | None = None,
-    ) -> list[TagStatistics]:
-        """Count, min/max/avg, duration above the high limit and time in alarm, per tag."""
-        return tag_statistics_of(self, tags, start_ms, end_ms, limits=limits, max_hold_ms=max_hold_ms)
-
-    def area_statistics(
-        self,
-        areas: Mapping[str, str],
-        start_ms: int,
-        end_ms: int,
-        *,
-        limits: Mapping[str, float | None] | None = None,
-        max_hold_ms: int | None = None,
-    ) -> list[AreaStatistics]:
-        """The same per area, from the caller's ``tag -> area`` mapping."""
-        return area_statistics_of(self, areas, start_ms, end_ms, limits=limits, max_hold_ms=max_hold_ms)
 
     def count_readings(self, tag: str | None = None) -> int:
         """Number of distinct stored readings (of one tag, or all)."""
