@@ -49,6 +49,7 @@ __all__ = [
     "get_session",
     "get_ws_user",
     "hash_password",
+    "permission_of",
     "require",
     "security_session",
     "user_from_token",
@@ -251,6 +252,9 @@ def get_ws_user(conn: HTTPConnection, token: TokenDep) -> User:
 WsUser = Annotated[User, Depends(get_ws_user)]
 
 
+_PERMISSION_ATTR = "safetwin_permission"
+
+
 def require(action: str, resource: str) -> Callable[..., User]:
     """Dependency factory: the current user, if one of their roles may do ``action`` on ``resource``.
 
@@ -273,4 +277,16 @@ def require(action: str, resource: str) -> Callable[..., User]:
 
     dependency.__name__ = f"require_{action}_{resource}"
     dependency.__qualname__ = dependency.__name__
+    setattr(dependency, _PERMISSION_ATTR, (action, resource))
     return dependency
+
+
+def permission_of(dependency: object) -> tuple[str, str] | None:
+    """The ``(action, resource)`` a :func:`require` dependency checks, or ``None`` for any other callable.
+
+    Why: the role × action test walks every route's dependencies and asks each one what it
+    guards, so a route added later is checked against the permission table without anyone
+    having to list it by hand.
+    """
+    permission = getattr(dependency, _PERMISSION_ATTR, None)
+    return permission if isinstance(permission, tuple) else None

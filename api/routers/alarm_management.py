@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, Response, UploadFile, status
 from pydantic import AwareDatetime
 
 from api.auth import SessionDep, require
@@ -56,6 +56,10 @@ Approver = Annotated[User, Depends(require("approve", "alarm"))]
 
 SORT_PATTERN = r"^-?(" + "|".join(alarms.SORT_FIELDS) + r")$"
 
+# Ids the database can hold (32-bit on PostgreSQL): a larger one is a 422, not an overflow (500).
+AlarmPk = Annotated[int, Path(ge=1, le=2**31 - 1, description="报警记录ID")]
+AttachmentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="附件ID")]
+
 
 @contextmanager
 def _domain_errors() -> Iterator[None]:
@@ -73,13 +77,13 @@ def _domain_errors() -> Iterator[None]:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from err
 
 
-def _load(alarm_pk: int, session: SessionDep) -> Alarm:
+def _load(alarm_pk: AlarmPk, session: SessionDep) -> Alarm:
     """404-loading dependency for ``{alarm_pk}``."""
     with _domain_errors():
         return alarms.get(session=session, alarm_pk=alarm_pk)
 
 
-def _load_for_update(alarm_pk: int, session: SessionDep) -> Alarm:
+def _load_for_update(alarm_pk: AlarmPk, session: SessionDep) -> Alarm:
     """404-loading dependency that locks the row: two operators acting at once take turns."""
     with _domain_errors():
         return alarms.get(session=session, alarm_pk=alarm_pk, for_update=True)
@@ -124,7 +128,7 @@ def list_alarm_records(
 
 
 @router.get("/api/v1/alarm-records/{alarm_pk}", response_model=AlarmDetail)
-def get_alarm_record(alarm_pk: int, session: SessionDep, _user: Reader) -> AlarmDetail:
+def get_alarm_record(alarm_pk: AlarmPk, session: SessionDep, _user: Reader) -> AlarmDetail:
     """One occurrence with its journal (who did what, when), comments, disposal and attachments."""
     with _domain_errors():
         alarms.expire_shelving(session=session)
@@ -133,7 +137,7 @@ def get_alarm_record(alarm_pk: int, session: SessionDep, _user: Reader) -> Alarm
 
 @router.post("/api/v1/alarm-records/{alarm_pk}/ack", response_model=AlarmRead)
 def acknowledge_alarm(
-    alarm: LockedAlarmDep, session: SessionDep, user: Acknowledger, body: AckRequest | None = None
+    user: Acknowledger, alarm: LockedAlarmDep, session: SessionDep, body: AckRequest | None = None
 ) -> AlarmRead:
     """Acknowledge (确认) an unacknowledged alarm."""
     with _domain_errors():
@@ -142,7 +146,7 @@ def acknowledge_alarm(
 
 
 @router.post("/api/v1/alarm-records/{alarm_pk}/shelve", response_model=AlarmRead)
-def shelve_alarm(alarm: LockedAlarmDep, session: SessionDep, user: Acknowledger, body: ShelveRequest) -> AlarmRead:
+def shelve_alarm(user: Acknowledger, alarm: LockedAlarmDep, session: SessionDep, body: ShelveRequest) -> AlarmRead:
     """Shelve (搁置) an alarm until a time or for some minutes (at most 24 h), with a reason."""
     with _domain_errors():
         alarms.shelve(session=session, alarm=alarm, actor=user.username, until=body.end(utcnow()), reason=body.reason)
@@ -151,7 +155,7 @@ def shelve_alarm(alarm: LockedAlarmDep, session: SessionDep, user: Acknowledger,
 
 @router.post("/api/v1/alarm-records/{alarm_pk}/unshelve", response_model=AlarmRead)
 def unshelve_alarm(
-    alarm: LockedAlarmDep, session: SessionDep, user: Acknowledger, body: UnshelveRequest | None = None
+    user: Acknowledger, alarm: LockedAlarmDep, session: SessionDep, body: UnshelveRequest | None = None
 ) -> AlarmRead:
     """Take an alarm off the shelf; it shows the state the process left it in."""
     with _domain_errors():
@@ -160,14 +164,14 @@ def unshelve_alarm(
 
 
 @router.post("/api/v1/alarm-records/{alarm_pk}/comments", response_model=CommentRead, status_code=201)
-def add_comment(alarm: AlarmDep, session: SessionDep, user: Editor, body: CommentCreate) -> CommentRead:
+def add_comment(user: Editor, alarm: AlarmDep, session: SessionDep, body: CommentCreate) -> CommentRead:
     """Add a remark to an occurrence."""
     row = alarms.comment(session=session, alarm=alarm, author=user.username, text=body.text)
     return CommentRead.model_validate(row)
 
 
 @router.post("/api/v1/alarm-records/{alarm_pk}/disposal", response_model=DisposalRead)
-def upsert_disposal(alarm: LockedAlarmDep, session: SessionDep, user: Editor, body: DisposalUpsert) -> DisposalRead:
+def upsert_disposal(user: Editor, alarm: LockedAlarmDep, session: SessionDep, body: DisposalUpsert) -> DisposalRead:
     """Open the disposal (处置) of an occurrence, or update its cause analysis and measures."""
     with _domain_errors():
         disposal = alarms.open_disposal(
@@ -183,7 +187,7 @@ def upsert_disposal(alarm: LockedAlarmDep, session: SessionDep, user: Editor, bo
 
 @router.post("/api/v1/alarm-records/{alarm_pk}/disposal/close", response_model=DisposalRead)
 def close_disposal(
-    alarm: LockedAlarmDep, session: SessionDep, user: Approver, body: DisposalClose | None = None
+    user: Approver, alarm: LockedAlarmDep, session: SessionDep, body: DisposalClose | None = None
 ) -> DisposalRead:
     """Close the loop (闭环): needs a cause and measures, and a cleared alarm condition."""
     with _domain_errors():
@@ -195,10 +199,10 @@ def close_disposal(
 
 @router.post("/api/v1/alarm-records/{alarm_pk}/attachments", response_model=AttachmentRead, status_code=201)
 def upload_attachment(
+    user: Editor,  # permission before the record is loaded: a refused user learns nothing
     request: Request,
     alarm: AlarmDep,
     session: SessionDep,
-    user: Editor,
     file: Annotated[UploadFile, File(description="photo, PDF, office document, text or video; at most 20 MiB")],
 ) -> AttachmentRead:
     """Attach a file (现场照片, 处置报告) to an occurrence (multipart/form-data, field ``file``)."""
@@ -219,7 +223,7 @@ def upload_attachment(
 
 @router.get("/api/v1/alarm-records/{alarm_pk}/attachments/{attachment_id}")
 def download_attachment(
-    request: Request, alarm: AlarmDep, attachment_id: int, session: SessionDep, _user: Reader
+    _user: Reader, request: Request, alarm: AlarmDep, attachment_id: AttachmentId, session: SessionDep
 ) -> Response:
     """The bytes of an attachment, checked against their hash."""
     with _domain_errors():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 
 from api.auth import SessionDep, require
 from connectors.notify.base import ChannelKind
@@ -37,15 +37,21 @@ router = APIRouter(prefix="/api/v1/notifications", tags=["notifications 报警�
 Reader = Annotated[User, Depends(require("read", "alarm"))]
 Editor = Annotated[User, Depends(require("create", "alarm"))]
 
+# Ids and offsets the database can hold (32-bit on PostgreSQL): larger ones are a 422, not a 500.
+_INT32_MAX = 2**31 - 1
+RuleId = Annotated[int, Path(ge=1, le=_INT32_MAX, description="规则ID")]
+EntryId = Annotated[int, Path(ge=1, le=_INT32_MAX, description="值班记录ID")]
+Offset = Annotated[int, Query(ge=0, le=_INT32_MAX)]
 
-def _rule(rule_id: int, session: SessionDep) -> NotifyRuleRow:
+
+def _rule(rule_id: RuleId, session: SessionDep) -> NotifyRuleRow:
     try:
         return notifications.get_rule(session=session, rule_id=rule_id)
     except notifications.NotFound as err:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err)) from err
 
 
-def _entry(entry_id: int, session: SessionDep) -> RosterEntryRow:
+def _entry(entry_id: EntryId, session: SessionDep) -> RosterEntryRow:
     try:
         return notifications.get_roster_entry(session=session, entry_id=entry_id)
     except notifications.NotFound as err:
@@ -77,7 +83,7 @@ def create_rule(data: NotifyRuleCreate, session: SessionDep, user: Editor) -> No
 
 
 @router.patch("/rules/{rule_id}")
-def update_rule(data: NotifyRuleUpdate, rule: RuleDep, session: SessionDep, user: Editor) -> NotifyRuleRead:
+def update_rule(user: Editor, data: NotifyRuleUpdate, rule: RuleDep, session: SessionDep) -> NotifyRuleRead:
     """Change a routing rule."""
     try:
         row = notifications.update_rule(session=session, rule=rule, data=data, actor=user.username)
@@ -87,7 +93,7 @@ def update_rule(data: NotifyRuleUpdate, rule: RuleDep, session: SessionDep, user
 
 
 @router.delete("/rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_rule(rule: RuleDep, session: SessionDep, _user: Editor) -> Response:
+def delete_rule(_user: Editor, rule: RuleDep, session: SessionDep) -> Response:
     """Remove a routing rule."""
     notifications.delete_rule(session=session, rule=rule)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -104,7 +110,7 @@ def list_roster(
     area: Annotated[str | None, Query(max_length=64)] = None,
     person: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=notifications.MAX_PAGE)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> RosterEntryPage:
     """The duty roster (值班表), filtered and paged."""
     rows, total = notifications.list_roster(
@@ -121,14 +127,14 @@ def create_roster_entry(data: RosterEntryCreate, session: SessionDep, user: Edit
 
 
 @router.patch("/roster/{entry_id}")
-def update_roster_entry(data: RosterEntryUpdate, entry: EntryDep, session: SessionDep, user: Editor) -> RosterEntryRead:
+def update_roster_entry(user: Editor, data: RosterEntryUpdate, entry: EntryDep, session: SessionDep) -> RosterEntryRead:
     """Change a roster line."""
     row = notifications.update_roster_entry(session=session, entry=entry, data=data, actor=user.username)
     return RosterEntryRead.model_validate(row)
 
 
 @router.delete("/roster/{entry_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_roster_entry(entry: EntryDep, session: SessionDep, _user: Editor) -> Response:
+def delete_roster_entry(_user: Editor, entry: EntryDep, session: SessionDep) -> Response:
     """Remove a roster line."""
     notifications.delete_roster_entry(session=session, entry=entry)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -148,7 +154,7 @@ def list_deliveries(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=notifications.MAX_PAGE)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> DeliveryPage:
     """The delivery log, newest first: every attempt with its status, error and response."""
     for name, value in (("since", since), ("until", until)):
