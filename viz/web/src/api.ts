@@ -49,6 +49,15 @@ async function errorMessage(res: Response): Promise<string> {
     const body = (await res.json()) as { detail?: unknown; message?: unknown }
     const detail = body.detail ?? body.message
     if (typeof detail === 'string') return detail
+    if (Array.isArray(detail)) {
+      // FastAPI validation errors: [{loc: [...], msg}] -> "field: message; ..."
+      return detail
+        .map((d: { loc?: unknown[]; msg?: unknown }) => {
+          const field = Array.isArray(d.loc) ? d.loc.filter((x) => x !== 'body' && x !== 'query').join('.') : ''
+          return field ? `${field}: ${String(d.msg ?? '')}` : String(d.msg ?? JSON.stringify(d))
+        })
+        .join('；')
+    }
     if (detail !== undefined) return JSON.stringify(detail)
   } catch {
     /* not JSON */
@@ -61,16 +70,81 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json', ...authHeaders() }
   if (init.body !== undefined) headers['Content-Type'] = 'application/json'
   const res = await fetch(path, { ...init, headers: { ...headers, ...(init.headers as Record<string, string>) } })
-  if (res.status === 401) {
-    clearSession()
-    onUnauthorized()
-  }
+  handleUnauthorized(res)
   if (!res.ok) throw new ApiError(res.status, await errorMessage(res))
   if (res.status === 204 || res.status === 202) {
     const text = await res.text()
     return (text ? JSON.parse(text) : null) as T
   }
   return (await res.json()) as T
+}
+
+function handleUnauthorized(res: Response): void {
+  if (res.status === 401) {
+    clearSession()
+    onUnauthorized()
+  }
+}
+
+/** The file name a download should get: RFC 5987 `filename*=` first, then `filename=`. */
+export function filenameFrom(disposition: string | null, fallback: string): string {
+  if (!disposition) return fallback
+  const star = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(disposition)
+  if (star?.[1]) {
+    try {
+      return decodeURIComponent(star[1].trim().replace(/^"|"$/g, ''))
+    } catch {
+      /* fall through to the plain name */
+    }
+  }
+  const plain = /filename\s*=\s*"?([^";]+)"?/.exec(disposition)
+  return plain?.[1]?.trim() || fallback
+}
+
+/**
+ * Download a file from the API with the bearer token (a plain link cannot send the header):
+ * fetch it as a blob and click a temporary object URL. Returns the file name used.
+ */
+export async function download(path: string, fallbackName: string): Promise<string> {
+  const res = await fetch(path, { headers: authHeaders() })
+  handleUnauthorized(res)
+  if (!res.ok) throw new ApiError(res.status, await errorMessage(res))
+  const name = filenameFrom(res.headers.get('Content-Disposition'), fallbackName)
+  const url = URL.createObjectURL(await res.blob())
+  const a = document.createElement('a')
+  a.href = url
+  a.download = name
+  document.body.appendChild(a)
+  a.click()
+  a.remove()
+  window.setTimeout(() => URL.revokeObjectURL(url), 10_000)
+  return name
+}
+
+/** The answer to a multipart upload: status plus the parsed JSON body (null when not JSON). */
+export interface UploadResult<T> {
+  status: number
+  ok: boolean
+  body: T | null
+  message: string
+}
+
+/** POST one file as multipart/form-data (field `file`); never throws on an HTTP error status. */
+export async function upload<T>(path: string, file: File): Promise<UploadResult<T>> {
+  const form = new FormData()
+  form.append('file', file, file.name)
+  const res = await fetch(path, { method: 'POST', headers: { Accept: 'application/json', ...authHeaders() }, body: form })
+  handleUnauthorized(res)
+  let body: T | null = null
+  let message = `${res.status} ${res.statusText}`
+  try {
+    body = (await res.json()) as T
+    const detail = (body as { detail?: unknown } | null)?.detail
+    if (typeof detail === 'string') message = detail
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, ok: res.ok, body, message }
 }
 
 export async function login(username: string, password: string): Promise<LoginResponse> {

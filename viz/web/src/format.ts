@@ -91,3 +91,44 @@ export function levelType(level: TagLevel): 'danger' | 'warning' | 'success' | '
 export function isClearing(state: string): boolean {
   return ['returned', 'cleared', 'closed', 'normal', 'inactive'].includes(state.toLowerCase())
 }
+
+const fullDateTimeFmt = new Intl.DateTimeFormat('zh-CN', {
+  timeZone: 'Asia/Shanghai',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hour12: false,
+})
+
+/** Plant time (Asia/Shanghai) with the year, `2026/11/28 16:23:03`; '—' for none. */
+export function formatFullDateTime(ts: Timestamp | null | undefined): string {
+  if (ts === null || ts === undefined || ts === '') return '—'
+  const ms = toMillis(ts)
+  return Number.isFinite(ms) ? fullDateTimeFmt.format(ms) : String(ts)
+}
+
+const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/
+
+/**
+ * A register cell as text: ISO date-times in plant time, booleans as 是/否, lists joined,
+ * nothing as '—'. Plain dates (`2027-06-30`) are calendar days and stay as they are.
+ */
+export function formatCell(value: unknown): string {
+  if (value === null || value === undefined || value === '') return '—'
+  if (typeof value === 'boolean') return value ? '是' : '否'
+  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : String(Math.round(value * 1000) / 1000)
+  if (typeof value === 'string') return ISO_DATETIME.test(value) ? formatFullDateTime(value) : value
+  if (Array.isArray(value)) return value.length ? value.map((v) => (typeof v === 'object' ? JSON.stringify(v) : formatCell(v))).join('；') : '—'
+  return JSON.stringify(value)
+}
+
+const CN_DIGITS = ['零', '一', '二', '三', '四', '五', '六', '七', '八', '九']
+
+/** Hazard-source grade 1..4 as 一级..四级 (GB 18218); '—' for an unrated source. */
+export function gradeLabel(grade: unknown): string {
+  if (typeof grade !== 'number' || !Number.isInteger(grade) || grade < 1 || grade > 9) return '—'
+  return `${CN_DIGITS[grade]}级`
+}

@@ -1,0 +1,194 @@
+"""The management pages in a real browser: the 重大危险源 register and 报警管理.
+
+Drives Debian's chromium through Playwright against the full embedded app (simulator,
+pipeline, API and the built web UI): log in, read the demo hazard sources from the register
+table (sorted, searched, exported and imported the way an operator would), then force a
+reactor temperature excursion and acknowledge the alarm it raises from the alarm page.
+Screenshots go to /tmp so a person can look at what the test saw.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from registers.demo import load_demo
+from tests.e2e.conftest import LiveApp
+from twin.plant import load_plant
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DIST = Path(__file__).resolve().parents[2] / "viz" / "web" / "dist" / "index.html"
+SHOTS = Path("/tmp")
+TAG = "TT-401"
+
+
+def load_demo_registers(live_app: LiveApp) -> None:
+    with live_app.app.state.session_factory() as session:
+        load_demo(session=session, plant=load_plant())
+        session.commit()
+
+
+def table_rows(page: Page, testid: str) -> list[str]:
+    """Visible body rows of an Element Plus table, one string per row (cells tab-separated)."""
+    rows = page.get_by_test_id(testid).locator(".el-table__body-wrapper tr.el-table__row")
+    return [r.inner_text().strip() for r in rows.all()]
+
+
+def fresh_unacked_alarm(base_url: str, token: str, since: float, timeout_s: float = 15) -> dict[str, Any]:
+    """The TT-401 alarm the forced excursion raised: active, unacknowledged, raised after ``since``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        r = httpx.get(
+            f"{base_url}/api/v1/alarm-records",
+            params={"scope": "active", "tag": TAG, "sort": "-raised_at"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        r.raise_for_status()
+        for item in r.json()["items"]:
+            raised = datetime.fromisoformat(item["raised_at"].replace("Z", "+00:00")).timestamp()
+            if item["state"] == "unack_active" and "ack" in item["allowed_actions"] and raised >= since - 1:
+                return dict(item)
+        time.sleep(0.3)
+    pytest.fail(f"no unacknowledged {TAG} alarm within {timeout_s} s of the excursion")
+
+
+def test_registers_and_alarm_handling(live_app: LiveApp, chromium_path: str) -> None:
+    if not DIST.exists():
+        pytest.fail("viz/web/dist is missing: run `npm ci && npm run build` in viz/web")
+    load_demo_registers(live_app)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(
+                viewport={"width": 1600, "height": 900}, locale="zh-CN", accept_downloads=True
+            )
+            page = context.new_page()
+            page.on("pageerror", lambda err: errors.append(str(err)))
+
+            page.goto(f"{live_app.base_url}/")
+            page.get_by_test_id("login-username").fill(live_app.admin_username)
+            page.get_by_test_id("login-password").fill(live_app.admin_password)
+            page.get_by_test_id("login-submit").click()
+
+            # the twin page now sits inside the layout: menu on the left, live state in the header
+            page.get_by_test_id("nav-menu").wait_for()
+            page.get_by_test_id("live-status").wait_for()
+            page.get_by_test_id("twin-canvas").wait_for()
+            token = str(page.evaluate("localStorage.getItem('safetwin.token')"))
+
+            # 重大危险源: MHS-01 is a grade-2 (二级) source
+            page.get_by_test_id("nav-register-hazard-sources").click()
+            table = page.get_by_test_id("register-table")
+            table.get_by_text("MHS-01").wait_for()
+            assert page.get_by_test_id("page-title").inner_text() == "重大危险源"
+            rows = table_rows(page, "register-table")
+            assert len(rows) == 4
+            mhs01 = next(r for r in rows if r.startswith("MHS-01"))
+            assert "二级" in mhs01 and "液化石油气球罐区" in mhs01 and "罐区" in mhs01
+            page.screenshot(path=str(SHOTS / "safetwin-registers-hazard-sources.png"))
+
+            # sorting happens on the server: one click on 编号 turns the ascending order round
+            table.get_by_role("columnheader", name="编号", exact=False).filter(has_not_text="备案").click()
+            page.wait_for_function(
+                "() => document.querySelector('[data-testid=register-table] .el-table__body-wrapper tr')"
+                "?.innerText.startsWith('MHS-04')"
+            )
+
+            # search (q): one matching source
+            page.get_by_test_id("register-search").fill("液氯")
+            page.get_by_test_id("register-search").press("Enter")
+            page.wait_for_function(
+                "() => document.querySelectorAll("
+                "'[data-testid=register-table] .el-table__body-wrapper tr.el-table__row').length === 1"
+            )
+            assert table_rows(page, "register-table")[0].startswith("MHS-03")
+
+            # detail drawer with the version history
+            first_id = page.get_by_test_id("register-table").locator("[data-testid^=detail-]").first
+            first_id.click()
+            history = page.get_by_test_id("record-history")
+            history.wait_for()
+            assert "新建" in history.inner_text()
+            assert "液氯库" in page.get_by_test_id("record-fields").inner_text()
+            history.scroll_into_view_if_needed()
+            page.wait_for_timeout(400)  # let the drawer finish sliding in before the picture
+            page.screenshot(path=str(SHOTS / "safetwin-registers-detail.png"))
+            page.keyboard.press("Escape")
+            history.wait_for(state="hidden")
+
+            # export with the bearer token: a real spreadsheet arrives
+            with page.expect_download() as dl:
+                page.get_by_test_id("register-export-xlsx").click()
+            download = dl.value
+            assert download.suggested_filename == "重大危险源.xlsx"
+            assert Path(download.path()).read_bytes()[:2] == b"PK"
+
+            # a bad import file: nothing imported, the row-by-row report in a dialog
+            page.get_by_test_id("register-import-file").set_input_files(
+                files=[{"name": "bad.csv", "mimeType": "text/csv", "buffer": "编号,名称\nMHS-09,测试\n".encode()}]
+            )
+            report = page.get_by_test_id("import-errors")
+            report.get_by_text("未导入任何数据").wait_for()
+            assert "缺少必填列" in report.inner_text()
+            page.wait_for_timeout(400)  # the dialog fades in
+            page.screenshot(path=str(SHOTS / "safetwin-registers-import-errors.png"))
+            report.get_by_role("button", name="知道了").click()
+
+            # 报警管理: force an excursion, see the alarm, acknowledge it from the page
+            page.get_by_test_id("nav-alarms").click()
+            page.get_by_test_id("alarm-records-table").wait_for()
+            page.get_by_test_id("alarm-kpis").wait_for()
+            started = time.time()
+            r = httpx.post(
+                f"{live_app.base_url}/api/v1/sim/excursions",
+                json={"tag": TAG, "to": 99.0, "duration_s": 60},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            )
+            assert r.status_code == 202, r.text
+            alarm = fresh_unacked_alarm(live_app.base_url, token, started)
+            ack = page.get_by_test_id(f"ack-{alarm['id']}")
+            ack.wait_for(timeout=15_000)  # the live stream (or the 10 s poll) brings it in
+            state = page.get_by_test_id(f"alarm-state-{alarm['id']}")
+            assert state.inner_text().strip() == "未确认-报警中"
+            assert page.get_by_test_id(f"shelve-{alarm['id']}").is_visible()
+            page.screenshot(path=str(SHOTS / "safetwin-alarms-active.png"))
+
+            ack.click()
+            page.wait_for_function(
+                "id => { const s = document.querySelector(`[data-testid=alarm-state-${id}]`);"
+                " return !s || s.textContent.trim() !== '未确认-报警中' }",
+                arg=alarm["id"],
+                timeout=10_000,
+            )
+            assert ack.count() == 0, "the 确认 button stays only while the state allows it"
+            if state.count():
+                assert state.inner_text().strip() == "已确认-报警中"
+            after = httpx.get(
+                f"{live_app.base_url}/api/v1/alarm-records/{alarm['id']}",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=5,
+            ).json()
+            assert after["acked_by"] == live_app.admin_username
+            assert "ack" not in after["allowed_actions"]
+            page.screenshot(path=str(SHOTS / "safetwin-alarms-acked.png"))
+        finally:
+            browser.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
