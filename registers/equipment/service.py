@@ -24,7 +24,7 @@ Example:
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
@@ -382,6 +382,35 @@ class EquipmentRecordRegister(Register[M, C, U, R]):
         if problem:
             raise UnknownEquipment(self.code_field, problem)
         return node
+
+    def validate_rows(
+        self, session: Session, rows: Sequence[Mapping[str, Any]]
+    ) -> builtins.list[tuple[int, InvalidInput]]:
+        """As the framework's, plus: each row names a live equipment the record applies to.
+
+        Import calls this too, so an imported inspection roll cannot hold records of
+        equipment that does not exist (one query for the whole file).
+        """
+        problems = super().validate_rows(session, rows)
+        codes = {row.get(self.code_field) for row in rows} - {None}
+        nodes = {
+            node.code: node
+            for node in session.scalars(
+                select(EquipmentNode).where(EquipmentNode.code.in_(codes), EquipmentNode.deleted_at.is_(None))
+            )
+        }
+        for index, row in enumerate(rows):
+            code = row.get(self.code_field)
+            if code is None:
+                continue
+            node = nodes.get(code)
+            if node is None:
+                problem: str | None = f"设备「{code}」不存在 / unknown equipment code"
+            else:
+                problem = self.requirement(node) if self.requirement else None
+            if problem:
+                problems.append((index, UnknownEquipment(self.code_field, problem)))
+        return problems
 
     def create(self, *, session: Session, data: C, actor: str | None) -> M:
         """Add a record for a live equipment; fill a missing next due date; refresh the node's."""

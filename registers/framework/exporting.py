@@ -3,7 +3,8 @@
 Columns: the register's editable fields under their Chinese labels (what import reads), then
 record id, version, last change time (Beijing time: Excel has no time zones and the people
 reading it are on site) and who made it; import skips those extra columns, so a safety
-manager can export, correct in Excel and import the same file.
+manager can export, correct in Excel and import the same file. List and object columns
+(a hazard source's chemicals) are written as JSON text, which import reads back.
 
 Example:
     >>> from registers.certificates.service import register
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable
 from datetime import date, datetime
 from enum import Enum
@@ -25,6 +27,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
+from pydantic_core import to_jsonable_python
 
 from registers.framework.importing import EXPORT_ONLY_LABELS
 from registers.framework.service import Register
@@ -55,10 +58,10 @@ def _value(value: Any) -> Any:
         return value.value
     if isinstance(value, datetime):
         return value.astimezone(LOCAL_TZ).replace(tzinfo=None, microsecond=0)
-    if isinstance(value, list | tuple):
-        return "; ".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list | tuple | dict):
+        # JSON, not "a; b": import reads JSON columns back, so export -> edit -> import round-trips
+        text = json.dumps(to_jsonable_python(value), ensure_ascii=False, separators=(", ", ": "))
+        return ILLEGAL_CHARACTERS_RE.sub("", text)
     return value
 
 

@@ -8,15 +8,16 @@ never a database error and a 500.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, time
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 __all__ = [
     "AttachmentRead",
     "ImportErrorRead",
     "ImportReportRead",
+    "LocalTime",
     "LongText",
     "PageRead",
     "RegisterRead",
@@ -42,6 +43,29 @@ Str32 = Annotated[str, Field(max_length=32), AfterValidator(_no_control)]
 Str64 = Annotated[str, Field(max_length=64), AfterValidator(_no_control)]
 Str200 = Annotated[str, Field(max_length=200), AfterValidator(_no_control)]
 LongText = Annotated[str, Field(max_length=4000), AfterValidator(_no_control)]
+
+
+def _naive(value: time) -> time:
+    if value.tzinfo is not None:
+        msg = "时间为北京时间，不带时区 / a wall-clock time in Asia/Shanghai, without offset"
+        raise ValueError(msg)
+    return value
+
+
+# A plant's wall-clock time (shift start, 08:00:00). Not JSON Schema's ``format: time``: that is
+# RFC 3339's full-time, which carries an offset, so a client validating the documented schema
+# would refuse every value the API sends back.
+LocalTime = Annotated[
+    time,
+    AfterValidator(_naive),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+            "examples": ["08:00:00"],
+        }
+    ),
+]
 
 T = TypeVar("T")
 

@@ -177,6 +177,17 @@ class Register(Generic[M, C, U, R]):
         describe: short human name of a record for reminders and messages.
         default_sort: used when the caller gives none.
         max_page_size: upper bound of ``size``.
+        references: id field -> model whose *live* row it must name, e.g.
+            ``{"person_id": Person}``. Checked on create, update and every imported row, so a
+            dangling id is a 422 (or an import row error) naming the field, never the
+            database's IntegrityError (a 500) and never an orphan row where there is no
+            foreign key; a soft-deleted parent counts as absent.
+        check: whole-record rule beyond the schema (raises :class:`InvalidInput`); runs on
+            create, on every imported row and on the merged record of an update.
+
+    Create-time rules live in :meth:`validate_rows`, which ``create`` and import both call:
+    a register that needs a database lookup of its own (a hazard-source code, an equipment
+    code) overrides it, so an Excel file can never store what the form refuses.
     """
 
     name: str
@@ -195,6 +206,8 @@ class Register(Generic[M, C, U, R]):
     describe: Callable[[M], str] | None = None
     default_sort: str = "-id"
     max_page_size: int = 500
+    references: Mapping[str, type[RegisterMixin]] = field(default_factory=dict)
+    check: Callable[[Mapping[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
         """Fail at import time, not at the first request, when a declaration names a wrong field."""
@@ -206,6 +219,7 @@ class Register(Generic[M, C, U, R]):
             ("unique", self.unique),
             ("due_dates", tuple(d.field for d in self.due_dates)),
             ("create_schema", tuple(self.create_schema.model_fields)),
+            ("references", tuple(self.references)),
         ):
             unknown = [n for n in names if n not in columns]
             if unknown:
@@ -263,8 +277,15 @@ class Register(Generic[M, C, U, R]):
     # --- create / read / update / delete ------------------------------------------------------
 
     def create(self, *, session: Session, data: C, actor: str | None) -> M:
-        """Add a record (version 1) and its first history entry."""
+        """Add a record (version 1) and its first history entry.
+
+        Raises:
+            InvalidInput: a rule of :meth:`validate_rows` refuses it (e.g. an id naming no record).
+            DuplicateValue: a unique field is taken.
+        """
         values = data.model_dump()
+        for _index, error in self.validate_rows(session, [values])[:1]:
+            raise error
         self._check_unique(session, values, exclude_id=None)
         record = self.model(**values)
         self._apply_derived(record)
@@ -310,8 +331,13 @@ class Register(Generic[M, C, U, R]):
         for name, value in values.items():
             if value is None and not self._columns[name].columns[0].nullable:
                 raise InvalidInput(name, f"{self.label(name)}不能为空 / may not be empty")
-        self._check_unique(session, values, exclude_id=record.id)
+        # Only the references being changed: a record whose parent was deleted later stays editable.
+        for _index, error in self._reference_errors(session, [values])[:1]:
+            raise error
         before = self.snapshot(record)
+        if self.check is not None:
+            self.check({**before, **values})
+        self._check_unique(session, values, exclude_id=record.id)
         for name, value in values.items():
             setattr(record, name, value)
         self._apply_derived(record)
@@ -500,6 +526,50 @@ class Register(Generic[M, C, U, R]):
             per_word.append(or_(*(getattr(self.model, f).ilike(pattern, escape="\\") for f in self.searchable)))
         return and_(*per_word)
 
+    # --- create-time rules, shared with import -------------------------------------------------
+
+    def validate_rows(
+        self, session: Session, rows: Sequence[Mapping[str, Any]]
+    ) -> builtins.list[tuple[int, InvalidInput]]:
+        """Create-time rules the schema cannot express, for many rows at once.
+
+        ``create`` calls it with one row, import with the whole file, so a file can never
+        store what the form refuses. The default checks :attr:`references` (one query per
+        field for the whole file) and :attr:`check`; registers with lookups of their own
+        override it and extend ``super()``'s list.
+
+        Args:
+            session: the request's session (read only).
+            rows: field values as the create schema dumps them.
+
+        Returns:
+            ``(index in rows, error)`` for each problem found.
+        """
+        problems = self._reference_errors(session, rows)
+        if self.check is not None:
+            bad = {index for index, _ in problems}
+            for index, values in enumerate(rows):
+                if index in bad:
+                    continue
+                try:
+                    self.check(values)
+                except InvalidInput as err:
+                    problems.append((index, err))
+        return problems
+
+    def _reference_errors(
+        self, session: Session, rows: Sequence[Mapping[str, Any]]
+    ) -> builtins.list[tuple[int, InvalidInput]]:
+        problems: builtins.list[tuple[int, InvalidInput]] = []
+        for name, model in self.references.items():
+            live = _live_ids(session, model, (row.get(name) for row in rows))
+            for index, row in enumerate(rows):
+                value = row.get(name)
+                if value is not None and value not in live:
+                    message = f"{self.label(name)} {value} 不存在或已删除 / no such record"
+                    problems.append((index, InvalidInput(name, message)))
+        return problems
+
     # --- internals shared with import ---------------------------------------------------------
 
     def derived_values(self, values: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -558,6 +628,18 @@ class Register(Generic[M, C, U, R]):
         """Insert many history rows at once (used by import; each entry a RecordVersion dict)."""
         if entries:
             session.execute(insert(cast(Table, RecordVersion.__table__)), builtins.list(entries))
+
+
+def _live_ids(session: Session, model: type[RegisterMixin], ids: Iterable[Any]) -> set[int]:
+    """Which of ``ids`` name a live (not soft-deleted) row of ``model``; queried in chunks of 500."""
+    # Only integers the database can hold: a bigger one names nothing (and would overflow).
+    pending = sorted({i for i in ids if type(i) is int and -(2**63) <= i < 2**63})
+    found: set[int] = set()
+    for start in range(0, len(pending), 500):
+        chunk = pending[start : start + 500]
+        stmt = select(model.id).where(model.id.in_(chunk), model.deleted_at.is_(None))
+        found.update(session.scalars(stmt))
+    return found
 
 
 def _diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:

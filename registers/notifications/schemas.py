@@ -9,13 +9,14 @@ typo fails when the roster is edited, not at three in the morning when an alarm 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors.contracts import AlarmPriority
 from connectors.notify.base import ChannelKind
+from registers.framework.schemas import LocalTime
 
 MOBILE_PATTERN = re.compile(r"^\+?\d[\d-]{5,19}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -88,8 +89,8 @@ class RosterEntryCreate(BaseModel):
     person: Name = Field(description="值班人员")
     role: Name = Field(description="角色：operator 操作员 / shift_leader 值班长 / safety_manager 安全管理人员")
     area: str | None = Field(default=None, max_length=64, description="负责区域；空 = 全厂")
-    shift_start: time = Field(description="班次开始（北京时间）")
-    shift_end: time = Field(description="班次结束（北京时间），不晚于开始表示跨夜")
+    shift_start: LocalTime = Field(description="班次开始（北京时间）")
+    shift_end: LocalTime = Field(description="班次结束（北京时间），不晚于开始表示跨夜")
     on_date: date | None = Field(default=None, description="值班日期；空 = 每天")
     addresses: dict[ChannelKind, str] = Field(default_factory=dict, description="渠道 -> 手机号/邮箱/open_id")
     enabled: bool = True
@@ -99,14 +100,6 @@ class RosterEntryCreate(BaseModel):
     def _addresses(cls, value: dict[ChannelKind, str]) -> dict[ChannelKind, str]:
         return _check_addresses(value)
 
-    @field_validator("shift_start", "shift_end")
-    @classmethod
-    def _naive_local(cls, value: time) -> time:
-        if value.tzinfo is not None:
-            msg = "班次时间为北京时间，不带时区 / shift times are Asia/Shanghai wall-clock times without offset"
-            raise ValueError(msg)
-        return value
-
 
 class RosterEntryUpdate(BaseModel):
     """Fields to change; ``None`` leaves a field as it is (use ``area: ""`` for every area)."""
@@ -114,8 +107,8 @@ class RosterEntryUpdate(BaseModel):
     person: Name | None = None
     role: Name | None = None
     area: str | None = Field(default=None, max_length=64)
-    shift_start: time | None = None
-    shift_end: time | None = None
+    shift_start: LocalTime | None = None
+    shift_end: LocalTime | None = None
     on_date: date | None = None
     addresses: dict[ChannelKind, str] | None = None
     enabled: bool | None = None

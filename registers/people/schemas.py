@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from models.compliance import CertificateKind
-from registers.framework.schemas import LongText, RegisterRead, Str32, Str64, Str200
+from registers.framework.schemas import LocalTime, LongText, RegisterRead, Str32, Str64, Str200
 from registers.people.models import PersonCategory, PersonStatus
 
 PERSON_LABELS: dict[str, str] = {
@@ -190,6 +190,6 @@ class RosterLineRead(BaseModel):
     person: str
     role: str
     area: str | None
-    shift_start: time
-    shift_end: time
+    shift_start: LocalTime
+    shift_end: LocalTime
     on_date: date | None

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from connectors.contracts import PdmPrediction
 from registers.equipment import service
 from registers.equipment.demo import load_equipment_demo
-from registers.equipment.models import EquipmentNode, WorkOrder
+from registers.equipment.models import EquipmentNode, SafetyValveCalibration, WorkOrder
 from registers.equipment.schemas import (
     BypassCreate,
     CalibrationCreate,
@@ -34,7 +34,7 @@ from registers.equipment.schemas import (
     WorkOrderCreate,
 )
 from registers.equipment.workflow import BypassAction, BypassState, InvalidTransition, WorkOrderAction, WorkOrderState
-from registers.framework.importing import ImportFailed
+from registers.framework.importing import ImportFailed, import_file
 from registers.framework.reminders import due_reminders
 from registers.framework.service import DuplicateValue, InvalidInput
 from twin.plant import DEMO_PLANT, load_plant
@@ -431,3 +431,28 @@ def test_demo_equipment_matches_the_plant_and_loads_once(session: Session) -> No
     assert fired == {"DEMO.TANK_FARM.V-301 液氯储罐", "DEMO.TANK_FARM.V-101.PSV-101B 1#球罐安全阀B"}
     low = service.spare_parts.list(session=session, filters={"below_min": True})
     assert [p.part_no for p in low.items] == ["SP-P401-MS"]
+
+
+def test_imported_records_must_name_equipment_they_apply_to(session: Session) -> None:
+    """The generic Excel import applies the same equipment check as the form: nothing orphaned is written."""
+    build_tree(session)
+    header = ["安全阀编码", "校验日期", "校验结论"]
+    rows = [[PSV, "2026-10-01", "合格"], [V101, "2026-10-01", "合格"], ["DEMO.NOPE", "2026-10-01", "合格"]]
+    with pytest.raises(ImportFailed) as failed:
+        import_file(service.calibrations, session=session, content=_csv(header, rows), filename="a.csv", actor="eng")
+    errors = failed.value.report.errors
+    assert [(e.row, e.column, e.field) for e in errors] == [
+        (3, "安全阀编码", "equipment_code"),
+        (4, "安全阀编码", "equipment_code"),
+    ]
+    assert "DEMO.NOPE" in errors[1].message
+    with pytest.raises(InvalidInput) as refused:  # the form says the same about row 3
+        service.calibrations.create(
+            session=session, data=CalibrationCreate(equipment_code=V101, calibrated_on=date(2026, 10, 1)), actor="eng"
+        )
+    assert refused.value.message == errors[0].message
+    assert session.scalar(select(func.count()).select_from(SafetyValveCalibration)) == 0
+
+
+def _csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
+    return "\n".join(",".join(str(c) for c in row) for row in [header, *rows]).encode("utf-8-sig")

@@ -8,7 +8,9 @@ again; attachments on disk; due-date reminders with a moving clock.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,6 +25,7 @@ from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 from sqlalchemy.orm import Session
 
+from models.compliance import CertificateKind
 from registers.certificates.models import Certificate
 from registers.certificates.schemas import CertificateCreate, CertificateUpdate
 from registers.certificates.service import register
@@ -37,9 +40,14 @@ from registers.framework.attachments import (
 )
 from registers.framework.exporting import export_csv, export_header, export_xlsx
 from registers.framework.importing import ImportFailed, import_file
-from registers.framework.models import ReminderSent
+from registers.framework.models import RecordVersion, ReminderSent
 from registers.framework.reminders import applicable_lead, due_reminders, pending_reminders
 from registers.framework.service import DuplicateValue, InvalidInput, InvalidQuery, RecordNotFound, VersionConflict
+from registers.hazard_sources import service as hazard_sources
+from registers.hazard_sources.schemas import HazardSourceCreate
+from registers.people import service as people
+from registers.people.models import PersonCertificate
+from registers.people.schemas import PersonCertificateCreate, PersonCreate
 
 LICENCE = "安全生产许可证"
 REGISTRATION = "危险化学品登记证"
@@ -514,3 +522,126 @@ def test_leads_only_shrink_as_time_passes(due_in: int, steps: list[int]) -> None
             assert (due - today).days <= lead
             assert all((due - today).days > smaller for smaller in leads if smaller < lead)
             previous = lead
+
+
+# --- create-time rules shared by create and import -------------------------------------------
+
+
+def _person(session: Session, code: str) -> int:
+    record = people.persons.create(session=session, data=PersonCreate(code=code, name=f"员工{code}"), actor="a")
+    return record.id
+
+
+def test_import_checks_references_like_create_and_writes_nothing(session: Session) -> None:
+    """A certificate naming a missing or deleted person: a row error, not an IntegrityError (500)."""
+    alive, gone = _person(session, "E001"), _person(session, "E002")
+    people.persons.soft_delete(session=session, record_id=gone, actor="a")
+    header = ["人员ID", "证书类型", "证书编号"]
+    rows = [[alive, "特种作业操作证", "T-1"], [999_999, "特种作业操作证", "T-2"], [gone, "安全资格证", "T-3"]]
+    for content, name in [(xlsx(header, rows), "证书.xlsx"), (csv_bytes(header, rows), "证书.csv")]:
+        with pytest.raises(ImportFailed) as failed:
+            import_file(people.certificates, session=session, content=content, filename=name, actor="a")
+        errors = failed.value.report.errors
+        assert [(e.row, e.column, e.field) for e in errors] == [(3, "人员ID", "person_id"), (4, "人员ID", "person_id")]
+        assert "999999 不存在" in errors[0].message
+        assert count(session, PersonCertificate) == 0
+    # the form refuses the same row with the same words
+    with pytest.raises(InvalidInput, match="不存在"):
+        people.certificates.create(
+            session=session, data=PersonCertificateCreate(person_id=gone, kind=CertificateKind.OTHER), actor="a"
+        )
+    # a schema error in one row does not hide a reference error in another
+    rows[0][1] = "驾驶证"
+    with pytest.raises(ImportFailed) as failed:
+        import_file(people.certificates, session=session, content=xlsx(header, rows), filename="a.xlsx", actor="a")
+    assert [(e.row, e.field) for e in failed.value.report.errors] == [(2, "kind"), (3, "person_id"), (4, "person_id")]
+
+    rows[0][1], rows[1][0], rows[2][0] = "特种作业操作证", alive, alive
+    report = import_file(people.certificates, session=session, content=xlsx(header, rows), filename="a.xlsx", actor="a")
+    assert (report.imported, count(session, PersonCertificate)) == (3, 3)
+
+
+def test_a_whole_record_check_runs_on_every_imported_row(session: Session) -> None:
+    """``Register.check`` (e.g. a rule across two fields) refuses an imported row as it refuses a form."""
+
+    def no_t_numbers(values: Any) -> None:
+        if str(values.get("number") or "").startswith("T"):
+            raise InvalidInput("number", "编号不能以 T 开头 / must not start with T")  # noqa: EM101 - the field name
+
+    strict = dataclasses.replace(people.certificates, check=no_t_numbers)
+    alive = _person(session, "E010")
+    rows = [[alive, "其他", "A-1"], [alive, "其他", "T-9"]]
+    with pytest.raises(ImportFailed) as failed:
+        import_file(
+            strict,
+            session=session,
+            content=csv_bytes(["人员ID", "证书类型", "证书编号"], rows),
+            filename="a.csv",
+            actor="a",
+        )
+    assert [(e.row, e.column, e.message) for e in failed.value.report.errors] == [
+        (3, "证书编号", "编号不能以 T 开头 / must not start with T")
+    ]
+    assert count(session, PersonCertificate) == 0
+
+
+def test_a_database_refusal_during_import_is_an_import_error(session: Session) -> None:
+    """Safety net: a constraint the register does not declare (here: the foreign key, with the
+    reference check left out of the declaration) fails the import cleanly, nothing half-written."""
+    unchecked = dataclasses.replace(people.certificates, references={})
+    alive = _person(session, "E020")
+    rows = [[alive, "其他", "A-1"], [424_242, "其他", "A-2"]]
+    with pytest.raises(ImportFailed) as failed:
+        import_file(
+            unchecked,
+            session=session,
+            content=xlsx(["人员ID", "证书类型", "证书编号"], rows),
+            filename="a.xlsx",
+            actor="a",
+        )
+    (error,) = failed.value.report.errors
+    assert "数据库拒绝写入，未导入任何数据" in error.message
+    assert count(session, PersonCertificate) == 0
+    assert count(session, RecordVersion) == 1  # only the person's own creation: no orphan history
+    session.flush()  # the session is still usable after the savepoint's rollback
+    assert people.persons.get(session=session, record_id=alive).code == "E020"
+
+
+def test_json_list_columns_export_as_json_and_import_back(session: Session) -> None:
+    """Hazard sources keep their chemicals as a JSON list: export -> import gives the same sources."""
+    chlorine = {"name": "氯", "cas": "7782-50-5", "quantity_t": 60}
+    methanol = {"name": "甲醇", "cas": "67-56-1", "quantity_t": 3200}
+    for code, chemicals in [("MHS-01", [chlorine]), ("MHS-02", [chlorine, {**methanol, "categories": ["W5.3"]}])]:
+        hazard_sources.register.create(
+            session=session,
+            data=HazardSourceCreate.model_validate(
+                {"code": code, "name": f"罐区{code}", "unit_kind": "storage", "chemicals": chemicals, "alpha": 1.5}
+            ),
+            actor="a",
+        )
+    records = list(session.scalars(hazard_sources.register.query()))
+    before = {r.code: hazard_sources.register.snapshot(r) for r in records}
+    workbook = export_xlsx(hazard_sources.register, records)
+    sheet = load_workbook(io.BytesIO(workbook), read_only=True).worksheets[0]
+    column = export_header(hazard_sources.register).index(hazard_sources.register.label("chemicals"))
+    cell = [row[column] for row in sheet.iter_rows(min_row=2, values_only=True)][0]
+    assert json.loads(str(cell))[0]["name"] == "氯"
+    for content, filename in [(workbook, "危险源.xlsx"), (export_csv(hazard_sources.register, records), "危险源.csv")]:
+        for record in hazard_sources.register.list(session=session).items:
+            hazard_sources.register.soft_delete(session=session, record_id=record.id, actor="a")
+        report = import_file(hazard_sources.register, session=session, content=content, filename=filename, actor="a")
+        assert report.imported == 2
+        after = {
+            r.code: hazard_sources.register.snapshot(r) for r in hazard_sources.register.list(session=session).items
+        }
+        assert after == before
+
+
+def test_a_json_cell_that_is_not_json_is_a_row_error(session: Session) -> None:
+    header = [hazard_sources.register.label(n) for n in ("code", "name", "unit_kind", "chemicals", "alpha")]
+    rows = [["MHS-07", "罐区", "storage", '[{"name": "氯", "quantity_t": 60', 1.5]]
+    with pytest.raises(ImportFailed) as failed:
+        import_file(hazard_sources.register, session=session, content=xlsx(header, rows), filename="a.xlsx", actor="a")
+    (error,) = failed.value.report.errors
+    assert (error.row, error.field) == (2, "chemicals")
+    assert "JSON" in error.message

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from registers.db import utcnow
+from registers.framework.importing import ImportFailed, import_file
 from registers.framework.service import DuplicateValue, InvalidInput
 from registers.hazard_sources import service as hazard_sources
 from registers.hazard_sources.scheduled import (
@@ -150,6 +151,26 @@ def test_list_filters_by_grade_and_sorts_by_r(session: Session) -> None:
 def test_a_duty_needs_a_live_source(session: Session) -> None:
     with pytest.raises(InvalidInput, match="MHS-99"):
         duty(session, "MHS-99", DutyRole.OPERATIONAL, date(2026, 11, 2))
+
+
+def test_an_imported_duty_needs_a_live_source_too(session: Session) -> None:
+    """The Excel import applies the same check as the form (it used to store duties of unknown sources)."""
+    make_source(session, "MHS-03")
+    make_source(session, "MHS-04")
+    hazard_sources.register.soft_delete(session=session, record_id=make_source(session, "MHS-05"), actor="a")
+    header = ["重大危险源编号", "包保角色", "履职人", "履职日期", "履职内容"]
+    rows = [
+        ["MHS-03", "operational", "赵强", "2026-11-02", "巡检"],
+        ["MHS-99", "operational", "赵强", "2026-11-02", "巡检"],
+        ["MHS-05", "technical", "李志华", "2026-11-02", "检查"],
+    ]
+    content = "\n".join(",".join(row) for row in [header, *rows]).encode("utf-8-sig")
+    with pytest.raises(ImportFailed) as failed:
+        import_file(hazard_sources.duties, session=session, content=content, filename="履职.csv", actor="a")
+    errors = failed.value.report.errors
+    assert [(e.row, e.column) for e in errors] == [(3, "重大危险源编号"), (4, "重大危险源编号")]
+    assert "MHS-99" in errors[0].message
+    assert hazard_sources.duties.list(session=session).total == 0
 
 
 def test_overdue_duties_are_listed(session: Session) -> None:

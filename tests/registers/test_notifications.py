@@ -31,6 +31,7 @@ from registers.notifications.schemas import (
     NotifyRuleCreate,
     NotifyRuleUpdate,
     RosterEntryCreate,
+    RosterEntryRead,
     RosterEntryUpdate,
 )
 from registers.users import service as users
@@ -377,3 +378,20 @@ def test_routes_edit_roster_and_read_the_delivery_log(tmp_path: Path, notifier: 
         == 422
     )
     engine.dispose()
+
+
+def test_shift_times_are_documented_as_the_wall_clock_times_the_api_sends() -> None:
+    """OpenAPI said ``format: time`` (RFC 3339, with an offset) but the API sends ``08:00:00``.
+
+    A client validating responses against the schema refused every roster line; the schema now
+    says what is sent, and an offset is refused on update as it is on create.
+    """
+    for schema in (RosterEntryRead, RosterEntryCreate, RosterEntryUpdate):
+        text = str(schema.model_json_schema())
+        assert "'format': 'time'" not in text
+    start = RosterEntryRead.model_json_schema()["properties"]["shift_start"]
+    assert start["type"] == "string"
+    assert "08:00:00" in start["examples"]
+    with pytest.raises(ValidationError, match="不带时区"):
+        RosterEntryUpdate.model_validate({"shift_start": "08:00:00+08:00"})
+    assert RosterEntryUpdate.model_validate({"shift_end": "20:00"}).shift_end == time(20, 0)
