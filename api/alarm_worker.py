@@ -16,12 +16,14 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.runtime import HELD_ALARM_STREAM, operator_positions
 from connectors.bus.memory import Bus, Subscription
 from connectors.contracts import ALARM_EVENT, AlarmEvent
 from connectors.notify.base import Channel, ChannelKind
 from connectors.notify.email import EmailChannel
 from connectors.notify.http import DingTalkRobotChannel, FeishuRobotChannel, SmsGatewayChannel, WeComRobotChannel
 from connectors.settings import Settings
+from models.alarm_flood import FLOOD
 from models.alarm_states import AlarmStatus, is_unacknowledged
 from registers.alarms import service as alarms
 from registers.catalog import reminder_registers
@@ -59,10 +61,12 @@ def channels_from_settings(settings: Settings) -> dict[ChannelKind, Channel]:
 
 
 def area_lookup(plant: Plant) -> Callable[[AlarmEvent], str | None]:
-    """Plant area of an alarm's source (tag -> equipment -> area)."""
-    by_tag = {t.tag: plant.equipment_by_id(t.equipment).area for t in plant.tags}
+    """Plant area of an alarm's source (tag -> equipment -> area; a flood summary names its area)."""
+    by_tag = operator_positions(plant)
 
     def area_of(event: AlarmEvent) -> str | None:
+        if event.kind == FLOOD:
+            return event.source_id
         return by_tag.get(event.source_id)
 
     return area_of
@@ -93,7 +97,8 @@ class AlarmWorker:
     def start(self) -> None:
         """Subscribe now (so no event published from here on is missed) and start the thread."""
         sub = self.bus.subscribe(ALARM_EVENT)
-        self._thread = threading.Thread(target=self._run, args=(sub,), name="alarm-worker", daemon=True)
+        held = self.bus.subscribe(HELD_ALARM_STREAM)
+        self._thread = threading.Thread(target=self._run, args=(sub, held), name="alarm-worker", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -102,7 +107,7 @@ class AlarmWorker:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _run(self, sub: Subscription) -> None:
+    def _run(self, sub: Subscription, held: Subscription) -> None:
         next_housekeeping = time.monotonic() + self.housekeeping_s
         try:
             while not self._stop.is_set():
@@ -110,6 +115,9 @@ class AlarmWorker:
                 events = [e for e in batch if isinstance(e, AlarmEvent)]
                 if events:
                     self.handle(events)
+                held_back = [e for e in held.drain() if isinstance(e, AlarmEvent)]
+                if held_back:  # during a flood: into the register, but nobody is called
+                    self.handle(held_back, notify=False)
                 if time.monotonic() >= next_housekeeping:
                     self.housekeeping()
                     next_housekeeping = time.monotonic() + self.housekeeping_s
@@ -117,8 +125,9 @@ class AlarmWorker:
                     break
         finally:
             self.bus.unsubscribe(sub)
+            self.bus.unsubscribe(held)
 
-    def handle(self, events: list[AlarmEvent]) -> None:
+    def handle(self, events: list[AlarmEvent], *, notify: bool = True) -> None:
         """Record a batch of events, then notify; one transaction each, errors logged not raised."""
         try:
             with self.session_factory() as session:
@@ -129,7 +138,7 @@ class AlarmWorker:
         except Exception:  # noqa: BLE001 - the worker must outlive one bad batch
             self.errors += 1
             log.exception("recording %d alarm events failed", len(events))
-        if not self.notifier.channels:
+        if not notify or not self.notifier.channels:
             return
         for event in events:
             try:

@@ -39,6 +39,12 @@ log = logging.getLogger(__name__)
 
 INGEST_STREAM = "ingest.sensor.reading"
 LIVE_STREAM = "live"
+HELD_ALARM_STREAM = "alarm.event.held"  # recorded, not annunciated (held back during a flood)
+
+
+def operator_positions(plant: Plant) -> dict[str, str]:
+    """Operator position of each tag for flood detection: one position per plant area."""
+    return {t.tag: plant.equipment_by_id(t.equipment).area for t in plant.tags}
 
 
 def tag_limits(plant: Plant) -> dict[str, TagLimits]:
@@ -103,6 +109,8 @@ class Runtime:
             self.specs,
             BusSource(self.bus, INGEST_STREAM),
             [StoreSink(self.store), BusSink(self.bus), BusSink(self.bus, LIVE_STREAM)],
+            positions=operator_positions(self.plant),
+            held_sinks=[StoreSink(self.store), BusSink(self.bus, HELD_ALARM_STREAM)],
         )
 
         def target() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from connectors.contracts import (
     SENSOR_READING,
+    AlarmEvent,
     DeadLetter,
     Quality,
     SensorReading,
@@ -19,7 +20,9 @@ from connectors.contracts import (
     decode_message,
     encode,
 )
+from models import alarm_flood as flood
 from models.alarm_engine import TagAlarmConfig, TagAlarmState, process
+from models.alarm_flood import FloodState
 from models.limits import TagLimits, TagState, quality_of
 
 Checked = SensorReading | DeadLetter
@@ -103,3 +106,15 @@ def limits_mapper(
 
 def _with_quality(reading: SensorReading, quality: Any) -> SensorReading:
     return SensorReading(tag=reading.tag, ts=reading.ts, value=reading.value, quality=quality, source=reading.source)
+
+
+ANNUNCIATE = "annunciate"
+HOLD = "hold"
+
+
+def flood_mapper(
+    positions: Mapping[str, str], state: FloodState | None, event: AlarmEvent
+) -> tuple[FloodState, list[tuple[str, AlarmEvent]]]:
+    """Flood detection of one alarm event: what to annunciate (summaries included), what to hold."""
+    new_state, out = flood.step(state or flood.FloodState(), [event], positions)
+    return new_state, [(ANNUNCIATE, e) for e in out.annunciated] + [(HOLD, e) for e in out.recorded_only]
