@@ -101,3 +101,10 @@ def test_malformed_and_unknown_readings_become_deadletters(live_app: LiveApp) ->
     )
     assert len(found) == 2
     assert runtime.flow_alive, "bad input must never stop the flow"
+
+
+def test_notebook_widget_loads_the_twin_over_http(live_app: LiveApp) -> None:
+    from viz.notebook.twin_widget import TwinWidget
+
+    widget = TwinWidget.from_api(live_app.base_url, live_app.token())
+    assert "R-401" in widget.meshes and "V-101" in widget.meshes

@@ -1,0 +1,1 @@
+"""SafeTwin visualisation: the web front end (viz/web) and notebook widgets (viz/notebook)."""

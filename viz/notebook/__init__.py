@@ -1,0 +1,1 @@
+"""Notebook widgets of SafeTwin (pythreejs), talking to the API over HTTP only."""
