@@ -391,9 +391,10 @@ ci_start_apache_kafka() {
     ci_write_kafka_config "$data"
     # Fresh log dir every start: a formatted dir is bound to one cluster id. The id is what
     # `StorageTool random-uuid` prints (16 random bytes, base64url, no padding), made here to
-    # save a JVM start.
+    # save a JVM start. It may begin with "-", which the argument parser would read as an
+    # option (1 start in 64 failed that way), hence the "--cluster-id=" form.
     cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-    java -cp "$cp" kafka.tools.StorageTool format --standalone -t "$cluster_id" \
+    java -cp "$cp" kafka.tools.StorageTool format --standalone --cluster-id="$cluster_id" \
         -c "$CI_STATE/kafka/server.properties" >>"$CI_STATE/kafka/format.log" 2>&1 ||
         { cat "$CI_STATE/kafka/format.log" >&2; ci_die "kafka.tools.StorageTool format failed"; return 1; }
     jvm_opts=(-Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
