@@ -7,10 +7,12 @@ Addresses come from the environment that ``.ci/run`` exports.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
-from collections.abc import Iterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlparse
 
 import pytest
@@ -85,3 +87,22 @@ def chromium_path() -> str:
 def tcp_port() -> Iterator[int]:
     """A free local port."""
     yield free_port()
+
+
+@pytest.fixture
+async def no_leaks(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Fail a test that leaves asyncio tasks or threads (e.g. paho's network loop) behind.
+
+    A test module may set ``LEAK_GRACE_S`` (default 2 s): how long stopping may take.
+    """
+    grace_s: float = getattr(request.module, "LEAK_GRACE_S", 2.0)
+    tasks = asyncio.all_tasks()
+    threads = set(threading.enumerate())
+    yield
+    for _ in range(round(grace_s / 0.02)):
+        leaked = [t for t in asyncio.all_tasks() - tasks if t is not asyncio.current_task() and not t.done()]
+        extra = [t for t in set(threading.enumerate()) - threads if not t.name.startswith("asyncio_")]
+        if not leaked and not extra:
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail(f"leaked tasks {leaked} / threads {extra}")

@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
@@ -33,21 +32,6 @@ from twin.plant import load_plant
 from twin.simulator import Simulator
 
 START = 1_700_000_000.0
-
-
-@pytest.fixture
-async def no_leaks() -> AsyncIterator[None]:
-    """Fail a test that leaves asyncio tasks or threads (paho's network loop) behind."""
-    tasks = asyncio.all_tasks()
-    threads = set(threading.enumerate())
-    yield
-    for _ in range(100):
-        leaked = [t for t in asyncio.all_tasks() - tasks if t is not asyncio.current_task() and not t.done()]
-        extra = [t for t in set(threading.enumerate()) - threads if not t.name.startswith("asyncio_")]
-        if not leaked and not extra:
-            return
-        await asyncio.sleep(0.02)
-    pytest.fail(f"leaked tasks {leaked} / threads {extra}")
 
 
 class Inbox:

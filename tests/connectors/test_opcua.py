@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -19,21 +18,6 @@ NS = "urn:safetwin:test"
 T0 = datetime(2024, 5, 1, 8, 0, 0, tzinfo=UTC)
 T0_MS = round(T0.timestamp() * 1000)
 POINTS = [NodePoint(tag="PT-1", node_id="ns=2;s=PT-1"), NodePoint(tag="TT-1", node_id="ns=2;s=TT-1")]
-
-
-@pytest.fixture
-async def no_leaks() -> AsyncIterator[None]:
-    """Fail a test that leaves asyncio tasks or threads behind."""
-    tasks = asyncio.all_tasks()
-    threads = set(threading.enumerate())
-    yield
-    for _ in range(100):
-        leaked = [t for t in asyncio.all_tasks() - tasks if t is not asyncio.current_task() and not t.done()]
-        extra = [t for t in set(threading.enumerate()) - threads if not t.name.startswith("asyncio_")]
-        if not leaked and not extra:
-            return
-        await asyncio.sleep(0.02)
-    pytest.fail(f"leaked tasks {leaked} / threads {extra}")
 
 
 class UaTestServer:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-import threading
 from collections.abc import AsyncIterator
 from functools import cache
 
@@ -27,21 +26,6 @@ def demo() -> Plant:
 def f32(x: float) -> float:
     """What a FLOAT32 register pair can hold of ``x``."""
     return float(struct.unpack(">f", struct.pack(">f", x))[0])
-
-
-@pytest.fixture
-async def no_leaks() -> AsyncIterator[None]:
-    """Fail a test that leaves asyncio tasks or threads behind."""
-    tasks = asyncio.all_tasks()
-    threads = set(threading.enumerate())
-    yield
-    for _ in range(100):
-        leaked = [t for t in asyncio.all_tasks() - tasks if t is not asyncio.current_task() and not t.done()]
-        extra = [t for t in set(threading.enumerate()) - threads if not t.name.startswith("asyncio_")]
-        if not leaked and not extra:
-            return
-        await asyncio.sleep(0.02)
-    pytest.fail(f"leaked tasks {leaked} / threads {extra}")
 
 
 @pytest.fixture
