@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from registers.framework.service import RegisterError
+from registers.framework.workflow import allowed_actions, next_state
 
 __all__ = ["TRANSITIONS", "ContractorEvent", "ContractorStatus", "InvalidTransition", "allowed_events", "transition"]
 
@@ -80,12 +81,9 @@ def transition(state: ContractorStatus, event: ContractorEvent) -> ContractorSta
     Raises:
         InvalidTransition: the table has no such move.
     """
-    try:
-        return TRANSITIONS[(state, event)]
-    except KeyError:
-        raise InvalidTransition(state, event) from None
+    return next_state(TRANSITIONS, state, event, InvalidTransition)
 
 
 def allowed_events(state: ContractorStatus) -> list[ContractorEvent]:
     """The events allowed in ``state``, in table order (what the screen offers as buttons)."""
-    return [event for (source, event) in TRANSITIONS if source == state]
+    return allowed_actions(TRANSITIONS, state)

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
+
+from registers.framework.workflow import allowed_actions, next_state
 
 __all__ = [
     "BYPASS_ACTION_PERMISSION",
@@ -35,10 +37,6 @@ __all__ = [
     "bypass_next",
     "work_order_next",
 ]
-
-
-S = TypeVar("S", bound=StrEnum)
-A = TypeVar("A", bound=StrEnum)
 
 
 class InvalidTransition(ValueError):
@@ -142,10 +140,7 @@ def work_order_next(state: WorkOrderState, action: WorkOrderAction) -> WorkOrder
     Raises:
         InvalidTransition: the table has no such move.
     """
-    try:
-        return WORK_ORDER_TRANSITIONS[(state, action)]
-    except KeyError:
-        raise InvalidTransition(state, action) from None
+    return next_state(WORK_ORDER_TRANSITIONS, state, action, InvalidTransition)
 
 
 # --- SIS interlock bypasses (联锁旁路) -------------------------------------------------------
@@ -223,12 +218,4 @@ def bypass_next(state: BypassState, action: BypassAction) -> BypassState:
     Raises:
         InvalidTransition: the table has no such move.
     """
-    try:
-        return BYPASS_TRANSITIONS[(state, action)]
-    except KeyError:
-        raise InvalidTransition(state, action) from None
-
-
-def allowed_actions(table: Mapping[tuple[S, A], S], state: S) -> list[A]:
-    """The actions allowed from ``state`` in a transition table, in table order (for the UI's buttons)."""
-    return [action for (source, action) in table if source == state]
+    return next_state(BYPASS_TRANSITIONS, state, action, InvalidTransition)
