@@ -34,12 +34,13 @@ import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, Response, UploadFile, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from api.auth import SessionDep, require
 from registers.framework.attachments import (
@@ -59,7 +60,7 @@ from registers.framework.exporting import (
     export_csv,
     export_xlsx,
 )
-from registers.framework.importing import ImportFailed, import_file
+from registers.framework.importing import ImportFailed, ImportReport, import_file
 from registers.framework.schemas import AttachmentRead, ImportErrorRead, ImportReportRead, PageRead, VersionRead
 from registers.framework.service import (
     RANGE_SUFFIXES,
@@ -79,6 +80,22 @@ MAX_IMPORT_BYTES = 50 * 1024 * 1024
 _INT32_MAX = 2**31 - 1
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Importer(Protocol):
+    """An Excel/CSV import of a register: all rows or none (``import_file`` is the usual one)."""
+
+    def __call__(
+        self,
+        register: Register[Any, Any, Any, Any],
+        /,
+        *,
+        session: Session,
+        content: bytes,
+        filename: str,
+        actor: str | None,
+    ) -> ImportReport: ...
+
 
 RecordId = Annotated[int, Path(ge=1, le=_INT32_MAX, description="记录ID")]
 
@@ -178,6 +195,7 @@ def register_router(
     resource: str,
     storage: AttachmentStorage | None = None,
     max_attachment_bytes: int = DEFAULT_MAX_BYTES,
+    importer: Importer | None = import_file,
 ) -> APIRouter:
     """Build the REST API of a register.
 
@@ -189,6 +207,9 @@ def register_router(
         storage: attachment storage; default ``app.state.attachment_storage`` if the app set
             one, else ``<settings.data_dir>/uploads``.
         max_attachment_bytes: size limit of one attachment.
+        importer: what ``POST /import`` runs (a register with rules spanning rows, such as the
+            equipment tree, passes its own); ``None`` offers no import (workflow registers,
+            whose state must never come from a spreadsheet).
 
     Returns:
         A router; add register-specific routes to it before including it in the app.
@@ -258,17 +279,12 @@ def register_router(
         filename = f"{register.title}.{format}"
         return Response(body, media_type=media, headers={"Content-Disposition": _content_disposition(filename)})
 
-    @router.post(
-        "/import",
-        response_model=ImportReportRead,
-        summary=f"导入{register.title} (Excel/CSV)",
-        responses={422: {"description": "文件有错误，未导入任何数据 / errors, nothing imported"}},
-    )
     @_with_types(user=user_for("import"))
     def import_records(session: SessionDep, user: Any, file: Annotated[UploadFile, File()]) -> Any:
+        assert importer is not None  # the route is only added with an importer
         content = _read_upload(file, MAX_IMPORT_BYTES)
         try:
-            report = import_file(
+            report = importer(
                 register, session=session, content=content, filename=file.filename or "", actor=user.username
             )
         except ImportFailed as err:
@@ -278,6 +294,16 @@ def register_router(
                 content={"detail": str(err), "rows": err.report.rows, "imported": 0, "errors": errors},
             )
         return ImportReportRead.model_validate(report)
+
+    if importer is not None:
+        router.add_api_route(
+            "/import",
+            import_records,
+            methods=["POST"],
+            response_model=ImportReportRead,
+            summary=f"导入{register.title} (Excel/CSV)",
+            responses={422: {"description": "文件有错误，未导入任何数据 / errors, nothing imported"}},
+        )
 
     @router.post("", response_model=read_schema, status_code=status.HTTP_201_CREATED, summary=f"新增{register.title}")
     @_with_types(data=create_schema, user=user_for("create"))

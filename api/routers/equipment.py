@@ -31,13 +31,11 @@ from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, UploadFile, status
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api.auth import SessionDep, require
-from api.register_router import MAX_IMPORT_BYTES, RecordId, register_router, translate_errors
+from api.register_router import RecordId, register_router, translate_errors
 from registers.db import utcnow
 from registers.equipment import service
 from registers.equipment.schemas import BypassRead, EquipmentFile, TreeNode, WorkOrderRead
@@ -48,9 +46,7 @@ from registers.equipment.workflow import (
     InvalidTransition,
     WorkOrderAction,
 )
-from registers.framework.importing import ImportFailed
 from registers.framework.reminders import pending_reminders
-from registers.framework.schemas import ImportErrorRead, ImportReportRead
 from registers.framework.service import Register
 from registers.users.models import User
 
@@ -136,32 +132,6 @@ def equipment_reminders(
     ]
 
 
-def _import_route(records: Register[Any, Any, Any, Any], resource: str) -> Callable[..., Any]:
-    """An ``/import`` route that applies the tree's rules on top of the framework's import."""
-
-    def import_records(
-        session: SessionDep,
-        user: Annotated[User, Depends(require("import", resource))],
-        file: Annotated[UploadFile, File()],
-    ) -> Any:
-        content = file.file.read(MAX_IMPORT_BYTES + 1)
-        if len(content) > MAX_IMPORT_BYTES:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail="文件过大 / file too large")
-        try:
-            report = service.import_equipment_file(
-                records, session=session, content=content, filename=file.filename or "", actor=user.username
-            )
-        except ImportFailed as err:
-            errors = [ImportErrorRead.model_validate(e).model_dump() for e in err.report.errors]
-            return JSONResponse(
-                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-                content={"detail": str(err), "rows": err.report.rows, "imported": 0, "errors": errors},
-            )
-        return ImportReportRead.model_validate(report)
-
-    return import_records
-
-
 def _factory(
     records: Register[Any, Any, Any, Any],
     prefix: str,
@@ -171,21 +141,10 @@ def _factory(
     importable: bool = True,
     own: APIRouter | None = None,
 ) -> APIRouter:
-    """The register's routes: its own first, then the factory's with ``/import`` replaced or removed."""
+    """The register's routes: its own first, then the factory's, importing with the tree's rules."""
     own = own or APIRouter(prefix=prefix, tags=[tag])
-    if importable:
-        own.add_api_route(
-            "/import",
-            _import_route(records, resource),
-            methods=["POST"],
-            response_model=ImportReportRead,
-            summary=f"导入{records.title} (Excel/CSV)",
-            responses={422: {"description": "文件有错误，未导入任何数据 / errors, nothing imported"}},
-        )
-    generated = register_router(records, prefix=prefix, tags=[tag], resource=resource)
-    generated.routes[:] = [
-        r for r in generated.routes if not (isinstance(r, APIRoute) and r.path == f"{prefix}/import")
-    ]
+    importer = service.import_equipment_file if importable else None
+    generated = register_router(records, prefix=prefix, tags=[tag], resource=resource, importer=importer)
     combined = APIRouter()
     combined.include_router(own)
     combined.include_router(generated)
