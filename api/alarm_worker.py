@@ -17,14 +17,15 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.runtime import HELD_ALARM_STREAM, operator_positions
+from api.settings import Settings
 from connectors.bus.memory import Bus, Subscription
-from connectors.contracts import ALARM_EVENT, AlarmEvent
-from connectors.notify.base import Channel, ChannelKind
+from connectors.notify.base import Channel
 from connectors.notify.email import EmailChannel
 from connectors.notify.http import DingTalkRobotChannel, FeishuRobotChannel, SmsGatewayChannel, WeComRobotChannel
-from connectors.settings import Settings
 from models.alarm_flood import FLOOD
 from models.alarm_states import AlarmStatus, is_unacknowledged
+from models.channels import ChannelKind
+from models.contracts import ALARM_EVENT, AlarmEvent
 from registers.alarms import service as alarms
 from registers.catalog import reminder_registers
 from registers.db import utcnow

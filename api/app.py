@@ -42,7 +42,7 @@ from api.routers import (
 )
 from api.routers import auth as auth_router
 from api.runtime import Runtime
-from connectors.settings import Settings
+from api.settings import Settings
 from registers.db import make_engine, make_session_factory, migrate
 from registers.users import service as users
 from twin.plant import load_plant

@@ -1,6 +1,6 @@
 """Authentication for the API: passwords, JWTs, the request session and user dependencies.
 
-What the app must provide at start-up: ``app.state.settings`` (``connectors.settings.Settings``)
+What the app must provide at start-up: ``app.state.settings`` (``api.settings.Settings``)
 and ``app.state.session_factory`` (``registers.db.make_session_factory``).
 
 Dependencies, to use as type annotations in routes::
@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import HTTPConnection
 
-from connectors.settings import Settings
+from api.settings import Settings
 from registers.db import utcnow
 from registers.permissions import can
 from registers.users import service as users

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connectors.settings import Settings
+from api.settings import Settings
 
 app = typer.Typer(help="SafeTwin 安全风险智能化管控平台", no_args_is_help=True, add_completion=False)
 console = Console()

@@ -15,13 +15,13 @@ from __future__ import annotations
 from bytewax.dataflow import Dataflow
 
 from api.runtime import tag_limits
-from connectors.contracts import ALARM_EVENT, DEADLETTER, SENSOR_READING
+from api.settings import Settings
 from connectors.kafka.admin import topic_for
 from connectors.kafka.sink import KafkaSink
 from connectors.kafka.source import KafkaSource
-from connectors.settings import Settings
 from connectors.store import open_store
 from connectors.store.sink import StoreSink
+from models.contracts import ALARM_EVENT, DEADLETTER, SENSOR_READING
 from pipelines.sensors.flow import build_flow
 from twin.plant import load_plant
 

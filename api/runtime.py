@@ -20,15 +20,15 @@ from typing import Any
 
 from bytewax.testing import run_main
 
+from api.settings import Settings
 from connectors.bus.bytewax_io import BusSink, BusSource
 from connectors.bus.memory import Bus
-from connectors.contracts import SensorReading
 from connectors.modbus.client import ModbusPoller
 from connectors.opcua.client import OpcUaSubscriber
-from connectors.settings import Settings
 from connectors.store import open_store
 from connectors.store.base import TimeSeriesStore
 from connectors.store.sink import StoreSink
+from models.contracts import SensorReading
 from models.limits import TagLimits
 from pipelines.sensors.flow import build_flow
 from twin.field import FieldServers, modbus_points, opcua_points

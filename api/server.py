@@ -10,7 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
-from connectors.settings import Settings
+from api.settings import Settings
 
 
 @dataclass

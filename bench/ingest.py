@@ -47,7 +47,9 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connectors.contracts import (  # noqa: E402
+from connectors.store.duckdb import READINGS_SCHEMA, DuckDBStore  # noqa: E402
+from models.alarm_engine import USABLE_QUALITIES, LimitAlarm, TagAlarmConfig, TagAlarmState, process  # noqa: E402
+from models.contracts import (  # noqa: E402
     SENSOR_READING,
     AlarmEvent,
     AlarmPriority,
@@ -57,8 +59,6 @@ from connectors.contracts import (  # noqa: E402
     encode,
     now_ms,
 )
-from connectors.store.duckdb import READINGS_SCHEMA, DuckDBStore  # noqa: E402
-from models.alarm_engine import USABLE_QUALITIES, LimitAlarm, TagAlarmConfig, TagAlarmState, process  # noqa: E402
 from pipelines.sensors.batch import (  # noqa: E402
     BatchState,
     CompiledConfigs,

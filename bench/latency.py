@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.runtime import INGEST_STREAM  # noqa: E402
 from api.server import BackgroundServer  # noqa: E402
-from connectors.settings import Settings  # noqa: E402
+from api.settings import Settings  # noqa: E402
 
 
 def free_port() -> int:

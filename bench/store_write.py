@@ -24,8 +24,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from connectors.contracts import SensorReading
 from connectors.store.duckdb import DuckDBStore, readings_to_arrow
+from models.contracts import SensorReading
 
 T0 = 1_750_000_000_000
 BATCH = 1000

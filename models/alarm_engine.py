@@ -1,7 +1,7 @@
 """The process-side alarm engine of one tag: limits, delays, rate of change, deviation, quality.
 
 This is the "alarm rules" box of the live path (ARCHITECTURE.md). It decides *whether an alarm
-condition holds* and emits an :class:`~connectors.contracts.AlarmEvent` each time an alarm
+condition holds* and emits an :class:`~models.contracts.AlarmEvent` each time an alarm
 becomes active or returns. What the operator does with the alarm (acknowledge, shelve, dispose)
 is the ISA-18.2 operator state machine, which lives elsewhere and consumes these events.
 
@@ -35,7 +35,7 @@ an operator decision, which the operator state machine records with who and when
 automatic suppression here would hide alarms without such a record.
 
 Example:
-    >>> from connectors.contracts import SensorReading
+    >>> from models.contracts import SensorReading
     >>> cfg = TagAlarmConfig(tag="PT-101", lo=0, hi=2.5, deadband=0.02,
     ...                      limits=(LimitAlarm("H", 1.6, AlarmPriority.MEDIUM),))
     >>> state, events = process(None, SensorReading(tag="PT-101", ts=1000, value=1.7), cfg)
@@ -56,7 +56,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal, TypeAlias
 
-from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState, Quality, SensorReading
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState, Quality, SensorReading
 from models.limits import LIMIT_KINDS, TagLimits
 
 LimitKind: TypeAlias = Literal["HH", "H", "L", "LL"]

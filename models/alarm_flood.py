@@ -5,7 +5,7 @@ that rate an operator can no longer respond to each alarm, and the important one
 This module watches the alarm activations of each operator position (a mapping tag →
 position, typically by plant area) and, when a position floods:
 
-* emits **one** flood-summary :class:`~connectors.contracts.AlarmEvent` (``kind="FLOOD"``,
+* emits **one** flood-summary :class:`~models.contracts.AlarmEvent` (``kind="FLOOD"``,
   ``source_kind="asset"``, ``source_id`` = the position, ``alarm_id="FLOOD:<position>"``) whose
   message gives the count and the tags that alarm most, instead of the flood;
 * holds back the individual annunciation of lower-priority events (below
@@ -21,7 +21,7 @@ pipeline calls with its latest reading time so that a flood can end when alarms 
 replay after recovery gives the same output.
 
 Example:
-    >>> from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState
+    >>> from models.contracts import AlarmEvent, AlarmPriority, AlarmState
     >>> def ev(i):
     ...     return AlarmEvent(alarm_id=f"TT-{i}:H", source_kind="tag", source_id=f"TT-{i}", kind="H",
     ...                       priority=AlarmPriority.MEDIUM, state=AlarmState.ACTIVE, ts=1000 * i)
@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState
 
 FLOOD: Final = "FLOOD"
 DEFAULT_POSITION: Final = "plant"

@@ -1,6 +1,6 @@
 """ISA-18.2 / IEC 62682 alarm states as a pure transition table.
 
-The pipeline's :class:`~connectors.contracts.AlarmEvent` only says whether the process
+The pipeline's :class:`~models.contracts.AlarmEvent` only says whether the process
 condition holds (``active`` / ``returned``). Operators need more: whether someone has
 acknowledged the alarm, and whether it is deliberately hidden (shelved by an operator,
 suppressed by design, or out of service for maintenance). This module is that state model,

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Final
 
-from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState, Quality, SensorReading
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState, Quality, SensorReading
 
 LIMIT_KINDS: Final = ("HH", "H", "L", "LL")
 _GAS_KINDS: Final = frozenset({"flammable_gas", "toxic_gas"})

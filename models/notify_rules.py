@@ -17,7 +17,7 @@ can be tested against a moved clock.
 
 Example:
     >>> from datetime import UTC, datetime, time
-    >>> from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState
+    >>> from models.contracts import AlarmEvent, AlarmPriority, AlarmState
     >>> zhang = RosterEntry(person="张三", role="operator", shift_start=time(8), shift_end=time(20),
     ...                     addresses={ChannelKind.SMS: "13800000001"})
     >>> rule = NotifyRule(name="全厂", roles=frozenset({"operator"}), channels=(ChannelKind.SMS,))
@@ -38,8 +38,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Final, NamedTuple
 from zoneinfo import ZoneInfo
 
-from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState
-from connectors.notify.base import ChannelKind
+from models.channels import ChannelKind
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState
 
 LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
 

@@ -35,10 +35,10 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from connectors.contracts import SensorReading
 from connectors.modbus.client import RegisterPoint
 from connectors.mqtt.client import MqttPublisher
 from connectors.opcua.client import NodePoint
+from models.contracts import SensorReading
 from twin.plant import Plant
 from twin.simulator import Simulator
 

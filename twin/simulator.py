@@ -38,7 +38,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from connectors.contracts import Quality, SensorReading
+from models.contracts import Quality, SensorReading
 from twin.plant import Plant, Tag
 
 _MASK64: Final = (1 << 64) - 1

@@ -22,8 +22,8 @@ from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Reques
 from pydantic import AwareDatetime
 
 from api.auth import SessionDep, require
-from connectors.contracts import AlarmPriority
 from models.alarm_states import AlarmStatus, InvalidShelve, InvalidTransition
+from models.contracts import AlarmPriority
 from registers.alarms import service as alarms
 from registers.alarms.models import Alarm
 from registers.alarms.schemas import (

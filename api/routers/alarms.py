@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import StoreDep
-from connectors.contracts import to_builtins
+from models.contracts import to_builtins
 
 router = APIRouter(prefix="/api/v1/alarms", tags=["alarms 报警"])
 

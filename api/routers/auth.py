@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import CurrentUser, create_token, security_session
-from connectors.settings import Settings
+from api.settings import Settings
 from registers.users import service as users
 from registers.users.models import User
 from registers.users.schemas import LoginRequest, PasswordChange, Token, TokenUser, UserRead

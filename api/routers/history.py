@@ -18,8 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from api.deps import PlantDep, StoreDep, TagDep
-from connectors.contracts import now_ms
 from connectors.store.base import HistoryPoint, TagStatistics
+from models.contracts import now_ms
 from twin.plant import Plant
 
 router = APIRouter(tags=["history 历史与统计"])

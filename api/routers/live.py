@@ -15,7 +15,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
 from api.auth import user_from_token
 from api.runtime import LIVE_STREAM, Runtime
-from connectors.contracts import stream_of
+from models.contracts import stream_of
 
 router = APIRouter(tags=["live 实时推送"])
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 
 from api.auth import SessionDep, require
-from connectors.notify.base import ChannelKind
+from models.channels import ChannelKind
 from registers.notifications import service as notifications
 from registers.notifications.models import NotifyRuleRow, RosterEntryRow
 from registers.notifications.schemas import (

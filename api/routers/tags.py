@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import PlantDep, StoreDep, TagDep
-from connectors.contracts import now_ms, to_builtins
+from models.contracts import now_ms, to_builtins
 
 router = APIRouter(prefix="/api/v1/tags", tags=["tags 位号"])
 

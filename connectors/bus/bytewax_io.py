@@ -14,7 +14,7 @@ from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from connectors.bus.memory import Bus, Subscription
-from connectors.contracts import stream_of
+from models.contracts import stream_of
 
 
 class _BusPartition(StatelessSourcePartition[Any]):

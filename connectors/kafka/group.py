@@ -36,7 +36,8 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from connectors.contracts import (
+from connectors.store.base import TimeSeriesStore
+from models.contracts import (
     ALARM_EVENT,
     SENSOR_READING,
     AlarmEvent,
@@ -45,7 +46,6 @@ from connectors.contracts import (
     dead_letter,
     decode_message,
 )
-from connectors.store.base import TimeSeriesStore
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Bytewax sink that writes contract messages to one Kafka topic.
 
 Key is ``message.key`` (so all readings of one tag, or all transitions of one alarm, land on
-one partition in order) and value is :func:`connectors.contracts.encode`. Every
+one partition in order) and value is :func:`models.contracts.encode`. Every
 ``write_batch`` ends with a ``flush`` and checks each delivery, so by the time Bytewax
 snapshots the epoch that contained the batch, the broker has acknowledged it (``acks=all``).
 A crash before the snapshot replays the batch: delivery is at-least-once, and consumers must
@@ -22,7 +22,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from connectors.contracts import encode
+from models.contracts import encode
 
 
 class KafkaSinkError(RuntimeError):

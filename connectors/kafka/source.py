@@ -5,12 +5,12 @@ partition (one per Kafka partition) snapshots the offset of the next record it w
 ``build_part`` seeks there on resume. A restart from a recovery snapshot therefore replays
 exactly the records after the last consistent epoch, and nothing is committed to Kafka.
 
-Every record value goes through :func:`connectors.contracts.decode_message`, so a malformed
-record becomes a :class:`~connectors.contracts.DeadLetter` carrying the reason and the flow
+Every record value goes through :func:`models.contracts.decode_message`, so a malformed
+record becomes a :class:`~models.contracts.DeadLetter` carrying the reason and the flow
 keeps running.
 
 Example:
-    >>> from connectors.contracts import SENSOR_READING
+    >>> from models.contracts import SENSOR_READING
     >>> src = KafkaSource(["127.0.0.1:9092"], "safetwin.sensor.reading", SENSOR_READING)
     >>> src.topic, src.tail  # no I/O happens until the flow lists and builds partitions
     ('safetwin.sensor.reading', True)
@@ -26,7 +26,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from connectors.contracts import dead_letter, decode_message
+from models.contracts import dead_letter, decode_message
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +116,8 @@ class _KafkaPartition(StatefulSourcePartition[Any, int]):
 class KafkaSource(FixedPartitionedSource[Any, int]):
     """Typed messages of one stream from one Kafka topic, one Bytewax partition per Kafka partition.
 
-    Items are contract messages (e.g. :class:`~connectors.contracts.SensorReading`) or
-    :class:`~connectors.contracts.DeadLetter` records for values that failed to decode.
+    Items are contract messages (e.g. :class:`~models.contracts.SensorReading`) or
+    :class:`~models.contracts.DeadLetter` records for values that failed to decode.
 
     Args:
         brokers: Bootstrap addresses, ``host:port``.

@@ -1,10 +1,10 @@
-"""Modbus TCP poller: registers and bits to :class:`~connectors.contracts.SensorReading`.
+"""Modbus TCP poller: registers and bits to :class:`~models.contracts.SensorReading`.
 
 PLCs and RTUs in chemical plants mostly expose process values as holding registers; analog
 input cards often as input registers, and switches (level switches, valve limit switches,
 pump run feedback) as coils or discrete inputs. All four tables are read here. A poll
 must never stop the stream: a device that answers with an exception (bad address, busy
-device) marks *its* tags :attr:`~connectors.contracts.Quality.BAD`, and a lost TCP connection
+device) marks *its* tags :attr:`~models.contracts.Quality.BAD`, and a lost TCP connection
 marks *every* tag BAD and is re-established on later polls with exponential back-off, so a
 dead PLC costs one cheap check per poll instead of a connect storm. Transport errors are
 translated here once; ``poll`` never raises.
@@ -55,8 +55,8 @@ from typing import Any, Final, Literal, TypeAlias
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from connectors.contracts import Quality, SensorReading
-from connectors.contracts import now_ms as _now_ms
+from models.contracts import Quality, SensorReading
+from models.contracts import now_ms as _now_ms
 
 logger = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from connectors.contracts import SensorReading
 from connectors.modbus.client import ModbusPoller, RegisterPoint
+from models.contracts import SensorReading
 
 logger = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
-from connectors.contracts import SensorReading
 from connectors.modbus.scheduler import ModbusPollingGroup, ModbusScheduler
+from models.contracts import SensorReading
 
 logger = logging.getLogger(__name__)
 

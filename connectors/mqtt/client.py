@@ -1,12 +1,12 @@
 """MQTT publisher and subscriber for sensor readings (paho-mqtt 2.x).
 
 Field gateways in small plants often push readings over MQTT instead of being polled. Each
-reading travels as the contract JSON (:func:`connectors.contracts.encode`) on
+reading travels as the contract JSON (:func:`models.contracts.encode`) on
 ``safetwin/{plant_id}/sensor/{tag}``, a gateway may batch several readings into one JSON
 array, and Sparkplug-style gateways publish on ``spBv1.0/...`` (see
 :mod:`connectors.mqtt.payloads`). The subscriber turns every payload into
-:class:`~connectors.contracts.SensorReading` items or, when it cannot be used, a
-:class:`~connectors.contracts.DeadLetter` with the reason, so one bad gateway never stops the
+:class:`~models.contracts.SensorReading` items or, when it cannot be used, a
+:class:`~models.contracts.DeadLetter` with the reason, so one bad gateway never stops the
 flow.
 
 paho runs its network loop in a background thread (``loop_start``), so these classes are
@@ -38,9 +38,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from connectors.contracts import DeadLetter, SensorReading, encode, now_ms
 from connectors.mqtt.payloads import decode_payload as _decode_payload
 from connectors.mqtt.payloads import encode_sparkplug_json, sparkplug_topic
+from models.contracts import DeadLetter, SensorReading, encode, now_ms
 
 logger = logging.getLogger(__name__)
 

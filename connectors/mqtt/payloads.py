@@ -3,7 +3,7 @@
 Gateways in the field publish in one of two shapes, told apart by the topic:
 
 * **Contract JSON** on any topic (e.g. ``safetwin/{plant}/sensor/{tag}``): one
-  :class:`~connectors.contracts.SensorReading` object, or a JSON array of them (a gateway
+  :class:`~models.contracts.SensorReading` object, or a JSON array of them (a gateway
   that batches a scan cycle into one message). Each element of a batch is checked on its
   own, so one bad element becomes one dead letter and the rest still arrive.
 * **Sparkplug B topic namespace** ``spBv1.0/{group}/{type}/{edge_node}[/{device}]`` with a
@@ -24,7 +24,7 @@ Gateways in the field publish in one of two shapes, told apart by the topic:
   resolved either: a metric without a name is a dead letter.
 
 Nothing here raises for a bad payload: every unusable message or metric becomes a
-:class:`~connectors.contracts.DeadLetter` with the reason and the raw text.
+:class:`~models.contracts.DeadLetter` with the reason and the raw text.
 
 Example:
     >>> [r.value for r in decode_payload("safetwin/demo/sensor/PT-101",
@@ -46,7 +46,7 @@ from typing import Any, Final
 
 import msgspec
 
-from connectors.contracts import SENSOR_READING, DeadLetter, Quality, SensorReading, decode_message, now_ms
+from models.contracts import SENSOR_READING, DeadLetter, Quality, SensorReading, decode_message, now_ms
 
 SPARKPLUG_NAMESPACE: Final = "spBv1.0"
 SPARKPLUG_DATA_TYPES: Final = frozenset({"DDATA", "NDATA", "DBIRTH", "NBIRTH"})

@@ -5,7 +5,7 @@ with several workers every message still enters the flow once (overlapping filte
 ``a/#`` and ``a/b``, would deliver a message twice: give disjoint filters). Payloads are
 decoded by :func:`connectors.mqtt.payloads.decode_payload`: contract JSON (single or batch)
 or Sparkplug-like JSON on ``spBv1.0/...``; unusable payloads arrive as
-:class:`~connectors.contracts.DeadLetter` items with the reason.
+:class:`~models.contracts.DeadLetter` items with the reason.
 
 paho's network thread receives the messages and appends them to a queue; ``next_batch``
 only drains that queue, so it never blocks the worker, and an empty partition asks to be
@@ -30,8 +30,8 @@ from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
-from connectors.contracts import DeadLetter, SensorReading
 from connectors.mqtt.client import MqttSubscriber
+from models.contracts import DeadLetter, SensorReading
 
 
 class _MqttPartition(StatefulSourcePartition[SensorReading | DeadLetter, None]):

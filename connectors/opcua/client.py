@@ -1,10 +1,10 @@
-"""OPC UA subscriber: data-change notifications to :class:`~connectors.contracts.SensorReading`.
+"""OPC UA subscriber: data-change notifications to :class:`~models.contracts.SensorReading`.
 
 A DCS or SCADA server pushes changes instead of being polled, so the connector subscribes
 to one node per tag and converts every notification: the timestamp is the server's
 ``SourceTimestamp`` (when the value was measured, not when it arrived), falling back to
 ``ServerTimestamp`` and then to the local clock; the OPC UA status code maps to
-:class:`~connectors.contracts.Quality` by its severity (Good -> GOOD, Uncertain -> UNCERTAIN,
+:class:`~models.contracts.Quality` by its severity (Good -> GOOD, Uncertain -> UNCERTAIN,
 Bad -> BAD), with UncertainLastUsableValue -> STALE and UncertainEngineeringUnitsExceeded ->
 OUT_OF_RANGE (see :func:`quality_of`).
 
@@ -39,7 +39,7 @@ from asyncua.common.node import Node
 from asyncua.common.subscription import DataChangeNotif, Subscription
 from asyncua.ua.status_codes import StatusCodes
 
-from connectors.contracts import Quality, SensorReading, now_ms
+from models.contracts import Quality, SensorReading, now_ms
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol, cast, runtime_checkable
 
-from connectors.contracts import AlarmEvent, DeadLetter, SensorReading
+from models.contracts import AlarmEvent, DeadLetter, SensorReading
 
 
 @dataclass(frozen=True, slots=True)

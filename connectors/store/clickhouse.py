@@ -39,7 +39,6 @@ import clickhouse_connect
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
-from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState, DeadLetter, Quality, SensorReading
 from connectors.store.base import (
     ROLLUP_MS,
     AlarmRow,
@@ -49,6 +48,7 @@ from connectors.store.base import (
     check_history_args,
     plan_buckets,
 )
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState, DeadLetter, Quality, SensorReading
 
 _IDENTIFIER: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _TS: Final = pa.timestamp("ms", tz="UTC")

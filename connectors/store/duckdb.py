@@ -37,7 +37,6 @@ from typing import Any, Final, cast
 import duckdb
 import pyarrow as pa
 
-from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState, DeadLetter, Quality, SensorReading
 from connectors.store.base import (
     ROLLUP_MS,
     AlarmRow,
@@ -48,6 +47,7 @@ from connectors.store.base import (
     check_history_args,
     plan_buckets,
 )
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState, DeadLetter, Quality, SensorReading
 
 READINGS_SCHEMA: Final = pa.schema(
     [

@@ -11,8 +11,8 @@ from typing import Any
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from connectors.contracts import AlarmEvent, DeadLetter, SensorReading
 from connectors.store.base import TimeSeriesStore
+from models.contracts import AlarmEvent, DeadLetter, SensorReading
 
 
 class _StorePartition(StatelessSinkPartition[Any]):

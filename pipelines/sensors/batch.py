@@ -50,7 +50,6 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connectors.contracts import AlarmEvent, Quality, SensorReading
 from models.alarm_engine import (
     USABLE_QUALITIES,
     AlarmSlot,
@@ -58,6 +57,7 @@ from models.alarm_engine import (
     TagAlarmState,
     process,
 )
+from models.contracts import AlarmEvent, Quality, SensorReading
 
 
 class _Row(msgspec.Struct, gc=False, frozen=True):
@@ -215,7 +215,7 @@ class ReadingColumns:
         """Columns from an Arrow table with ``tag, ts, value[, quality]`` (polars: ``df.to_arrow()``).
 
         Raises:
-            ValueError: If a quality is not one of :class:`~connectors.contracts.Quality`.
+            ValueError: If a quality is not one of :class:`~models.contracts.Quality`.
         """
         tag_idx = pc.fill_null(pc.index_in(table["tag"], value_set=pa.array(compiled.tags, pa.string())), -1)
         if "quality" in table.column_names:
@@ -237,7 +237,7 @@ class ReadingColumns:
     def from_json(cls, compiled: CompiledConfigs, payload: bytes | str) -> ReadingColumns:
         """Columns straight from a JSON array of readings (the bus's batch transport).
 
-        The same wire format as :func:`connectors.contracts.decode_readings`, decoded into a
+        The same wire format as :func:`models.contracts.decode_readings`, decoded into a
         light struct without enum conversion or GC tracking: about half the cost per reading.
 
         Raises:

@@ -15,7 +15,7 @@ from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
-from connectors.contracts import AlarmEvent, SensorReading, now_ms, stream_of
+from models.contracts import AlarmEvent, SensorReading, now_ms, stream_of
 from models.limits import TagLimits
 from pipelines.sensors.steps import ANNUNCIATE, flood_mapper, known_tag, limits_mapper, parse
 

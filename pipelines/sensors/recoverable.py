@@ -41,11 +41,11 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import DynamicSink, Sink, StatelessSinkPartition
 
-from connectors.contracts import AlarmEvent, SensorReading
 from connectors.kafka.source import KafkaSource
 from connectors.store.base import TimeSeriesStore
 from connectors.store.duckdb import DuckDBStore
 from connectors.store.sink import StoreSink
+from models.contracts import AlarmEvent, SensorReading
 from models.limits import TagLimits, TagState, evaluate
 from pipelines.sensors.flow import build_flow
 from pipelines.sensors.steps import limits_mapper

@@ -10,7 +10,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.contracts import (
+from models import alarm_flood as flood
+from models.alarm_engine import TagAlarmConfig, TagAlarmState, process
+from models.alarm_flood import FloodState
+from models.contracts import (
     SENSOR_READING,
     AlarmEvent,
     DeadLetter,
@@ -20,9 +23,6 @@ from connectors.contracts import (
     decode_message,
     encode,
 )
-from models import alarm_flood as flood
-from models.alarm_engine import TagAlarmConfig, TagAlarmState, process
-from models.alarm_flood import FloodState
 from models.limits import TagLimits, TagState, quality_of
 
 Checked = SensorReading | DeadLetter

@@ -24,8 +24,6 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from connectors.contracts import AlarmEvent, AlarmPriority
-from connectors.contracts import AlarmState as ProcessState
 from models.alarm_states import (
     AlarmCondition,
     AlarmStatus,
@@ -35,6 +33,8 @@ from models.alarm_states import (
     is_unacknowledged,
     transition,
 )
+from models.contracts import AlarmEvent, AlarmPriority
+from models.contracts import AlarmState as ProcessState
 from registers.alarms.models import Alarm, AlarmAttachment, AlarmComment, AlarmDisposal, AlarmTransition, DisposalStatus
 from registers.alarms.schemas import (
     AlarmKpis,

@@ -34,7 +34,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connectors.contracts import PdmPrediction
+from models.contracts import PdmPrediction
 from models.equipment_rules import (
     DEFAULT_CALIBRATION_INTERVAL_DAYS,
     DEFAULT_REPLACEMENT_INTERVAL_DAYS,

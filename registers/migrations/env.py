@@ -13,6 +13,8 @@ SQLite cannot ALTER most things, so on SQLite operations are rendered as batch o
 
 from __future__ import annotations
 
+import os
+
 from alembic import context
 from sqlalchemy.engine import Connection
 
@@ -40,9 +42,10 @@ def _database_url() -> str:
     url = url or config.get_main_option("sqlalchemy.url")
     if url:
         return str(url)
-    from connectors.settings import Settings  # the CLI is an entry point: it may read settings
-
-    return Settings().resolved_database_url
+    # The alembic CLI is an entry point of its own; registers may not import api's settings.
+    env_url = os.environ.get("SAFETWIN_DATABASE_URL")
+    data_dir = os.environ.get("SAFETWIN_DATA_DIR", "var")
+    return env_url or f"sqlite:///{data_dir}/safetwin.db"
 
 
 def _configure(connection: Connection) -> None:

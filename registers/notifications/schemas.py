@@ -14,8 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connectors.contracts import AlarmPriority
-from connectors.notify.base import ChannelKind
+from models.channels import ChannelKind
+from models.contracts import AlarmPriority
 from registers.framework.schemas import LocalTime
 
 MOBILE_PATTERN = re.compile(r"^\+?\d[\d-]{5,19}$")

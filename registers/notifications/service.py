@@ -1,6 +1,6 @@
 """Notification services: rule and roster CRUD, the dispatcher, the escalation job, the delivery log.
 
-The dispatcher turns one :class:`~connectors.contracts.AlarmEvent` into deliveries:
+The dispatcher turns one :class:`~models.contracts.AlarmEvent` into deliveries:
 ``models.notify_rules.route`` picks who is on duty, a channel per target sends, and every
 attempt becomes a :class:`NotificationDelivery` row (sent, failed with the reason, or
 ``unrouted`` when nobody could be reached, so a gap in the roster is visible in the log
@@ -29,8 +29,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState
-from connectors.notify.base import CHANNEL_LABELS, Channel, ChannelKind, DeliveryResult, Notification
+from connectors.notify.base import Channel, DeliveryResult, Notification
+from models.channels import CHANNEL_LABELS, ChannelKind
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState
 from models.notify_rules import (
     LOCAL_TZ,
     PRIORITY_LABELS,

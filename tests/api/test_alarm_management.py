@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import create_token, get_current_user
 from api.routers.alarm_management import router
-from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState
-from connectors.settings import Settings
+from api.settings import Settings
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState
 from registers.alarms import service as alarms
 from registers.db import make_engine, make_session_factory, migrate, utcnow
 from registers.users import service as users

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from api.alarm_worker import AlarmWorker, area_lookup
 from api.runtime import HELD_ALARM_STREAM
+from api.settings import Settings
 from connectors.bus.memory import Bus
-from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState
-from connectors.settings import Settings
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState
 from registers.alarms import service as alarms
 from registers.db import make_engine, make_session_factory, migrate
 from registers.notifications.models import NotificationDelivery

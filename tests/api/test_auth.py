@@ -17,7 +17,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from api.auth import CurrentUser, SessionDep, WsUser, create_token, decode_token, require
 from api.routers.auth import router
-from connectors.settings import Settings
+from api.settings import Settings
 from registers.db import make_engine, make_session_factory, migrate, utcnow
 from registers.users import service as users
 from registers.users.models import User

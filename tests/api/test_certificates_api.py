@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth import create_token, get_current_user
 from api.routers.auth import router as auth_router
 from api.routers.certificates import router as certificates_router
-from connectors.settings import Settings
+from api.settings import Settings
 from registers.db import make_engine, make_session_factory, migrate
 from registers.permissions import RoleName, can
 from registers.users import service as users

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from api.routers import equipment
 from api.routers.auth import router as auth_router
-from connectors.settings import Settings
+from api.settings import Settings
 from registers.db import make_engine, make_session_factory, migrate
 from registers.equipment.demo import load_equipment_demo
 from registers.permissions import RoleName, can

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 
 from api.routers import hazard_sources, process
 from api.routers.auth import router as auth_router
-from connectors.settings import Settings
+from api.settings import Settings
 from registers.db import make_engine, make_session_factory, migrate
 from registers.demo import load_demo
 from registers.users import service as users

@@ -19,9 +19,9 @@ from api.app import create_app
 from api.auth import get_current_user
 from api.routers import history
 from api.runtime import Runtime
-from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState, SensorReading
-from connectors.settings import Settings
+from api.settings import Settings
 from connectors.store.duckdb import DuckDBStore
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState, SensorReading
 from twin.plant import load_plant
 
 T0 = 1_750_000_020_000  # a whole minute

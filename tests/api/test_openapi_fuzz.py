@@ -46,8 +46,8 @@ from api.routers import (
     process,
     training,
 )
-from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState
-from connectors.settings import Settings
+from api.settings import Settings
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState
 from registers.alarms import service as alarms
 from registers.demo import load_demo
 

@@ -21,7 +21,7 @@ from pypdf import PdfReader
 from api.auth import create_token, get_current_user
 from api.routers import contractors, people, training
 from api.routers.auth import router as auth_router
-from connectors.settings import Settings
+from api.settings import Settings
 from registers.db import make_engine, make_session_factory, migrate
 from registers.permissions import RoleName, can
 from registers.training import documents

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from connectors.settings import Settings
+from api.settings import Settings
 from registers.catalog import all_registers, reminder_registers
 from registers.certificates import service as certificates
 from registers.certificates.schemas import CertificateCreate

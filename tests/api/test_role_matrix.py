@@ -36,9 +36,9 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.auth import get_current_user, permission_of
-from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState, now_ms
-from connectors.notify.base import ChannelKind
-from connectors.settings import Settings
+from api.settings import Settings
+from models.channels import ChannelKind
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState, now_ms
 from registers.alarms import service as alarms
 from registers.demo import load_demo
 from registers.notifications import service as notifications

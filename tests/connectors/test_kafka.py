@@ -18,10 +18,10 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 from kafka import KafkaConsumer, KafkaProducer
 
-from connectors.contracts import SENSOR_READING, DeadLetter, SensorReading, decode_message, encode
 from connectors.kafka.admin import ensure_topics, topic_for
 from connectors.kafka.sink import KafkaSink
 from connectors.kafka.source import KafkaSource, KafkaSourceError
+from models.contracts import SENSOR_READING, DeadLetter, SensorReading, decode_message, encode
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

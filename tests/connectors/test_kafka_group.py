@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from connectors.contracts import SENSOR_READING, SensorReading, encode
 from connectors.kafka.admin import ensure_topics, topic_for
 from connectors.kafka.group import KafkaGroupIngestor
 from connectors.store.duckdb import DuckDBStore
+from models.contracts import SENSOR_READING, SensorReading, encode
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

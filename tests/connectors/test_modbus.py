@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from connectors.contracts import Quality, SensorReading
 from connectors.modbus.client import (
     MAX_BITS_PER_READ,
     MAX_REGISTERS_PER_READ,
@@ -21,6 +20,7 @@ from connectors.modbus.client import (
     plan_blocks,
 )
 from connectors.modbus.scheduler import ModbusPollingGroup, ModbusScheduler, group_by_interval
+from models.contracts import Quality, SensorReading
 from tests.conftest import free_port
 
 HOST = "127.0.0.1"

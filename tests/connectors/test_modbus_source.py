@@ -20,10 +20,10 @@ from bytewax.testing import TestingSink, cluster_main, run_main
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from connectors.contracts import Quality, SensorReading
 from connectors.modbus.client import RegisterPoint, encode_point
 from connectors.modbus.scheduler import ModbusPollingGroup
 from connectors.modbus.source import ModbusSource
+from models.contracts import Quality, SensorReading
 from tests.conftest import free_port
 
 HOST = "127.0.0.1"

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.contracts import SENSOR_READING, DeadLetter, Quality, SensorReading, encode
 from connectors.mqtt.client import (
     BrokerAddress,
     MqttError,
@@ -26,6 +25,7 @@ from connectors.mqtt.payloads import (
     parse_sparkplug_topic,
     sparkplug_topic,
 )
+from models.contracts import SENSOR_READING, DeadLetter, Quality, SensorReading, encode
 from tests.conftest import free_port
 from twin.field import FieldServers
 from twin.plant import load_plant

@@ -13,9 +13,9 @@ from bytewax import operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, cluster_main, run_main
 
-from connectors.contracts import DeadLetter, SensorReading
 from connectors.mqtt.client import MqttError, MqttPublisher
 from connectors.mqtt.source import MqttSource
+from models.contracts import DeadLetter, SensorReading
 from tests.conftest import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

@@ -9,8 +9,8 @@ from asyncua import Client, Server, ua
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.contracts import Quality, SensorReading
 from connectors.opcua.client import NodePoint, OpcUaError, OpcUaSubscriber, quality_of, timestamp_ms
+from models.contracts import Quality, SensorReading
 from tests.conftest import free_port
 from twin.field import stop_opcua_server
 

@@ -17,7 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.contracts import (
+from connectors.store import TimeSeriesStore, open_store
+from connectors.store.base import HistoryPoint, TagStatistics, alarm_intervals, merge_intervals, plan_buckets
+from connectors.store.clickhouse import ClickHouseStore
+from connectors.store.duckdb import DuckDBStore
+from models.contracts import (
     AlarmEvent,
     AlarmPriority,
     AlarmState,
@@ -26,10 +30,6 @@ from connectors.contracts import (
     SensorReading,
     dead_letter,
 )
-from connectors.store import TimeSeriesStore, open_store
-from connectors.store.base import HistoryPoint, TagStatistics, alarm_intervals, merge_intervals, plan_buckets
-from connectors.store.clickhouse import ClickHouseStore
-from connectors.store.duckdb import DuckDBStore
 
 T0 = 1_750_000_000_000  # 2025-06-15; no TTL on the tables, so fixed times are safe
 

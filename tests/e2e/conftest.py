@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from api.server import BackgroundServer
-from connectors.settings import Settings
+from api.settings import Settings
 from tests.conftest import free_port
 
 

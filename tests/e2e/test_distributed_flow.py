@@ -9,10 +9,10 @@ from bytewax.testing import run_main
 from kafka import KafkaConsumer, KafkaProducer
 
 from api import flows
-from connectors.contracts import SensorReading, decode_message, encode, now_ms
+from api.settings import Settings
 from connectors.kafka.admin import ensure_topics
-from connectors.settings import Settings
 from connectors.store import open_store
+from models.contracts import SensorReading, decode_message, encode, now_ms
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

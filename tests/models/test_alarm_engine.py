@@ -5,7 +5,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.contracts import AlarmPriority, AlarmState, Quality, SensorReading
 from models.alarm_engine import (
     BAD,
     CHATTER_MARK,
@@ -15,6 +14,7 @@ from models.alarm_engine import (
     invariant_violations,
     process,
 )
+from models.contracts import AlarmPriority, AlarmState, Quality, SensorReading
 from models.limits import TagLimits
 
 TAG = "PT-101"

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState
 from models.alarm_flood import DEFAULT_POSITION, FLOOD, FloodConfig, FloodState, step, tick
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState
 
 T0 = 1_750_000_000_000
 MIN = 60_000

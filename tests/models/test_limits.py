@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.contracts import AlarmState, Quality, SensorReading
+from models.contracts import AlarmState, Quality, SensorReading
 from models.limits import TagLimits, TagState, evaluate
 
 SPEC = TagLimits(tag="PT-101", lo=0.0, hi=2.5, ll=0.1, l=0.2, h=1.6, hh=1.75, name="1#球罐压力", unit="MPa")

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState
-from connectors.notify.base import ChannelKind
+from models.channels import ChannelKind
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState
 from models.notify_rules import (
     LOCAL_TZ,
     EscalationLevel,

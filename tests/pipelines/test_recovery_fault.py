@@ -27,10 +27,10 @@ from bytewax.recovery import init_db_dir
 from bytewax.testing import run_main
 from kafka import KafkaProducer
 
-from connectors.contracts import SensorReading, encode
 from connectors.kafka.admin import ensure_topics
 from connectors.kafka.source import KafkaSource
 from connectors.store.duckdb import DuckDBStore
+from models.contracts import SensorReading, encode
 from models.limits import TagLimits
 from pipelines.sensors.recoverable import (
     AuditedStoreSink,

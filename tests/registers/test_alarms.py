@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState
 from models.alarm_states import InvalidShelve, InvalidTransition
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState
 from registers.alarms import service as alarms
 from registers.alarms.models import Alarm, AlarmTransition
 from registers.framework.attachments import LocalStorage

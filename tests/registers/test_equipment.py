@@ -12,7 +12,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connectors.contracts import PdmPrediction
+from models.contracts import PdmPrediction
 from registers.equipment import service
 from registers.equipment.demo import load_equipment_demo
 from registers.equipment.models import EquipmentNode, SafetyValveCalibration, WorkOrder

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from api.auth import create_token
 from api.routers.notifications import router
-from connectors.contracts import AlarmEvent, AlarmPriority, AlarmState
+from api.settings import Settings
 from connectors.notify import Channel, ChannelKind, SmsGatewayChannel, WeComRobotChannel
-from connectors.settings import Settings
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState
 from models.notify_rules import LOCAL_TZ
 from registers.db import Base, make_engine, make_session_factory, migrate
 from registers.notifications import service as notifications

@@ -7,9 +7,9 @@ from functools import cache
 
 import pytest
 
-from connectors.contracts import Quality, SensorReading
 from connectors.modbus.client import ModbusPoller
 from connectors.opcua.client import OpcUaSubscriber
+from models.contracts import Quality, SensorReading
 from tests.conftest import free_port
 from twin.field import FieldServers, modbus_points, opcua_points
 from twin.plant import Plant, load_plant

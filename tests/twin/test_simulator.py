@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.contracts import SENSOR_READING, Quality, SensorReading, decode_message, encode
+from models.contracts import SENSOR_READING, Quality, SensorReading, decode_message, encode
 from twin.plant import Limits, Plant, SimProfile, Tag, load_plant
 from twin.simulator import Simulator, default_excursion_target, highest_limit
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.contracts import AlarmPriority, Quality, SensorReading
 from models.alarm_engine import LimitAlarm, TagAlarmConfig, process
+from models.contracts import AlarmPriority, Quality, SensorReading
 from pipelines.sensors import batch
 from pipelines.sensors.batch import (
     QUALITY_CODE,
@@ -174,7 +174,7 @@ def test_state_round_trips_through_per_tag_states():
 
 
 def test_json_batches_decode_to_the_same_columns_as_the_contract_structs():
-    from connectors.contracts import decode_readings, encode
+    from models.contracts import decode_readings, encode
 
     readings = [
         SensorReading(tag="TT-000", ts=T0, value=95.0),

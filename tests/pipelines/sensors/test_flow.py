@@ -1,6 +1,6 @@
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from connectors.contracts import AlarmEvent, DeadLetter, Quality, SensorReading, encode
+from models.contracts import AlarmEvent, DeadLetter, Quality, SensorReading, encode
 from models.limits import TagLimits
 from pipelines.sensors.flow import build_flow
 

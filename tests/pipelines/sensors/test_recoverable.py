@@ -16,8 +16,8 @@ import pytest
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from connectors.contracts import AlarmEvent, SensorReading, encode
 from connectors.store.duckdb import DuckDBStore
+from models.contracts import AlarmEvent, SensorReading, encode
 from models.limits import TagLimits
 from pipelines.sensors.recoverable import (
     AuditedStoreSink,

@@ -1,4 +1,4 @@
-from connectors.contracts import DeadLetter, SensorReading, encode
+from models.contracts import DeadLetter, SensorReading, encode
 from models.limits import TagLimits
 from pipelines.sensors.steps import known_tag, limits_mapper, parse
 
