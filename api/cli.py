@@ -1,9 +1,27 @@
-"""The ``safetwin`` command line (typer + rich)."""
+"""The ``safetwin`` command line (typer + rich).
+
+Embedded mode is one command (``safetwin run``). Distributed mode is a few, run in order by an
+operator (README, "Distributed mode")::
+
+    safetwin topics create --partitions 4          # raw + output topics, partitions = total workers
+    safetwin recovery init --partitions 4          # Bytewax recovery store (shared disk)
+    safetwin flow -w 2 -i 0 -a "h1:2101;h2:2101"   # on each flow machine, -i 1 on the second
+    safetwin api --port 8000                       # each API replica; live push from Kafka
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import re
+import shlex
+import sqlite3
+import sys
+from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -12,7 +30,52 @@ from rich.table import Table
 from api.settings import Settings
 
 app = typer.Typer(help="SafeTwin 安全风险智能化管控平台", no_args_is_help=True, add_completion=False)
+topics_app = typer.Typer(help="Kafka topics of the distributed mode.", no_args_is_help=True)
+recovery_app = typer.Typer(help="Bytewax recovery store of the distributed flow.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+app.add_typer(recovery_app, name="recovery")
 console = Console()
+
+SENSOR_FLOW = "api.flows:sensors"
+"""Import string of the distributed sensor flow, as ``python -m bytewax.run`` takes it."""
+LOADER_FLOW = "api.flows:loader"
+"""The store loader: output topics -> the one store (when several flow processes run)."""
+_ADDRESS = re.compile(r"[^\s:;]+:(\d{1,5})")
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    """Print an error the way every command does and exit with ``code``."""
+    console.print(f"[bold red]✗[/] {message}", highlight=False)
+    raise typer.Exit(code=code)
+
+
+def _settings(**overrides: Any) -> Settings:
+    """Settings from the environment plus command-line overrides; a bad value exits cleanly."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    try:
+        return Settings(**overrides)
+    except (ValidationError, SettingsError) as err:
+        _fail(f"invalid settings (SAFETWIN_* environment or options): {err}", code=2)
+
+
+def _brokers(option: str | None, settings: Settings) -> list[str]:
+    """Brokers from ``--brokers a:9092,b:9092`` or else ``SAFETWIN_KAFKA_BROKERS``; none is an error."""
+    brokers = [b.strip() for b in option.split(",") if b.strip()] if option else list(settings.kafka_brokers)
+    if not brokers:
+        _fail(
+            "no Kafka brokers configured: pass --brokers host:9092 or set "
+            "SAFETWIN_KAFKA_BROKERS='[\"host:9092\"]' (a JSON list)",
+            code=2,
+        )
+    return brokers
+
+
+BrokersOption = Annotated[
+    str | None,
+    typer.Option(help="Kafka bootstrap servers, comma-separated (default SAFETWIN_KAFKA_BROKERS)"),
+]
 
 
 @app.command()
@@ -34,7 +97,7 @@ def run(
         overrides["port"] = port
     if ingest:
         overrides["ingest"] = ingest
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings = _settings(**overrides)
     url = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold green]SafeTwin[/] embedded plant starting → [link={url}]{url}[/link]  (API docs {url}/docs)")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
@@ -100,6 +163,318 @@ def demo() -> None:
     for name, n in counts.items():
         table.add_row(name, str(n))
     console.print(table)
+
+
+# --------------------------------------------------------------------------------------------
+# Distributed mode
+# --------------------------------------------------------------------------------------------
+
+
+def distributed_topics(settings: Settings) -> list[str]:
+    """The topics of the distributed sensor flow: raw readings in first, then what it writes."""
+    from api.flows import topics
+
+    names = topics(settings)
+    return [names["raw"], *(topic for role, topic in names.items() if role != "raw")]
+
+
+@topics_app.command("create")
+def topics_create(
+    partitions: Annotated[
+        int, typer.Option(min=1, help="partitions per topic: the total number of Bytewax workers (all processes)")
+    ],
+    replication: Annotated[int, typer.Option(min=1, help="copies of each partition (≤ number of brokers)")] = 1,
+    brokers: BrokersOption = None,
+    timeout_s: Annotated[float, typer.Option("--timeout", min=1, help="seconds to wait for the cluster")] = 30.0,
+) -> None:
+    """Create the raw-reading topic and the flow's output topics (idempotent)."""
+    from connectors.kafka.admin import KafkaAdminError, describe_partitions, ensure_topics
+
+    settings = _settings()
+    addresses = _brokers(brokers, settings)
+    names = distributed_topics(settings)
+    logging.getLogger("connectors.kafka.admin").setLevel(logging.ERROR)  # the table says it
+    admin_config = {"bootstrap_timeout_ms": int(timeout_s * 1000)}
+    try:
+        created = ensure_topics(
+            addresses,
+            dict.fromkeys(names, partitions),
+            replication_factor=replication,
+            timeout_s=timeout_s,
+            admin_config=admin_config,
+        )
+        counts = describe_partitions(addresses, names, admin_config=admin_config)
+    except KafkaAdminError as err:
+        cause = f" ({err.__cause__})" if err.__cause__ else ""
+        _fail(f"{err}{cause}")
+    table = Table(title=f"Kafka topics at {', '.join(addresses)}")
+    table.add_column("topic")
+    table.add_column("partitions", justify="right")
+    table.add_column("")
+    mismatched = []
+    for name in names:
+        n = counts.get(name, 0)
+        if name in created:
+            note = "[green]created[/]"
+        elif n == partitions:
+            note = "exists"
+        else:
+            note = f"[yellow]exists with {n}, wanted {partitions}: left unchanged[/]"
+            mismatched.append(name)
+        table.add_row(name, str(n), note)
+    console.print(table)
+    if mismatched:
+        console.print(
+            "[yellow]![/] partition counts are never changed by this command (it would move keys between "
+            "partitions); a raw topic with fewer partitions than workers leaves workers idle.",
+            highlight=False,
+        )
+
+
+def recovery_partition_count(directory: Path) -> int | None:
+    """Partition count a Bytewax recovery directory was initialised with (None if not initialised)."""
+    parts = sorted(directory.glob("part-*.sqlite3")) if directory.is_dir() else []
+    if not parts:
+        return None
+    try:
+        # A plain (not read-only) connection, closed at once: SQLite then removes the -wal/-shm
+        # files it needs to read a WAL database, as Bytewax's own connections do.
+        with closing(sqlite3.connect(parts[0])) as db:
+            row = db.execute("SELECT part_count FROM parts LIMIT 1").fetchone()
+    except sqlite3.Error as err:
+        msg = f"{parts[0]} is not a Bytewax recovery partition: {err}"
+        raise ValueError(msg) from err
+    if row is None:
+        msg = f"{parts[0]} is not a Bytewax recovery partition: no partition record"
+        raise ValueError(msg)
+    return int(row[0])
+
+
+@recovery_app.command("init")
+def recovery_init(
+    partitions: Annotated[int, typer.Option(min=1, help="recovery partitions, fixed forever (e.g. total workers)")],
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="recovery directory (default <data_dir>/recovery)")
+    ] = None,
+) -> None:
+    """Create and initialise the flow's recovery directory (idempotent for the same count)."""
+    from bytewax.recovery import init_db_dir
+
+    directory = directory or _settings().data_dir / "recovery"
+    try:
+        existing = recovery_partition_count(directory)
+    except ValueError as err:
+        _fail(str(err))
+    if existing == partitions:
+        console.print(f"[green]✓[/] {directory} is already initialised with {partitions} partitions", highlight=False)
+        return
+    if existing is not None:
+        _fail(
+            f"{directory} is already initialised with {existing} partitions, not {partitions}; the count is fixed "
+            "for the life of a recovery store (the number of workers may differ from it). Use that count, or "
+            "another --dir for a fresh start (which forgets the Kafka offsets and alarm state kept here)."
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    init_db_dir(directory, partitions)  # type: ignore[no-untyped-call]
+    console.print(f"[green]✓[/] initialised {directory} with {partitions} recovery partitions", highlight=False)
+
+
+def bytewax_command(
+    *,
+    python: str,
+    workers: int = 1,
+    process_id: int | None = None,
+    addresses: str | None = None,
+    recovery_dir: Path | None = None,
+    snapshot_s: int = 5,
+    flow: str = SENSOR_FLOW,
+) -> list[str]:
+    """The ``python -m bytewax.run`` command line of one flow process.
+
+    Args:
+        python: Interpreter to run (``sys.executable`` in production).
+        workers: Worker threads in this process (``-w``).
+        process_id: This process's index in ``addresses`` (``-i``); None for a single process.
+        addresses: ``host:port`` of every process, semicolon-separated, the same on each (``-a``).
+        recovery_dir: Initialised recovery directory (``-r`` with ``-b 0``); None runs without.
+        snapshot_s: Seconds between state snapshots (``-s``): at most this much is replayed.
+        flow: Dataflow import string.
+
+    Returns:
+        The argument vector, interpreter first.
+
+    Raises:
+        ValueError: If the options do not describe a valid cluster.
+
+    Example:
+        >>> bytewax_command(python="python", workers=2, process_id=1, addresses="a:2101;b:2101")
+        ['python', '-m', 'bytewax.run', 'api.flows:sensors', '-w', '2', '-s', '5', '-i', '1', '-a', 'a:2101;b:2101']
+    """
+    if workers < 1:
+        msg = f"workers must be at least 1, got {workers}"
+        raise ValueError(msg)
+    if snapshot_s < 1:
+        msg = f"the snapshot interval must be at least 1 s, got {snapshot_s}"
+        raise ValueError(msg)
+    argv = [python, "-m", "bytewax.run", flow, "-w", str(workers), "-s", str(snapshot_s)]
+    if (process_id is None) != (addresses is None):
+        msg = "--process-id and --addresses go together (every process gets the same address list)"
+        raise ValueError(msg)
+    if process_id is not None and addresses is not None:
+        hosts = [a.strip() for a in addresses.split(";")]
+        for address in hosts:
+            match = _ADDRESS.fullmatch(address)
+            if match is None or not 0 < int(match.group(1)) < 65536:
+                msg = f"bad address {address!r} in --addresses: expected host:port, separated by ';'"
+                raise ValueError(msg)
+        if len(set(hosts)) != len(hosts):
+            msg = f"--addresses lists a process twice: {addresses!r}"
+            raise ValueError(msg)
+        if not 0 <= process_id < len(hosts):
+            msg = f"--process-id {process_id} is not an index into the {len(hosts)} addresses (0..{len(hosts) - 1})"
+            raise ValueError(msg)
+        argv += ["-i", str(process_id), "-a", ";".join(hosts)]
+    if recovery_dir is not None:
+        argv += ["-r", str(recovery_dir), "-b", "0"]
+    return argv
+
+
+def _exec(argv: Sequence[str], env: dict[str, str]) -> NoReturn:
+    """Replace this process with ``argv`` (signals then reach Bytewax directly)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(argv[0], list(argv), env)
+
+
+@app.command()
+def flow(
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="worker threads in this process")] = 1,
+    process_id: Annotated[
+        int | None, typer.Option("--process-id", "-i", min=0, help="this process's index in --addresses")
+    ] = None,
+    addresses: Annotated[
+        str | None, typer.Option("--addresses", "-a", help='every flow process, "h1:p1;h2:p2", same on each')
+    ] = None,
+    recovery_dir: Annotated[
+        Path | None, typer.Option(help="initialised recovery directory (default <data_dir>/recovery)")
+    ] = None,
+    recovery: Annotated[bool, typer.Option(help="keep offsets and alarm state across restarts")] = True,
+    snapshot_s: Annotated[int, typer.Option(min=1, help="seconds between recovery snapshots")] = 5,
+    loader: Annotated[
+        bool, typer.Option("--loader", help="run the store loader (output topics → store) instead of the flow")
+    ] = False,
+    brokers: BrokersOption = None,
+) -> None:
+    """Run one process of the distributed sensor flow (Kafka raw readings → store + output topics)."""
+    settings = _settings()
+    addresses_list = _brokers(brokers, settings)
+    default_dir = settings.data_dir / ("recovery-loader" if loader else "recovery")
+    directory = (recovery_dir or default_dir) if recovery else None
+    try:
+        argv = bytewax_command(
+            python=sys.executable,
+            workers=workers,
+            process_id=process_id,
+            addresses=addresses,
+            recovery_dir=directory,
+            snapshot_s=snapshot_s,
+            flow=LOADER_FLOW if loader else SENSOR_FLOW,
+        )
+    except ValueError as err:
+        _fail(str(err), code=2)
+    if directory is not None:
+        try:
+            count = recovery_partition_count(directory)
+        except ValueError as err:
+            _fail(str(err))
+        if count is None:
+            _fail(
+                f"{directory} is not an initialised recovery directory: run "
+                f"`safetwin recovery init --dir {directory} --partitions N` first (or pass --no-recovery)"
+            )
+    env = dict(os.environ)
+    env["SAFETWIN_KAFKA_BROKERS"] = json.dumps(addresses_list)
+    console.print(f"$ {shlex.join(argv)}", markup=False, highlight=False, soft_wrap=True)  # copyable
+    _exec(argv, env)
+
+
+@app.command("api")
+def api_replica(
+    host: Annotated[str | None, typer.Option(help="bind address (default SAFETWIN_HOST or 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (default SAFETWIN_PORT or 8000)")] = None,
+    brokers: BrokersOption = None,
+) -> None:
+    """Start one API replica of the distributed mode: no simulator, live push from Kafka."""
+    import uvicorn
+
+    from api.app import create_app
+
+    overrides: dict[str, object] = {"simulate": False}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    overrides["kafka_brokers"] = _brokers(brokers, _settings())
+    settings = _settings(**overrides)
+    url = f"http://{settings.host}:{settings.port}"
+    console.print(
+        f"[bold green]SafeTwin[/] API replica starting → [link={url}]{url}[/link]  "
+        f"(Kafka {', '.join(settings.kafka_brokers)})"
+    )
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+# Checks the contract makes in code (models.contracts) that msgspec cannot put in the schema.
+_GATEWAY_FIELDS: dict[str, dict[str, Any]] = {
+    "tag": {"minLength": 1, "description": "Tag id as in the plant file, e.g. PT-101. Also the Kafka message key."},
+    "ts": {"exclusiveMinimum": 0, "description": "Sample time, UTC epoch milliseconds."},
+    "value": {"description": "Engineering value in the tag's unit; must be finite."},
+    "quality": {"description": "The device's or gateway's own verdict; the flow refines it."},
+    "source": {"description": "Gateway or device that read the value, e.g. modbus://10.0.0.5/1."},
+}
+
+
+def gateway_schema() -> dict[str, Any]:
+    """JSON Schema of a message on the raw-readings topic: one SensorReading or an array of them.
+
+    Generated from the msgspec contract (``models.contracts.SensorReading``), so the published
+    file (``docs/gateway-message.schema.json``) cannot drift from what the flow decodes.
+    """
+    import msgspec
+
+    from models.contracts import SensorReading
+
+    generated = msgspec.json.schema(SensorReading | list[SensorReading])
+    for name, extra in _GATEWAY_FIELDS.items():
+        generated["$defs"]["SensorReading"]["properties"][name].update(extra)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "SafeTwin gateway message",
+        "description": (
+            "A message a field gateway publishes to the Kafka topic safetwin.sensor.reading.raw, keyed by tag "
+            "(UTF-8 JSON): one reading, or an array of readings (one scan). Unknown fields are ignored; a "
+            "message that does not match becomes a dead letter on safetwin.deadletter."
+        ),
+        **generated,
+    }
+
+
+def render_gateway_schema() -> str:
+    """The schema as committed: 2-space JSON, UTF-8, newline at the end."""
+    return json.dumps(gateway_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+@app.command("gateway-schema")
+def gateway_schema_command(
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="file to write (default: print)")] = None,
+) -> None:
+    """Print (or write) the JSON Schema of the gateway message on the raw-readings topic."""
+    text = render_gateway_schema()
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.write_text(text, encoding="utf-8")
+    console.print(f"wrote {out}", highlight=False)
 
 
 @app.command()

@@ -1,54 +1,172 @@
 r"""Dataflows of the distributed mode, composed from settings for ``python -m bytewax.run``.
 
-Production runs the same sensor flow as the embedded mode, but reads raw readings from Kafka
-(``safetwin.sensor.reading.raw``, published by the field gateways) and writes to the
-configured store plus one Kafka topic per output stream (``safetwin.sensor.reading``,
-``safetwin.alarm.event``, ``safetwin.deadletter``), which API replicas consume for live push.
-Offsets live in Bytewax recovery state; the store is idempotent. Run::
+Production runs the very builder of the embedded mode (:func:`pipelines.sensors.flow.build_flow`)
+with other edges: raw readings come from Kafka (``safetwin.sensor.reading.raw``, published by
+the field gateways, one reading or one JSON array per record, keyed by tag) and go to the
+store plus one topic per output stream (``safetwin.sensor.reading`` as one JSON array per
+batch, ``safetwin.alarm.event``, ``safetwin.alarm.event.held``, ``safetwin.deadletter``),
+which API replicas consume for live push. Offsets live in Bytewax recovery state; the store
+is idempotent. Run (see README "Distributed mode")::
 
-    SAFETWIN_KAFKA_BROKERS='["kafka:9092"]' SAFETWIN_STORE=clickhouse SAFETWIN_CLICKHOUSE_DSN=http://ch:8123 \\
-      python -m bytewax.run api.flows:sensors -r /shared/recovery -s 5 -b 0
+    SAFETWIN_KAFKA_BROKERS='["kafka:9092"]' SAFETWIN_FLOW_SHARDS=4 \\
+      python -m bytewax.run api.flows:sensors -w 2 -i 0 -a "h1:2101;h2:2101" -r /shared/recovery -s 5 -b 0
+
+Where several flow processes run, they cannot share one chDB/DuckDB directory: set
+``SAFETWIN_FLOW_WRITES_STORE=false`` and run one loader (``api.flows:loader``) that owns the
+store and reads the output topics, the shape of ClickHouse's Kafka engine in production.
 """
 
 from __future__ import annotations
 
-from bytewax.dataflow import Dataflow
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
-from api.runtime import tag_limits
+import msgspec
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import Source
+from bytewax.outputs import Sink
+
+from api.runtime import ingest_rules, operator_positions, tag_limits
 from api.settings import Settings
+from connectors.batches import AlarmBatch
 from connectors.kafka.admin import topic_for
 from connectors.kafka.sink import KafkaSink
 from connectors.kafka.source import KafkaSource
 from connectors.store import open_store
-from connectors.store.sink import StoreSink
+from connectors.store.sink import StoreSink, WriteCallback
 from models.contracts import ALARM_EVENT, DEADLETTER, SENSOR_READING
+from models.limits import TagLimits
 from pipelines.sensors.flow import build_flow
+from pipelines.sensors.loader import HELD, build_loader_flow
+from pipelines.sensors.steps import FlowPlan
 from twin.plant import load_plant
 
 RAW_READINGS_TOPIC = topic_for(SENSOR_READING) + ".raw"
+HELD_ALARMS_TOPIC = topic_for(ALARM_EVENT) + ".held"
+OUTPUT_STREAMS = (SENSOR_READING, ALARM_EVENT, DEADLETTER)
 
 
-def sensors_flow(settings: Settings, *, tail: bool = True) -> Dataflow:
-    """Kafka raw readings -> quality and limits -> store + per-stream Kafka topics."""
-    if not settings.kafka_brokers:
-        msg = "the distributed sensor flow needs SAFETWIN_KAFKA_BROKERS"
+def topics(settings: Settings) -> dict[str, str]:
+    """Every topic of the sensor flow by role: ``raw`` in, each output stream and ``held`` out."""
+    prefix = settings.kafka_topic_prefix
+    out = {"raw": topic_for(SENSOR_READING, prefix) + ".raw", "held": topic_for(ALARM_EVENT, prefix) + ".held"}
+    out.update({s: topic_for(s, prefix) for s in OUTPUT_STREAMS})
+    return out
+
+
+_specs_decoder = msgspec.json.Decoder(list[TagLimits])
+
+
+def dump_specs(specs: Mapping[str, TagLimits]) -> bytes:
+    """Tag specs as the JSON list ``SAFETWIN_TAGS_FILE`` holds."""
+    return msgspec.json.encode(list(specs.values()))
+
+
+def load_specs(path: str | Path) -> dict[str, TagLimits]:
+    """Read a ``SAFETWIN_TAGS_FILE``: a JSON list of tag limits (a gateway's tag list).
+
+    Raises:
+        ValueError: If the file is not such a list, or names a tag twice.
+    """
+    try:
+        items = _specs_decoder.decode(Path(path).read_bytes())
+    except msgspec.DecodeError as err:
+        msg = f"tag specs file {path} is not a JSON list of tag limits: {err}"
+        raise ValueError(msg) from err
+    specs = {s.tag: s for s in items}
+    if len(specs) != len(items):
+        msg = f"tag specs file {path} names some tag more than once"
         raise ValueError(msg)
-    plant = load_plant(settings.plant_file)
+    return specs
+
+
+def audit_writer(path: Path) -> WriteCallback:
+    """Append ``<readings> <alarm events>`` per committed store write (reconciles replays)."""
+
+    def write(readings: int, alarms: int, _newest: int | None) -> None:
+        # O_APPEND single write: a kill leaves whole lines only.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{readings} {alarms}\n".encode())
+        finally:
+            os.close(fd)
+
+    return write
+
+
+def read_audit(path: str | Path) -> tuple[int, int]:
+    """Total ``(readings, alarm events)`` offered to the store, per an audit file."""
+    readings = alarms = 0
+    p = Path(path)
+    if not p.exists():
+        return 0, 0
+    for line in p.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            readings += int(parts[0])
+            alarms += int(parts[1])
+    return readings, alarms
+
+
+def _store_sinks(settings: Settings) -> list[Sink[AlarmBatch]]:
     store = open_store(
         settings.store, duckdb_path=settings.resolved_duckdb_path, clickhouse_dsn=settings.clickhouse_dsn
     )
     store.init_schema()
+    audit = audit_writer(settings.ingest_audit_file) if settings.ingest_audit_file else None
+    return [StoreSink(store, on_written=audit, owns_store=True)]
+
+
+def sensors_flow(settings: Settings, *, tail: bool = True) -> Dataflow:
+    """Kafka raw readings -> quality, alarms, floods, source watchdog -> store + per-stream topics."""
+    if not settings.kafka_brokers:
+        msg = "the distributed sensor flow needs SAFETWIN_KAFKA_BROKERS"
+        raise ValueError(msg)
+    if settings.tags_file is not None:
+        specs, positions = load_specs(settings.tags_file), {}
+    else:
+        plant = load_plant(settings.plant_file)
+        specs, positions = tag_limits(plant), operator_positions(plant)
     brokers = settings.kafka_brokers
+    names = topics(settings)
+    plan = FlowPlan.build(specs, shards=settings.flow_shards, rules=ingest_rules(settings))
     return build_flow(
-        tag_limits(plant),
-        KafkaSource(brokers, RAW_READINGS_TOPIC, SENSOR_READING, tail=tail),
-        [StoreSink(store)],
-        stream_sinks={s: KafkaSink(brokers, topic_for(s)) for s in (SENSOR_READING, ALARM_EVENT, DEADLETTER)},
+        plan,
+        KafkaSource(brokers, names["raw"], SENSOR_READING, tail=tail, raw=True, batch_size=10_000),
+        _store_sinks(settings) if settings.flow_writes_store else [],
+        stream_sinks={s: KafkaSink(brokers, names[s]) for s in OUTPUT_STREAMS},
+        held_sinks=[KafkaSink(brokers, names["held"], held=True)],
         clock=None,  # event time only: a replay after recovery re-derives identical alarms
+        positions=positions,
+        watch_sources_ms=round(settings.source_timeout_s * 1000) if tail else None,
         flow_id="sensors_distributed",
     )
 
 
 def sensors() -> Dataflow:
     """``python -m bytewax.run api.flows:sensors`` entry (settings from the environment)."""
-    return sensors_flow(Settings())
+    settings = Settings()
+    return sensors_flow(settings, tail=settings.flow_tail)
+
+
+def loader_flow(settings: Settings, *, tail: bool = True) -> Dataflow:
+    """The output topics -> the store, in ONE process that owns it (see module docstring)."""
+    if not settings.kafka_brokers:
+        msg = "the store loader needs SAFETWIN_KAFKA_BROKERS"
+        raise ValueError(msg)
+    names = topics(settings)
+    brokers = settings.kafka_brokers
+    by_stream = {SENSOR_READING: names[SENSOR_READING], ALARM_EVENT: names[ALARM_EVENT], HELD: names["held"]}
+    by_stream[DEADLETTER] = names[DEADLETTER]
+    sources: dict[str, Source[Any]] = {
+        s: KafkaSource(brokers, topic, s, tail=tail, raw=True, batch_size=10_000) for s, topic in by_stream.items()
+    }
+    return build_loader_flow(sources, _store_sinks(settings))
+
+
+def loader() -> Dataflow:
+    """``python -m bytewax.run api.flows:loader`` entry (settings from the environment)."""
+    settings = Settings()
+    return loader_flow(settings, tail=settings.flow_tail)

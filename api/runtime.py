@@ -31,7 +31,8 @@ from connectors.store.sink import StoreSink
 from models.contracts import SensorReading
 from models.limits import TagLimits
 from pipelines.sensors.flow import build_flow
-from twin.field import FieldServers, modbus_points, opcua_points
+from pipelines.sensors.steps import COMM, FlowPlan, IngestRules, seed_state
+from twin.field import FieldServers, modbus_data_valid, modbus_points, opcua_points
 from twin.plant import Plant
 from twin.simulator import Simulator
 
@@ -66,6 +67,15 @@ def tag_limits(plant: Plant) -> dict[str, TagLimits]:
     }
 
 
+def ingest_rules(settings: Settings) -> IngestRules:
+    """What the sensor flow accepts, from the settings."""
+    return IngestRules(
+        max_payload_bytes=settings.max_payload_bytes,
+        max_future_ms=round(settings.max_future_s * 1000),
+        source_timeout_ms=round(settings.source_timeout_s * 1000),
+    )
+
+
 @dataclass
 class Runtime:
     """Everything that runs behind the API in embedded mode."""
@@ -83,6 +93,12 @@ class Runtime:
     _stop: asyncio.Event | None = None
     _subscriber: OpcUaSubscriber | None = None
     _poller: ModbusPoller | None = None
+    stored_readings: int = 0
+    last_stored_at: float = 0.0
+    """Wall time (s) of the latest committed store write of readings."""
+    newest_stored_ts: int | None = None
+    live_push: Any = None
+    """Distributed mode: the :class:`api.kafka_live.KafkaLivePush` feeding ``/ws/live``."""
 
     @property
     def specs(self) -> dict[str, TagLimits]:
@@ -103,14 +119,26 @@ class Runtime:
         return store
 
     def start_flow(self) -> None:
-        """Run the sensor dataflow in a thread (Bytewax's run_main blocks)."""
+        """Run the sensor dataflow in a thread (Bytewax's run_main blocks).
+
+        The engine starts from the alarms the store says are active, so a restart after a
+        crash neither repeats an activation nor loses a return-to-normal.
+        """
         assert self.store is not None
+        s = self.settings
+        plan = FlowPlan.build(self.specs, rules=ingest_rules(s))
+        seed = seed_state(plan, self.store.active_alarms())
         flow = build_flow(
-            self.specs,
-            BusSource(self.bus, INGEST_STREAM),
-            [StoreSink(self.store), BusSink(self.bus), BusSink(self.bus, LIVE_STREAM)],
+            plan,
+            BusSource(self.bus, INGEST_STREAM, maxsize=s.ingest_queue_batches),
+            [
+                StoreSink(self.store, on_written=self._stored),
+                BusSink(self.bus, held_stream=HELD_ALARM_STREAM),
+                BusSink(self.bus, LIVE_STREAM),
+            ],
             positions=operator_positions(self.plant),
-            held_sinks=[StoreSink(self.store), BusSink(self.bus, HELD_ALARM_STREAM)],
+            watch_sources_ms=round(s.source_timeout_s * 1000),
+            seed=seed,
         )
 
         def target() -> None:
@@ -123,14 +151,65 @@ class Runtime:
         self._flow_thread = threading.Thread(target=target, name="bytewax-sensors", daemon=True)
         self._flow_thread.start()
 
+    def _stored(self, readings: int, _alarms: int, newest: int | None) -> None:
+        if readings:
+            self.stored_readings += readings
+            self.last_stored_at = time.time()
+            if newest is not None:
+                self.newest_stored_ts = max(newest, self.newest_stored_ts or newest)
+
     def publish_readings(self, readings: Sequence[SensorReading]) -> None:
-        """Hand readings from a connector to the dataflow."""
-        self.bus.publish_many(INGEST_STREAM, readings)
+        """Hand one scan of a connector to the dataflow, as ONE item (the flow works in batches)."""
+        if readings:
+            self.bus.publish(INGEST_STREAM, list(readings))
+
+    @property
+    def dropped_batches(self) -> int:
+        """Scans dropped because the flow fell more than ``ingest_queue_batches`` behind."""
+        return self.bus.dropped(INGEST_STREAM)
+
+    def problems(self) -> list[str]:
+        """Why the runtime is not healthy (empty: healthy); ``/health`` reports them."""
+        out: list[str] = []
+        if self.live_push is not None:
+            if not self.live_push.connected:
+                out.append(f"Kafka live push not connected: {self.live_push.last_error or 'starting'}")
+            return out
+        if self.store is None or not self.flow_alive:
+            out.append("sensor dataflow is not running" + (f": {self._flow_error}" if self._flow_error else ""))
+        if self.dropped_batches:
+            out.append(f"{self.dropped_batches} scan(s) dropped: the dataflow fell behind")
+        if self.store is not None:
+            silent = [a.source_id for a in self.store.active_alarms() if a.kind == COMM]
+            if silent:
+                out.append("通讯故障 (no data): " + ", ".join(sorted(silent)))
+        timeout = self.settings.source_timeout_s
+        started = self.started_at and time.time() - self.started_at > timeout
+        if self.settings.simulate and started and time.time() - self.last_stored_at > timeout:
+            out.append(f"no reading stored for more than {timeout:g} s")
+        return out
+
+    @property
+    def distributed(self) -> bool:
+        """An API replica of the distributed mode: the flow runs elsewhere, live push comes from Kafka."""
+        return bool(self.settings.kafka_brokers)
 
     async def start(self) -> None:
-        """Open the store, start the flow, the field servers and the connectors."""
+        """Open the store, start the flow, the field servers and the connectors.
+
+        In distributed mode (Kafka brokers set) no flow runs here: the replica reads the store
+        and serves live push from the flow's output topics.
+        """
         self.started_at = time.time()
         self.store = self.open_store()
+        if self.distributed:
+            from api.kafka_live import KafkaLivePush, default_topics
+
+            s = self.settings
+            self.live_push = KafkaLivePush(
+                self.bus, s.kafka_brokers, stream=LIVE_STREAM, topics=default_topics(s.kafka_topic_prefix)
+            ).start()
+            return
         self.start_flow()
         if not self.settings.simulate:
             return
@@ -150,7 +229,13 @@ class Runtime:
             self._subscriber = OpcUaSubscriber(url, opcua_points(self.plant), self.publish_readings)
             await self._subscriber.start()
         else:
-            self._poller = ModbusPoller("127.0.0.1", s.modbus_port, modbus_points(self.plant), source="modbus")
+            self._poller = ModbusPoller(
+                "127.0.0.1",
+                s.modbus_port,
+                modbus_points(self.plant),
+                source="modbus",
+                data_valid=modbus_data_valid(self.plant),
+            )
             await self._poller.connect()
             self._tasks.append(asyncio.create_task(self._poll_modbus(), name="modbus-poll"))
         self._tasks.append(asyncio.create_task(self.field_servers.run(s.sim_interval_s, self._stop), name="simulator"))
@@ -167,6 +252,8 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stop connectors, servers and the flow; close the store last."""
+        if self.live_push is not None:
+            await asyncio.to_thread(self.live_push.stop)
         if self._stop is not None:
             self._stop.set()
         for task in self._tasks:

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
 
     # bus and field
     kafka_brokers: list[str] = Field(default_factory=list, description="empty: in-process bus")
+    kafka_topic_prefix: str = Field(default="safetwin", pattern=r"^[A-Za-z0-9_.-]+$", description="<prefix>.<stream>")
     mqtt_url: str | None = Field(default=None, description="mqtt://host:1883; simulator publishes there")
     modbus_port: int = 5020
     opcua_port: int = 4840
@@ -54,6 +55,21 @@ class Settings(BaseSettings):
     ingest: Literal["opcua", "modbus"] = Field(
         default="opcua", description="how the embedded plant reads its simulator: OPC UA subscription or Modbus polling"
     )
+
+    # sensor flow (both modes)
+    max_payload_bytes: int = Field(default=1 << 20, ge=1024, description="larger messages are dead-lettered")
+    max_future_s: float = Field(default=300.0, ge=0, description="readings dated further ahead are dead-lettered")
+    source_timeout_s: float = Field(default=30.0, gt=0, description="silent this long: 通讯故障 and stale")
+    ingest_queue_batches: int = Field(
+        default=600, ge=1, description="embedded: scans queued for the flow; beyond, the oldest is dropped, counted"
+    )
+    flow_tail: bool = Field(default=True, description="distributed: False stops at the end offsets seen at start")
+    flow_shards: int = Field(default=1, ge=1, description="distributed: state shards = raw topic partitions")
+    tags_file: Path | None = Field(default=None, description="distributed: JSON list of tag limits (else the plant)")
+    flow_writes_store: bool = Field(
+        default=True, description="distributed: False when several flow processes run and one loader owns the store"
+    )
+    ingest_audit_file: Path | None = Field(default=None, description="append '<readings> <alarms>' per stored batch")
 
     # notification channels (each enabled when its address is set)
     notify_sms_url: str | None = Field(default=None, description="SMS gateway endpoint (HTTP POST JSON)")

@@ -305,6 +305,8 @@ def decode_message(stream: str, raw: bytes | str, *, received_ts: int | None = N
         message = decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as err:
         return DeadLetter(stream=stream, raw=_raw_text(raw), reason=str(err), ts=ts)
+    except (UnicodeDecodeError, RecursionError) as err:  # not msgspec's own errors, same verdict
+        return DeadLetter(stream=stream, raw=_raw_text(raw), reason=f"malformed payload: {err}", ts=ts)
     problem = _check(message)
     if problem is not None:
         return DeadLetter(stream=stream, raw=_raw_text(raw), reason=problem, ts=ts)

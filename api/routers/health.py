@@ -15,17 +15,21 @@ router = APIRouter(prefix="/api/v1", tags=["health 健康检查"])
 
 @router.get("/health")
 def health(runtime: RuntimeDep) -> dict[str, Any]:
-    """Public (no token): whether the store is open and the dataflow is running."""
-    store = runtime.store
-    ok = store is not None and runtime.flow_alive
+    """Public (no token): ``ok``, or ``degraded`` with the reasons (dataflow, dropped scans, 通讯故障)."""
+    problems = runtime.problems()
     return {
-        "status": "ok" if ok else "degraded",
+        "status": "degraded" if problems else "ok",
+        "problems": problems,
         "version": __version__,
-        "mode": "distributed" if runtime.settings.kafka_brokers else "embedded",
+        "mode": "distributed" if runtime.distributed else "embedded",
+        "kafka_connected": runtime.live_push.connected if runtime.live_push is not None else None,
         "store": runtime.settings.store,
         "plant": runtime.plant.plant.id,
         "tags": len(runtime.plant.tags),
         "flow_running": runtime.flow_alive,
+        "readings_stored": runtime.stored_readings,
+        "newest_reading_ts": runtime.newest_stored_ts,
+        "dropped_scans": runtime.dropped_batches,
         "simulator": runtime.simulator is not None,
         "uptime_s": round(time.time() - runtime.started_at, 1) if runtime.started_at else 0.0,
     }

@@ -13,8 +13,9 @@ from typing import Any
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
+from connectors.batches import AlarmBatch, ReadingBatch
 from connectors.bus.memory import Bus, Subscription
-from models.contracts import stream_of
+from models.contracts import ALARM_EVENT, DEADLETTER, SENSOR_READING, stream_of
 
 
 class _BusPartition(StatelessSourcePartition[Any]):
@@ -45,43 +46,68 @@ class _BusPartition(StatelessSourcePartition[Any]):
 class BusSource(DynamicSource[Any]):
     """Messages published on one bus stream; ends when the bus is closed."""
 
-    def __init__(self, bus: Bus, stream: str, *, poll: timedelta = timedelta(milliseconds=5), max_batch: int = 10_000):
+    def __init__(
+        self,
+        bus: Bus,
+        stream: str,
+        *,
+        poll: timedelta = timedelta(milliseconds=5),
+        max_batch: int = 10_000,
+        maxsize: int = 100_000,
+    ):
         self.bus = bus
         self.stream = stream
         self.poll = poll
         self.max_batch = max_batch
+        self.maxsize = maxsize
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _BusPartition:
         """Subscribe when the flow starts (worker 0 only: the bus is one process)."""
-        sub = self.bus.subscribe(self.stream)
+        sub = self.bus.subscribe(self.stream, maxsize=self.maxsize)
         if worker_index != 0:
             sub.close()
         return _BusPartition(self.bus, sub, self.poll, self.max_batch)
 
 
 class _BusSinkPartition(StatelessSinkPartition[Any]):
-    def __init__(self, bus: Bus, stream: str | None) -> None:
+    def __init__(self, bus: Bus, stream: str | None, held_stream: str | None) -> None:
         self._bus = bus
         self._stream = stream
+        self._held_stream = held_stream
 
     def write_batch(self, items: list[Any]) -> None:
-        if self._stream is not None:
-            self._bus.publish_many(self._stream, items)
-            return
         by_stream: dict[str, list[Any]] = {}
+        held: list[Any] = []
         for item in items:
-            by_stream.setdefault(stream_of(item), []).append(item)
+            if isinstance(item, ReadingBatch):
+                target = self._stream or SENSOR_READING
+                if len(item) and self._bus.has_subscribers(target):  # no Python object per reading for nobody
+                    by_stream.setdefault(target, []).extend(item.readings())
+                if item.dead:
+                    by_stream.setdefault(self._stream or DEADLETTER, []).extend(item.dead)
+            elif isinstance(item, AlarmBatch):
+                by_stream.setdefault(self._stream or ALARM_EVENT, []).extend(item.annunciated)
+                held.extend(item.held)
+            else:
+                by_stream.setdefault(self._stream or stream_of(item), []).append(item)
         for stream, batch in by_stream.items():
             self._bus.publish_many(stream, batch)
+        if held and self._held_stream is not None:
+            self._bus.publish_many(self._held_stream, held)
 
 
 class BusSink(DynamicSink[Any]):
-    """Publishes every item on one bus stream, or (``stream=None``) on its contract stream."""
+    """Publishes what the flow emits on the bus: on one stream, or (``stream=None``) by contract stream.
 
-    def __init__(self, bus: Bus, stream: str | None = None) -> None:
+    Reading batches are expanded into contract structs (only when someone subscribes), alarm
+    batches into their annunciated events; held-back events go to ``held_stream`` if given.
+    """
+
+    def __init__(self, bus: Bus, stream: str | None = None, *, held_stream: str | None = None) -> None:
         self.bus = bus
         self.stream = stream
+        self.held_stream = held_stream
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _BusSinkPartition:
-        """One partition per worker, all publishing to the same stream."""
-        return _BusSinkPartition(self.bus, self.stream)
+        """One partition per worker, all publishing to the same bus."""
+        return _BusSinkPartition(self.bus, self.stream, self.held_stream)

@@ -117,6 +117,16 @@ class Bus:
                 subs.remove(sub)
         sub.close()
 
+    def has_subscribers(self, stream: str) -> bool:
+        """Whether anyone listens on ``stream`` (publishers may skip building messages)."""
+        with self._lock:
+            return bool(self._subs.get(stream))
+
+    def dropped(self, stream: str) -> int:
+        """Items dropped so far by full subscriptions of ``stream`` (shown by ``/health``)."""
+        with self._lock:
+            return sum(s.dropped for s in self._subs.get(stream, ()))
+
     def publish(self, stream: str, message: Any) -> None:
         """Deliver one message to every subscriber of ``stream``."""
         self.publish_many(stream, (message,))

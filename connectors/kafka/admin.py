@@ -84,14 +84,8 @@ def ensure_topics(
         if partitions < 1:
             msg = f"topic {name!r} needs at least one partition, got {partitions}"
             raise ValueError(msg)
-    config: dict[str, Any] = {"bootstrap_servers": list(brokers), "client_id": "safetwin-admin"}
-    config.update(admin_config or {})
     timeout_ms = int(timeout_s * 1000)
-    try:
-        admin = KafkaAdminClient(**config)
-    except KafkaError as err:
-        msg = f"cannot reach Kafka at {brokers}"
-        raise KafkaAdminError(msg) from err
+    admin = _admin(brokers, admin_config)
     try:
         existing = {t["name"]: len(t.get("partitions") or []) for t in admin.describe_topics(list(topics))}
         existing = {name: n for name, n in existing.items() if n > 0}
@@ -124,3 +118,42 @@ def ensure_topics(
     if created:
         logger.info("created kafka topics %s", created)
     return created
+
+
+def describe_partitions(
+    brokers: list[str], topics: list[str], *, admin_config: dict[str, Any] | None = None
+) -> dict[str, int]:
+    """Partition count of each of ``topics`` that exists (absent topics are left out).
+
+    Args:
+        brokers: Bootstrap addresses, ``host:port``.
+        topics: Topic names to look up.
+        admin_config: Extra ``KafkaAdminClient`` keyword arguments (security, timeouts).
+
+    Returns:
+        Topic name -> number of partitions, for the topics that exist.
+
+    Raises:
+        KafkaAdminError: If the cluster is unreachable.
+    """
+    admin = _admin(brokers, admin_config)
+    try:
+        described = admin.describe_topics(list(topics))
+    except KafkaError as err:
+        msg = f"cannot describe Kafka topics {sorted(topics)} at {brokers}"
+        raise KafkaAdminError(msg) from err
+    finally:
+        admin.close()
+    counts = {t["name"]: len(t.get("partitions") or []) for t in described}
+    return {name: n for name, n in counts.items() if n > 0}
+
+
+def _admin(brokers: list[str], admin_config: dict[str, Any] | None) -> KafkaAdminClient:
+    """An admin client, with an unreachable cluster translated to :class:`KafkaAdminError`."""
+    config: dict[str, Any] = {"bootstrap_servers": list(brokers), "client_id": "safetwin-admin"}
+    config.update(admin_config or {})
+    try:
+        return KafkaAdminClient(**config)
+    except KafkaError as err:
+        msg = f"cannot reach Kafka at {', '.join(brokers)}"
+        raise KafkaAdminError(msg) from err

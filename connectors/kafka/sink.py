@@ -15,13 +15,15 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Final
 
 import msgspec
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from connectors.batches import AlarmBatch, ReadingBatch
 from models.contracts import encode
 
 
@@ -29,18 +31,38 @@ class KafkaSinkError(RuntimeError):
     """A batch could not be delivered; the flow stops so the epoch is replayed on restart."""
 
 
+RECORD_ROWS: Final = 2_000
+"""Most readings in one record of the ``sensor.reading`` output topic (about 150 kB of JSON)."""
+
+
+def _records(items: list[Any], held: bool) -> Iterator[tuple[bytes, bytes]]:
+    """Kafka (key, value) records of what the flow emitted: a reading batch is ONE record."""
+    for item in items:
+        if isinstance(item, ReadingBatch):
+            # Chunks keep each record well under Kafka's default 1 MB message limit.
+            for start in range(0, len(item), RECORD_ROWS):
+                chunk = ReadingBatch(item.shard, item.table.slice(start, RECORD_ROWS))
+                yield item.shard.encode(), chunk.to_json()
+        elif isinstance(item, AlarmBatch):
+            for event in item.held if held else item.annunciated:
+                yield event.key.encode(), encode(event)
+        else:
+            yield item.key.encode(), encode(item)
+
+
 class _KafkaSinkPartition(StatelessSinkPartition[Any]):
-    def __init__(self, producer: KafkaProducer, topic: str, flush_timeout_s: float) -> None:
+    def __init__(self, producer: KafkaProducer, topic: str, flush_timeout_s: float, held: bool) -> None:
         self._producer = producer
         self._topic = topic
+        self._held = held
         self._flush_timeout_s = flush_timeout_s
 
     def write_batch(self, items: list[Any]) -> None:
         """Send the batch, wait for every acknowledgement, and fail loudly on any loss."""
         futures = []
         try:
-            for message in items:
-                futures.append(self._producer.send(self._topic, key=message.key.encode(), value=encode(message)))
+            for key, value in _records(items, self._held):
+                futures.append(self._producer.send(self._topic, key=key, value=value))
             self._producer.flush(timeout=self._flush_timeout_s)
             for future in futures:
                 # Already resolved after flush; raises the delivery error if there was one.
@@ -64,6 +86,8 @@ class KafkaSink(DynamicSink[msgspec.Struct]):
             readings into one request without adding visible latency.
         flush_timeout_s: Upper bound on waiting for acknowledgements at the end of a batch.
         producer_config: Extra ``KafkaProducer`` keyword arguments (compression, security).
+        held: Of alarm batches, write the events held back during a flood instead of the
+            annunciated ones (the held-alarm topic).
     """
 
     def __init__(
@@ -74,7 +98,9 @@ class KafkaSink(DynamicSink[msgspec.Struct]):
         linger_ms: int = 5,
         flush_timeout_s: float = 30.0,
         producer_config: dict[str, Any] | None = None,
+        held: bool = False,
     ) -> None:
+        self.held = held
         self.brokers = list(brokers)
         self.topic = topic
         self.linger_ms = linger_ms
@@ -95,4 +121,4 @@ class KafkaSink(DynamicSink[msgspec.Struct]):
         except KafkaError as err:
             msg = f"cannot reach Kafka at {self.brokers}"
             raise KafkaSinkError(msg) from err
-        return _KafkaSinkPartition(producer, self.topic, self.flush_timeout_s)
+        return _KafkaSinkPartition(producer, self.topic, self.flush_timeout_s, self.held)

@@ -26,6 +26,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from connectors.batches import RawRecord
 from models.contracts import dead_letter, decode_message
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,9 @@ class _KafkaPartition(StatefulSourcePartition[Any, int]):
         end_offset: int | None,
         batch_size: int,
         poll_timeout_ms: int,
+        raw: bool = False,
     ) -> None:
+        self._raw = raw
         self._consumer = consumer
         self._tp = tp
         self._stream = stream
@@ -87,6 +90,7 @@ class _KafkaPartition(StatefulSourcePartition[Any, int]):
             return []
         self._awake = None
         batch: list[Any] = []
+        values: list[RawRecord | bytes] = []
         for record in records:
             if self._end is not None and record.offset >= self._end:
                 break
@@ -95,9 +99,13 @@ class _KafkaPartition(StatefulSourcePartition[Any, int]):
                 batch.append(
                     dead_letter(self._stream, b"", f"null value (tombstone) at offset {record.offset}", ts=received)
                 )
+            elif self._raw:
+                values.append(RawRecord(record.value, received) if received else record.value)
             else:
                 batch.append(decode_message(self._stream, record.value, received_ts=received))
             self._offset = record.offset + 1
+        if values:
+            batch.append(values)  # raw mode: the whole fetch is ONE item, parsed as a batch downstream
         return batch
 
     def next_awake(self) -> datetime | None:
@@ -129,6 +137,8 @@ class KafkaSource(FixedPartitionedSource[Any, int]):
         poll_timeout_ms: How long one poll may wait for data. Keep it 0 or tiny: a blocking
             poll stalls every other step on the worker.
         consumer_config: Extra ``KafkaConsumer`` keyword arguments (security, timeouts).
+        raw: Emit each fetch as ONE item, the list of record values undecoded (the sensor
+            flow parses a whole batch at once); tombstones still become dead letters.
     """
 
     def __init__(
@@ -141,7 +151,9 @@ class KafkaSource(FixedPartitionedSource[Any, int]):
         batch_size: int = 1000,
         poll_timeout_ms: int = 0,
         consumer_config: dict[str, Any] | None = None,
+        raw: bool = False,
     ) -> None:
+        self.raw = raw
         if batch_size < 1:
             msg = f"batch_size must be >= 1, got {batch_size}"
             raise ValueError(msg)
@@ -211,5 +223,6 @@ class KafkaSource(FixedPartitionedSource[Any, int]):
             next_offset=next_offset,
             end_offset=end_offset,
             batch_size=self.batch_size,
+            raw=self.raw,
             poll_timeout_ms=self.poll_timeout_ms,
         )

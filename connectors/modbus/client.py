@@ -25,9 +25,19 @@ eng_lo..eng_hi`` as a 4-20 mA transmitter is wired to an analog input card (e.g.
 is still converted, but the reading's quality is ``OUT_OF_RANGE`` so it is never trusted as
 a real measurement.
 
-A BAD reading carries the last good value of the tag (0.0 before the first one) so the
-reading still satisfies the contract's "value is finite" rule; consumers must look at the
-quality, as they would with a DCS's hold-last-value.
+A BAD reading carries the last good value of the tag so the reading still satisfies the
+contract's "value is finite" rule; consumers must look at the quality, as they would with a
+DCS's hold-last-value.
+
+First sample: a device that has just started (or a gateway that has not scanned its field
+bus yet) answers with zero-filled registers, which would be judged as real values (low and
+low-low alarms at every start). Nothing of a device (unit id) is delivered until it has
+delivered a valid first sample: a poll in which its reads succeeded and, where the device
+has a "data valid" point (``data_valid``, e.g. a PLC's healthy bit), that point reads
+non-zero. Until then the poller returns no readings for the device's tags, not BAD ones:
+there is nothing to hold yet, and a communication failure of a device never heard from is a
+matter for the source's own supervision (:attr:`ModbusPoller.waiting_devices`). Once valid,
+a failed read (or the data-valid point dropping to zero) gives BAD readings as above.
 
 Example:
     >>> p = RegisterPoint(tag="TT-101", address=4)
@@ -48,7 +58,7 @@ import logging
 import math
 import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
 
@@ -317,6 +327,9 @@ class ModbusPoller:
         timeout: Seconds to wait for connect and for each response.
         initial_backoff_s: First wait after a failed connect; doubles per failure.
         max_backoff_s: Cap of the back-off.
+        data_valid: Per device id, a point that reads non-zero once the device's values
+            are valid (a PLC's "data valid" bit or register). Optional: without one, a
+            device is valid from its first successful read.
     """
 
     def __init__(
@@ -329,12 +342,18 @@ class ModbusPoller:
         timeout: float = 1.0,
         initial_backoff_s: float = 0.5,
         max_backoff_s: float = 10.0,
+        data_valid: Mapping[int, RegisterPoint] | None = None,
     ) -> None:
-        tags = [p.tag for p in points]
+        flags = dict(data_valid or {})
+        tags = [p.tag for p in points] + [f.tag for f in flags.values()]
         duplicated = sorted({t for t in tags if tags.count(t) > 1})
         if duplicated:
-            msg = f"duplicate tags in Modbus points: {duplicated}"
+            msg = f"duplicate tags in Modbus points (data-valid points included): {duplicated}"
             raise ValueError(msg)
+        for device_id, flag in flags.items():
+            if flag.device_id != device_id:
+                msg = f"data-valid point {flag.tag} is on device {flag.device_id}, not {device_id}"
+                raise ValueError(msg)
         self.host = host
         self.port = port
         self.points = tuple(points)
@@ -342,8 +361,10 @@ class ModbusPoller:
         self.timeout = timeout
         self.initial_backoff_s = initial_backoff_s
         self.max_backoff_s = max_backoff_s
-        self.blocks = plan_blocks(self.points)
+        self.data_valid = flags
+        self.blocks = plan_blocks([*self.points, *flags.values()])
         self._client: AsyncModbusTcpClient | None = None
+        self._valid_devices: set[int] = set()
         self._last_value: dict[str, float] = {}
         self._backoff_s = initial_backoff_s
         self._next_attempt = 0.0  # time.monotonic() of the next allowed connect
@@ -353,6 +374,11 @@ class ModbusPoller:
     def connected(self) -> bool:
         """Whether a TCP connection to the device is up."""
         return self._client is not None and self._client.connected
+
+    @property
+    def waiting_devices(self) -> frozenset[int]:
+        """Device ids that have not delivered a valid first sample yet (their tags yield nothing)."""
+        return frozenset({p.device_id for p in self.points} - self._valid_devices)
 
     async def connect(self) -> bool:
         """Try to connect now (ignoring back-off); failure schedules the next try.
@@ -384,38 +410,62 @@ class ModbusPoller:
         return True
 
     async def poll(self, now_ms: int | None = None) -> list[SensorReading]:
-        """Read every point once; one reading per point, in the order the points were given.
+        """Read every point once; one reading per point of every valid device, in the order given.
+
+        The points of a device that has not delivered a valid first sample yet (see the
+        module docs) yield no reading at all.
 
         Args:
             now_ms: Timestamp of the readings (epoch ms); the current time by default.
         """
         ts = _now_ms() if now_ms is None else now_ms
-        results: dict[str, SensorReading] = {}
         if not self.connected and self._was_connected:
             self._lost(ConnectionError("closed by peer"))
         if not self.connected and (time.monotonic() < self._next_attempt or not await self.connect()):
-            return [self._bad(p, ts) for p in self.points]
+            return [self._bad(p, ts) for p in self.points if p.device_id in self._valid_devices]
         assert self._client is not None
-        for i, block in enumerate(self.blocks):
+        raw: dict[str, Sequence[int | bool]] = {}  # registers (or bit) of each point read successfully
+        for block in self.blocks:
             try:
                 rr = await self._read(block)
             except (TimeoutError, ModbusException, OSError) as err:
                 self._lost(err)
                 await self._drop()
-                for rest in self.blocks[i:]:
-                    results.update({p.tag: self._bad(p, ts) for p in rest.points})
                 break
             values: Sequence[int | bool] = (
                 [] if rr.isError() else (rr.bits if block.table in BIT_TABLES else rr.registers)
             )
             if len(values) < block.count:
                 logger.debug("Modbus device %s error for %s+%s: %s", block.device_id, block.address, block.count, rr)
-                results.update({p.tag: self._bad(p, ts) for p in block.points})
                 continue
             for p in block.points:
                 at = p.address - block.address
-                results[p.tag] = self._good(p, ts, values[at : at + p.width])
-        return [results[p.tag] for p in self.points]
+                raw[p.tag] = values[at : at + p.width]
+        flagged_invalid = self._update_validity(raw)
+        out: list[SensorReading] = []
+        for p in self.points:
+            if p.device_id not in self._valid_devices:
+                continue
+            regs = raw.get(p.tag)
+            out.append(self._bad(p, ts) if regs is None or p.device_id in flagged_invalid else self._good(p, ts, regs))
+        return out
+
+    def _update_validity(self, raw: Mapping[str, Sequence[int | bool]]) -> set[int]:
+        """Mark devices valid after their first valid sample; return those whose data-valid point reads 0."""
+        invalid: set[int] = set()
+        for device_id in {p.device_id for p in self.points}:
+            flag = self.data_valid.get(device_id)
+            if flag is not None:
+                regs = raw.get(flag.tag)
+                ok = regs is not None and decode_raw(flag, regs) != 0
+                if regs is not None and not ok:
+                    invalid.add(device_id)
+            else:
+                ok = any(p.tag in raw for p in self.points if p.device_id == device_id)
+            if ok and device_id not in self._valid_devices:
+                self._valid_devices.add(device_id)
+                logger.info("Modbus device %s at %s:%s: first valid sample", device_id, self.host, self.port)
+        return invalid
 
     async def close(self) -> None:
         """Close the connection; a later poll reconnects."""

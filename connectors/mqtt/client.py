@@ -38,9 +38,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
+from connectors.mqtt.payloads import DEFAULT_MAX_PAYLOAD_BYTES, encode_sparkplug_json, sparkplug_topic
 from connectors.mqtt.payloads import decode_payload as _decode_payload
-from connectors.mqtt.payloads import encode_sparkplug_json, sparkplug_topic
-from models.contracts import DeadLetter, SensorReading, encode, now_ms
+from models.contracts import SENSOR_READING, DeadLetter, SensorReading, dead_letter, encode, now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +235,10 @@ class MqttSubscriber(_Session):
     """Receives readings from a topic (filter) and hands each one, parsed, to ``on_message``.
 
     A batch payload (JSON array) or a Sparkplug payload with several metrics calls
-    ``on_message`` once per reading (or dead letter), in payload order.
+    ``on_message`` once per reading (or dead letter), in payload order. No payload can stop
+    the subscription: whatever cannot be decoded (not UTF-8, nested too deeply, over
+    ``max_payload_bytes``, anything the decoder trips on) is handed over as a dead letter
+    with the reason and logged, and the next message is delivered as usual.
 
     Args:
         url: ``mqtt://host:port`` of the broker.
@@ -244,6 +247,8 @@ class MqttSubscriber(_Session):
             exception it raises is logged, never allowed to kill the network thread.
         qos: Subscription QoS.
         keepalive: Seconds between keep-alive pings.
+        max_payload_bytes: Largest payload decoded; a larger one becomes a dead letter
+            holding only its first KiB and its size.
     """
 
     _prefix = "safetwin-sub"
@@ -256,9 +261,14 @@ class MqttSubscriber(_Session):
         *,
         qos: int = 0,
         keepalive: int = 30,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
+        if max_payload_bytes <= 0:
+            msg = f"max_payload_bytes must be positive, got {max_payload_bytes}"
+            raise ValueError(msg)
         super().__init__(url, keepalive=keepalive)
         self.topic = topic
+        self.max_payload_bytes = max_payload_bytes
         self.qos = qos
         self.on_message = on_message
         self._sub_mid: int | None = None
@@ -280,7 +290,17 @@ class MqttSubscriber(_Session):
             self._ready.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        for parsed in _decode_payload(message.topic, bytes(message.payload)):
+        # Runs on paho's network thread: an exception escaping here would end the thread and
+        # with it the subscription, silently. Nothing may escape.
+        payload = bytes(message.payload)
+        try:
+            items = _decode_payload(message.topic, payload, max_bytes=self.max_payload_bytes)
+        except Exception as err:  # noqa: BLE001 - decode_payload never raises; this is the last line
+            logger.exception("MQTT payload on %s could not be decoded", message.topic)
+            items = [dead_letter(SENSOR_READING, payload[:1024], f"decoder failed: {type(err).__name__}: {err}")]
+        for parsed in items:
+            if isinstance(parsed, DeadLetter):
+                logger.warning("MQTT payload on %s dead-lettered: %s", message.topic, parsed.reason[:200])
             try:
                 self.on_message(parsed)
             except Exception:

@@ -24,7 +24,10 @@ Gateways in the field publish in one of two shapes, told apart by the topic:
   resolved either: a metric without a name is a dead letter.
 
 Nothing here raises for a bad payload: every unusable message or metric becomes a
-:class:`~models.contracts.DeadLetter` with the reason and the raw text.
+:class:`~models.contracts.DeadLetter` with the reason and the raw text. That includes
+payloads that are not UTF-8, JSON nested deeper than the decoder's recursion limit, and
+payloads over a size limit (default :data:`DEFAULT_MAX_PAYLOAD_BYTES`), whose dead letter
+keeps only the first :data:`DEAD_LETTER_RAW_BYTES` bytes and a note of the full size.
 
 Example:
     >>> [r.value for r in decode_payload("safetwin/demo/sensor/PT-101",
@@ -52,6 +55,10 @@ SPARKPLUG_NAMESPACE: Final = "spBv1.0"
 SPARKPLUG_DATA_TYPES: Final = frozenset({"DDATA", "NDATA", "DBIRTH", "NBIRTH"})
 """Message types whose metrics carry values."""
 SPARKPLUG_TYPES: Final = SPARKPLUG_DATA_TYPES | {"NDEATH", "DDEATH", "NCMD", "DCMD", "STATE"}
+DEFAULT_MAX_PAYLOAD_BYTES: Final = 1 << 20
+"""Largest payload decoded (1 MiB); a larger one is dead-lettered, truncated."""
+DEAD_LETTER_RAW_BYTES: Final = 1024
+"""How much of an oversized payload its dead letter keeps."""
 
 _json_encoder = msgspec.json.Encoder()
 
@@ -218,18 +225,67 @@ def _looks_binary(payload: bytes | str) -> bool:
     return any(b < 0x09 for b in payload[:64])
 
 
+def oversized_dead_letter(payload: bytes | str, limit: int, ts: int) -> DeadLetter:
+    """The dead letter of a payload over ``limit`` bytes: its first KiB and its full size, never all of it."""
+    data = payload.encode("utf-8") if isinstance(payload, str) else payload
+    size = len(data)
+    raw = data[:DEAD_LETTER_RAW_BYTES].decode("utf-8", errors="replace")
+    if size > DEAD_LETTER_RAW_BYTES:
+        raw += f"... [truncated: first {DEAD_LETTER_RAW_BYTES} of {size} bytes]"
+    return DeadLetter(
+        stream=SENSOR_READING, raw=raw, reason=f"payload of {size} bytes exceeds the {limit}-byte limit", ts=ts
+    )
+
+
+def _not_utf8(payload: bytes, err: UnicodeDecodeError, sparkplug: SparkplugTopic | None, ts: int) -> DeadLetter:
+    reason = f"payload is not valid UTF-8 ({err.reason} at byte {err.start})"
+    if sparkplug is not None:
+        reason = (
+            f"Sparkplug {sparkplug.message_type} from {sparkplug.source.removeprefix('sparkplug/')}: {reason}; "
+            "protobuf Sparkplug B is not supported, publish the JSON rendering"
+        )
+    return _dead(payload, reason, ts)
+
+
 def decode_payload(
-    topic: str, payload: bytes | str, *, received_ts: int | None = None
+    topic: str,
+    payload: bytes | str,
+    *,
+    received_ts: int | None = None,
+    max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
 ) -> list[SensorReading | DeadLetter]:
-    """Decode one MQTT message by its topic: Sparkplug-like JSON on ``spBv1.0/...``, else contract JSON."""
+    r"""Decode one MQTT message by its topic: Sparkplug-like JSON on ``spBv1.0/...``, else contract JSON.
+
+    Never raises: a payload over ``max_bytes``, one that is not UTF-8, JSON nested too
+    deeply or anything else the decoder rejects becomes a dead letter with the reason.
+
+    Example:
+        >>> [d.reason for d in decode_payload("a/b", b'{"tag": "PT-1\xff"}')]
+        ['payload is not valid UTF-8 (invalid start byte at byte 13)']
+        >>> [d.reason for d in decode_payload("a/b", b"[" * 200_000)]
+        ['JSON nested too deeply to decode (more levels than the decoder allows)']
+    """
     ts = received_ts if received_ts is not None else now_ms()
+    size = len(payload) if isinstance(payload, bytes) else len(payload.encode("utf-8"))
+    if size > max_bytes:
+        return [oversized_dead_letter(payload, max_bytes, ts)]
     try:
         sparkplug = parse_sparkplug_topic(topic)
     except ValueError as err:
         return [_dead(payload, str(err), ts)]
-    if sparkplug is not None:
-        return decode_sparkplug_json(sparkplug, payload, received_ts=ts)
-    return decode_json_payload(payload, received_ts=ts)
+    if isinstance(payload, bytes):
+        try:
+            payload.decode("utf-8")
+        except UnicodeDecodeError as err:
+            return [_not_utf8(payload, err, sparkplug, ts)]
+    try:
+        if sparkplug is not None:
+            return decode_sparkplug_json(sparkplug, payload, received_ts=ts)
+        return decode_json_payload(payload, received_ts=ts)
+    except RecursionError:
+        return [_dead(payload, "JSON nested too deeply to decode (more levels than the decoder allows)", ts)]
+    except Exception as err:  # noqa: BLE001 - no payload may escape as an exception
+        return [_dead(payload, f"undecodable payload: {type(err).__name__}: {err}", ts)]
 
 
 def encode_sparkplug_json(readings: list[SensorReading], *, timestamp: int | None = None, seq: int = 0) -> bytes:

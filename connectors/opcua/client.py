@@ -11,11 +11,24 @@ OUT_OF_RANGE (see :func:`quality_of`).
 Notifications that arrive in one publish response are handed to ``on_readings`` as one list,
 because downstream batches are much cheaper than one call per tag.
 
-A BAD reading always carries the tag's last good value (0.0 before the first one): a Bad
-value is unusable by definition, and the contract requires a finite number. When the server
+First sample: a node's value before its device has delivered one is not a reading. A server
+says so with a Bad status (BadWaitingForInitialData is the standard one), and the initial
+data-change notification of a new subscription carries that value. So nothing of a tag is
+delivered until a notification with a Good or Uncertain status and a SourceTimestamp has
+arrived for it (:attr:`OpcUaSubscriber.waiting_tags`); notifications before that are
+dropped and counted (:attr:`OpcUaSubscriber.dropped_before_first_sample`). After the first
+sample, a Bad status is a BAD reading and a missing SourceTimestamp falls back to the server's.
+
+A BAD reading always carries the tag's last good value: a Bad value is unusable by
+definition, and the contract requires a finite number. When the server
 goes away the subscriber reports every tag BAD once and reconnects in the background with
 exponential back-off, re-creating the subscription; the data-change notifications sent on
 re-subscribing refresh every tag.
+
+Large plants: monitored items are created in requests of ``monitored_items_per_request``
+(1,000 by default) and each of those requests may take ``timeout`` plus
+``timeout_per_item_s`` per item, so subscribing 10,000 tags neither sends one huge request
+nor times out where a small plant's timeout is right.
 
 Example:
     >>> NodePoint(tag="PT-101", node_id="ns=2;s=PT-101").node_id
@@ -104,6 +117,14 @@ def timestamp_ms(value: ua.DataValue, *, default_ms: int | None = None) -> int:
     return default_ms if default_ms is not None else now_ms()
 
 
+def _is_first_sample(value: ua.DataValue | None) -> bool:
+    """Whether a data value can be a tag's first reading: Good/Uncertain, with a SourceTimestamp."""
+    if value is None or quality_of(value.StatusCode) is Quality.BAD:
+        return False
+    stamp = value.SourceTimestamp
+    return stamp is not None and stamp.year > 1601
+
+
 class _Handler:
     """asyncua subscription handler that batches one publish cycle into one callback.
 
@@ -150,6 +171,8 @@ class OpcUaSubscriber:
         initial_backoff_s: First wait after a failed reconnect; doubles per failure.
         max_backoff_s: Cap of the back-off.
         watchdog_s: How often asyncua probes the server to notice a silent death.
+        monitored_items_per_request: Most monitored items created by one request.
+        timeout_per_item_s: Extra seconds a CreateMonitoredItems request may take per item.
     """
 
     def __init__(
@@ -164,7 +187,12 @@ class OpcUaSubscriber:
         initial_backoff_s: float = 0.5,
         max_backoff_s: float = 10.0,
         watchdog_s: float = 1.0,
+        monitored_items_per_request: int = 1000,
+        timeout_per_item_s: float = 0.002,
     ) -> None:
+        if monitored_items_per_request < 1:
+            msg = f"monitored_items_per_request must be at least 1, got {monitored_items_per_request}"
+            raise ValueError(msg)
         tags = [p.tag for p in points]
         duplicated = sorted({t for t in tags if tags.count(t) > 1})
         if duplicated:
@@ -179,6 +207,11 @@ class OpcUaSubscriber:
         self.initial_backoff_s = initial_backoff_s
         self.max_backoff_s = max_backoff_s
         self.watchdog_s = watchdog_s
+        self.monitored_items_per_request = monitored_items_per_request
+        self.timeout_per_item_s = timeout_per_item_s
+        self.dropped_before_first_sample = 0
+        """Notifications dropped because their tag had not delivered a valid first sample."""
+        self._valid_tags: set[str] = set()
         self._client: Client | None = None
         self._subscription: Subscription | None = None
         self._tags: dict[ua.NodeId, str] = {}
@@ -192,6 +225,11 @@ class OpcUaSubscriber:
     def connected(self) -> bool:
         """Whether a session with a live subscription is up."""
         return self._client is not None and self._lost_reason is None
+
+    @property
+    def waiting_tags(self) -> frozenset[str]:
+        """Tags that have not delivered a valid first sample yet (nothing of them is emitted)."""
+        return frozenset(p.tag for p in self.points) - self._valid_tags
 
     async def start(self) -> None:
         """Connect, subscribe, and keep the subscription alive in the background.
@@ -236,7 +274,7 @@ class OpcUaSubscriber:
             self._tags = {n.nodeid: p.tag for n, p in zip(nodes, self.points, strict=True)}
             sub = await client.create_subscription(self.publishing_interval_ms, _Handler(self))
             self._subscription = sub
-            handles = await sub.subscribe_data_change(nodes)
+            handles = await self._subscribe_in_chunks(client, sub, nodes)
         except BaseException:
             await self._teardown(graceful=False)
             raise
@@ -244,6 +282,28 @@ class OpcUaSubscriber:
             if isinstance(handle, ua.StatusCode):
                 logger.warning("OPC UA node %s for %s not subscribed: %s", point.node_id, point.tag, handle)
         logger.info("OPC UA subscribed to %d nodes at %s", len(self.points), self.url)
+
+    async def _subscribe_in_chunks(self, client: Client, sub: Subscription, nodes: list[Node]) -> list[Any]:
+        """Create the monitored items ``monitored_items_per_request`` at a time, each request with a scaled timeout.
+
+        asyncua has no per-request timeout in its public API, so the socket protocol's
+        timeout is raised while subscribing and put back afterwards (if asyncua moves that
+        attribute, the client's plain ``timeout`` applies).
+        """
+        handles: list[Any] = []
+        protocol = getattr(client.uaclient, "protocol", None)
+        plain = getattr(protocol, "timeout", None)
+        try:
+            for start in range(0, len(nodes), self.monitored_items_per_request):
+                chunk = nodes[start : start + self.monitored_items_per_request]
+                if protocol is not None and plain is not None:
+                    protocol.timeout = self.timeout + self.timeout_per_item_s * len(chunk)
+                result = await sub.subscribe_data_change(chunk)
+                handles.extend(result if isinstance(result, list) else [result])
+        finally:
+            if protocol is not None and plain is not None:
+                protocol.timeout = plain
+        return handles
 
     async def _supervise(self) -> None:
         """Wait for a loss, report it, and reconnect with back-off until stopped."""
@@ -255,7 +315,7 @@ class OpcUaSubscriber:
             if self._stopping:
                 return
             logger.warning("OPC UA connection to %s lost: %s", self.url, self._lost_reason)
-            self._emit([self._bad(p.tag) for p in self.points])
+            self._emit([self._bad(p.tag) for p in self.points if p.tag in self._valid_tags])
             await self._teardown(graceful=False)
             while not self._stopping:
                 try:
@@ -297,6 +357,11 @@ class OpcUaSubscriber:
         tag = self._tags.get(node.nodeid)
         if tag is None:
             return None
+        if tag not in self._valid_tags:
+            if not _is_first_sample(data_value):
+                self.dropped_before_first_sample += 1
+                return None
+            self._valid_tags.add(tag)
         if data_value is None:
             return self._bad(tag)
         quality = quality_of(data_value.StatusCode)
@@ -312,6 +377,7 @@ class OpcUaSubscriber:
         return SensorReading(tag=tag, ts=ts, value=value, quality=quality, source=self.source)
 
     def _bad(self, tag: str, *, ts: int | None = None) -> SensorReading:
+        # Only for tags past their first sample, so a last good value usually exists.
         return SensorReading(
             tag=tag,
             ts=ts if ts is not None else now_ms(),
@@ -321,6 +387,8 @@ class OpcUaSubscriber:
         )
 
     def _emit(self, readings: list[SensorReading]) -> None:
+        if not readings:
+            return
         try:
             self.on_readings(readings)
         except Exception:

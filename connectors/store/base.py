@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol, cast, runtime_checkable
 
+import pyarrow as pa
+
 from models.contracts import AlarmEvent, DeadLetter, SensorReading
 
 
@@ -358,6 +360,9 @@ class TimeSeriesStore(Protocol):
 
     def write_readings(self, readings: Sequence[SensorReading]) -> int:
         """Insert readings, ignoring any (tag, ts) already stored; returns rows offered."""
+
+    def write_readings_arrow(self, table: pa.Table) -> int:
+        """Insert a batch in columnar form (``connectors.batches.READINGS_SCHEMA``); returns rows offered."""
 
     def write_alarms(self, alarms: Sequence[AlarmEvent]) -> int:
         """Insert alarm events, ignoring duplicates of (alarm_id, ts, state)."""

@@ -37,6 +37,7 @@ from typing import Any, Final
 
 import clickhouse_connect
 import pyarrow as pa
+import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
 from connectors.store.base import (
@@ -301,6 +302,25 @@ class ClickHouseStore(DerivedQueries):
         self._insert("readings", _readings_table(readings))
         self._insert("latest_readings", _readings_table(_last_per_tag(readings)))
         return len(readings)
+
+    def write_readings_arrow(self, table: pa.Table) -> int:
+        """Insert a judged batch in columnar form (``READINGS_SCHEMA``, ts in epoch ms)."""
+        if table.num_rows == 0:
+            return 0
+        cols = table.select(["tag", "ts", "value", "quality", "source"])
+        cast = pa.table(
+            [cols["tag"], pc.cast(cols["ts"], pa.int64()).cast(_TS), cols["value"], cols["quality"], cols["source"]],
+            schema=_READINGS_SCHEMA,
+        )
+        self._insert("readings", cast)
+        newest = cast.sort_by([("tag", "ascending"), ("ts", "ascending")]).group_by("tag", use_threads=False)
+        last = newest.aggregate([("ts", "last"), ("value", "last"), ("quality", "last"), ("source", "last")])
+        latest = pa.table(
+            [last["tag"], last["ts_last"], last["value_last"], last["quality_last"], last["source_last"]],
+            schema=_READINGS_SCHEMA,
+        )
+        self._insert("latest_readings", latest)
+        return int(table.num_rows)
 
     def write_alarms(self, alarms: Sequence[AlarmEvent]) -> int:
         """Insert alarm events; duplicates of ``(alarm_id, ts, state)`` collapse."""

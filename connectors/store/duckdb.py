@@ -37,6 +37,8 @@ from typing import Any, Final, cast
 import duckdb
 import pyarrow as pa
 
+from connectors.batches import READINGS_SCHEMA as READINGS_SCHEMA
+from connectors.batches import readings_to_arrow as readings_to_arrow
 from connectors.store.base import (
     ROLLUP_MS,
     AlarmRow,
@@ -48,17 +50,6 @@ from connectors.store.base import (
     plan_buckets,
 )
 from models.contracts import AlarmEvent, AlarmPriority, AlarmState, DeadLetter, Quality, SensorReading
-
-READINGS_SCHEMA: Final = pa.schema(
-    [
-        ("tag", pa.string()),
-        ("ts", pa.int64()),
-        ("value", pa.float64()),
-        ("quality", pa.string()),
-        ("source", pa.string()),
-    ]
-)
-"""Arrow schema accepted by :meth:`DuckDBStore.write_readings_arrow` (ts in epoch ms)."""
 
 _DDL: Final = (
     """CREATE TABLE IF NOT EXISTS readings (
@@ -137,27 +128,6 @@ _ALARMS_SCHEMA: Final = pa.schema(
 _DEADLETTERS_SCHEMA: Final = pa.schema(
     [("stream", pa.string()), ("ts", pa.int64()), ("raw", pa.string()), ("reason", pa.string())]
 )
-
-
-def readings_to_arrow(readings: Sequence[SensorReading]) -> pa.Table:
-    """Columnar form of a batch of readings (one pass per column, no per-row SQL).
-
-    Args:
-        readings: The batch as contract structs.
-
-    Returns:
-        A table with :data:`READINGS_SCHEMA`.
-    """
-    return pa.table(
-        [
-            pa.array([r.tag for r in readings], pa.string()),
-            pa.array([r.ts for r in readings], pa.int64()),
-            pa.array([r.value for r in readings], pa.float64()),
-            pa.array([r.quality for r in readings], pa.string()),
-            pa.array([r.source for r in readings], pa.string()),
-        ],
-        schema=READINGS_SCHEMA,
-    )
 
 
 def bucket_width(start_ms: int, end_ms: int, points: int) -> int:

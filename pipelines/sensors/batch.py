@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, cast
 
 import msgspec
@@ -84,6 +84,11 @@ _USABLE_CODE: Final = np.array([q in USABLE_QUALITIES for q in QUALITIES], dtype
 _OUT_OF_RANGE: Final = QUALITY_CODE[Quality.OUT_OF_RANGE.value]
 _QUALITY_NAMES: Final = pa.array([q.value for q in QUALITIES], pa.string())
 _MS_PER_MIN: Final = 60_000.0
+_GOOD: Final = QUALITY_CODE[Quality.GOOD.value]
+_STALE: Final = QUALITY_CODE[Quality.STALE.value]
+_FLATLINE: Final = QUALITY_CODE[Quality.FLATLINE.value]
+_NEVER: Final = 2**62
+"""Flat-line count / stale age of a tag without quality rules: never reached."""
 MIN_VECTOR_ROUND: Final = 32
 """Rounds with fewer rows than this go row by row (numpy call overhead beats the gain)."""
 
@@ -104,6 +109,8 @@ class CompiledConfigs:
         dev_band: Deviation band (``+inf`` if none, so nothing deviates).
         roc_limit: ROC limit per minute (``+inf`` if none).
         has_roc: Whether the tag has a ROC alarm.
+        flatline_count: Identical good values in a row that make a reading flat-lined.
+        stale_after_ms: A good reading older than this by the wall clock is stale.
     """
 
     tags: tuple[str, ...]
@@ -117,10 +124,19 @@ class CompiledConfigs:
     dev_band: F64
     roc_limit: F64
     has_roc: B
+    flatline_count: I64
+    stale_after_ms: I64
 
     @classmethod
-    def build(cls, configs: Iterable[TagAlarmConfig]) -> CompiledConfigs:
+    def build(
+        cls, configs: Iterable[TagAlarmConfig], quality: Mapping[str, tuple[int, int]] | None = None
+    ) -> CompiledConfigs:
         """Compile configs once; reuse the result for every batch.
+
+        Args:
+            configs: The alarm configuration of every tag.
+            quality: Tag -> ``(flatline_count, stale_after_ms)`` of the quality checks
+                (:class:`models.limits.TagLimits`); tags left out are never flat-lined or stale.
 
         Raises:
             ValueError: If a tag appears twice.
@@ -147,6 +163,12 @@ class CompiledConfigs:
             dev_band=col(c.deviation[1] if c.deviation else inf for c in cfgs),
             roc_limit=col(c.roc_limit_per_min if c.roc_limit_per_min is not None else inf for c in cfgs),
             has_roc=np.array([c.roc_limit_per_min is not None for c in cfgs], dtype=np.bool_),
+            flatline_count=np.fromiter(
+                ((quality or {}).get(c.tag, (_NEVER, _NEVER))[0] for c in cfgs), dtype=np.int64, count=len(cfgs)
+            ),
+            stale_after_ms=np.fromiter(
+                ((quality or {}).get(c.tag, (_NEVER, _NEVER))[1] for c in cfgs), dtype=np.int64, count=len(cfgs)
+            ),
         )
 
     def __len__(self) -> int:
@@ -302,6 +324,9 @@ class BatchState:
     prev_value: F64
     has_prev: B
     busy: B
+    last_value: F64
+    has_value: B
+    repeats: I64
     alarms: Mapping[int, Mapping[str, AlarmSlot]] = field(default_factory=dict)
 
     @classmethod
@@ -315,6 +340,9 @@ class BatchState:
             prev_value=np.zeros(n, np.float64),
             has_prev=np.zeros(n, np.bool_),
             busy=np.zeros(n, np.bool_),
+            last_value=np.zeros(n, np.float64),
+            has_value=np.zeros(n, np.bool_),
+            repeats=np.zeros(n, np.int64),
         )
 
     @classmethod
@@ -328,7 +356,7 @@ class BatchState:
                 msg = f"state of tag {tag!r}, which has no alarm config"
                 raise ValueError(msg)
             _put(s, i, st, alarms)
-        return cls(s.last_ts, s.has_last, s.prev_ts, s.prev_value, s.has_prev, s.busy, alarms)
+        return replace(s, alarms=alarms)
 
     def tag_state(self, i: int) -> TagAlarmState:
         """The :class:`TagAlarmState` of tag index ``i``."""
@@ -352,6 +380,9 @@ class BatchState:
             self.prev_value.copy(),
             self.has_prev.copy(),
             self.busy.copy(),
+            self.last_value.copy(),
+            self.has_value.copy(),
+            self.repeats.copy(),
             dict(self.alarms),
         )
 
@@ -380,24 +411,37 @@ class BatchResult:
         events: Alarm events in row order, exactly as row-by-row ``process`` would give them.
         unknown_rows: Rows whose tag has no config (the caller dead-letters them).
         candidates: How many rows went through the per-tag engine (for monitoring).
+        quality: The pipeline's quality verdict per row (codes into :data:`QUALITIES`).
     """
 
     state: BatchState
     events: list[AlarmEvent]
     unknown_rows: I64
     candidates: int
+    quality: I8
 
 
-def process_batch(state: BatchState, cols: ReadingColumns, compiled: CompiledConfigs) -> BatchResult:
-    """Run a batch through the alarm engine; same result as :func:`process` row by row.
+def process_batch(
+    state: BatchState, cols: ReadingColumns, compiled: CompiledConfigs, now_ms: int | None = None
+) -> BatchResult:
+    """Judge a batch: quality verdict per row, then the alarm engine on the flagged readings.
+
+    The same result as the per-reading path (:func:`models.limits.quality_of` then
+    :func:`~models.alarm_engine.process`, row by row): a duplicate of a tag's newest timestamp
+    passes unchanged and changes nothing; an older reading is flagged stale and changes
+    nothing; a good value outside the range is out of range; a good reading older than its
+    tag's ``stale_after_ms`` by ``now_ms`` is stale; the ``flatline_count``-th identical good
+    value in a row is flat-lined.
 
     Args:
         state: State before the batch (not modified).
         cols: The readings, in arrival order.
         compiled: The configs the state and columns were built against.
+        now_ms: Wall clock for staleness; ``None`` judges by event time only, so a recovery
+            replay re-derives exactly the same verdicts and events.
 
     Returns:
-        New state, events in row order, unknown rows and the candidate count.
+        New state, events in row order, unknown rows, the candidate count and the quality.
     """
     new = state.copy()
     alarms = cast("dict[int, Mapping[str, AlarmSlot]]", new.alarms)  # copy() made it a fresh dict
@@ -406,16 +450,52 @@ def process_batch(state: BatchState, cols: ReadingColumns, compiled: CompiledCon
     unknown = np.flatnonzero(~known)
     out: list[tuple[int, list[AlarmEvent]]] = []
     candidates = 0
+    quality = cols.quality.copy()
     for rr in _rounds(cols.tag, rows):
+        fresh = _judge_quality(new, cols, compiled, rr, now_ms, quality)
         if rr.shape[0] < MIN_VECTOR_ROUND:
-            for row in rr.tolist():
-                candidates += _one(new, alarms, cols, compiled, row, out)
+            for row in rr[fresh].tolist():
+                candidates += _one(new, alarms, cols, quality, compiled, row, out)
         else:
-            candidates += _vector_round(new, alarms, cols, compiled, rr, out)
+            candidates += _vector_round(new, alarms, cols, quality, compiled, rr[fresh], out)
     if len(out) > 1:
         out.sort(key=lambda pair: pair[0])
     events = [e for _, es in out for e in es]
-    return BatchResult(state=new, events=events, unknown_rows=unknown, candidates=candidates)
+    return BatchResult(state=new, events=events, unknown_rows=unknown, candidates=candidates, quality=quality)
+
+
+def _judge_quality(
+    s: BatchState, cols: ReadingColumns, compiled: CompiledConfigs, rr: I64, now_ms: int | None, quality: I8
+) -> B:
+    """Write the quality verdict of one round into ``quality``; return which rows are new.
+
+    Updates the flat-line memory (last value, repeats) of the new rows in place.
+    """
+    t = cols.tag[rr]
+    ts = cols.ts[rr]
+    v = cols.value[rr]
+    seen = s.has_last[t]
+    last = s.last_ts[t]
+    older = seen & (ts < last)
+    fresh = ~seen | (ts > last)
+    q = cols.quality[rr]
+    good = fresh & (q == _GOOD)
+    with np.errstate(invalid="ignore"):
+        oor = good & ~((v >= compiled.lo[t]) & (v <= compiled.hi[t]))
+    same = s.has_value[t] & (s.last_value[t] == v)
+    ok = good & ~oor
+    stale = ok & (now_ms - ts > compiled.stale_after_ms[t]) if now_ms is not None else np.zeros_like(ok)
+    flat = ok & ~stale & same & (s.repeats[t] + 2 >= compiled.flatline_count[t])
+    verdict = q.copy()
+    verdict[oor] = _OUT_OF_RANGE
+    verdict[stale | older] = _STALE
+    verdict[flat] = _FLATLINE
+    quality[rr] = verdict
+    tf = t[fresh]
+    s.repeats[tf] = np.where(same[fresh], s.repeats[tf] + 1, 0)
+    s.last_value[tf] = v[fresh]
+    s.has_value[tf] = True
+    return fresh
 
 
 def _rounds(tag: I64, rows: I64) -> list[I64]:
@@ -442,6 +522,7 @@ def _one(
     s: BatchState,
     alarms: dict[int, Mapping[str, AlarmSlot]],
     cols: ReadingColumns,
+    quality: I8,
     compiled: CompiledConfigs,
     row: int,
     out: list[tuple[int, list[AlarmEvent]]],
@@ -449,7 +530,13 @@ def _one(
     """One row through the per-tag engine, state read from and written back to the columns."""
     i = int(cols.tag[row])
     st = s.tag_state(i)  # s.alarms is ``alarms``
-    new_st, events = process(st, cols.reading(compiled, row), compiled.configs[i])
+    reading = SensorReading(
+        tag=compiled.tags[i],
+        ts=int(cols.ts[row]),
+        value=float(cols.value[row]),
+        quality=QUALITIES[int(quality[row])],
+    )
+    new_st, events = process(st, reading, compiled.configs[i])
     if new_st is not st:
         _put(s, i, new_st, alarms)
     if events:
@@ -461,17 +548,18 @@ def _vector_round(
     s: BatchState,
     alarms: dict[int, Mapping[str, AlarmSlot]],
     cols: ReadingColumns,
+    quality: I8,
     compiled: CompiledConfigs,
     rr: I64,
     out: list[tuple[int, list[AlarmEvent]]],
 ) -> int:
-    """One round (each tag at most once): bulk-update the quiet rows, engine the candidates."""
+    """New rows of one round (each tag at most once): bulk-update the quiet ones, engine the rest."""
     t = cols.tag[rr]
     ts = cols.ts[rr]
     v = cols.value[rr]
     with np.errstate(all="ignore"):
         valid = ~s.has_last[t] | (ts > s.last_ts[t])
-        ok = _USABLE_CODE[cols.quality[rr]] & np.isfinite(v) & (v >= compiled.lo[t]) & (v <= compiled.hi[t])
+        ok = _USABLE_CODE[quality[rr]] & np.isfinite(v) & (v >= compiled.lo[t]) & (v <= compiled.hi[t])
         trip = (v >= compiled.high_min[t]) | (v <= compiled.low_max[t])
         trip |= np.abs(v - compiled.dev_setpoint[t]) > compiled.dev_band[t]
         roc = s.has_prev[t] & compiled.has_roc[t]
@@ -488,7 +576,7 @@ def _vector_round(
     s.has_prev[tq] = True
     picked = rr[cand]
     for row in picked.tolist():
-        _one(s, alarms, cols, compiled, row, out)
+        _one(s, alarms, cols, quality, compiled, row, out)
     return int(picked.shape[0])
 
 

@@ -19,8 +19,7 @@ from connectors.modbus.client import (
     encode_raw,
     plan_blocks,
 )
-from connectors.modbus.scheduler import ModbusPollingGroup, ModbusScheduler, group_by_interval
-from models.contracts import Quality, SensorReading
+from models.contracts import Quality
 from tests.conftest import free_port
 
 HOST = "127.0.0.1"
@@ -136,12 +135,13 @@ async def test_unreachable_device_never_raises_and_backs_off(no_leaks: None) -> 
     port = free_port()  # nothing listens here
     poller = ModbusPoller(HOST, port, [RegisterPoint(tag="X", address=0)], timeout=0.2, initial_backoff_s=60)
     try:
-        first = await poller.poll(now_ms=TS)
-        assert [(r.tag, r.quality, r.ts) for r in first] == [("X", Quality.BAD, TS)]
+        # never heard from: nothing to judge, so no readings (not BAD ones holding 0.0)
+        assert await poller.poll(now_ms=TS) == []
+        assert poller.waiting_devices == {1}
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         for _ in range(20):  # in back-off: no connect attempt, so these are instant
-            assert (await poller.poll())[0].quality is Quality.BAD
+            assert await poller.poll() == []
         assert loop.time() - t0 < 0.1
         assert not await poller.connect()
     finally:
@@ -397,82 +397,58 @@ def test_bit_tables_need_bool_points_and_plan_larger_blocks() -> None:
     assert [(b.table, b.address, b.count) for b in mixed] == [("holding", 0, 2), ("input", 0, 2)]
 
 
-# -- polling groups -----------------------------------------------------------------------------
+# -- first valid sample -------------------------------------------------------------------------
 
 
-class Blackhole:
-    """A TCP server that accepts and reads but never answers: a hung gateway."""
-
-    def __init__(self) -> None:
-        self.server: asyncio.Server | None = None
-        self.writers: list[asyncio.StreamWriter] = []
-        self.port = free_port()
-
-    async def start(self) -> None:
-        async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self.writers.append(writer)
-            while await reader.read(1024):
-                pass
-
-        self.server = await asyncio.start_server(swallow, HOST, self.port)
-
-    async def stop(self) -> None:
-        for w in self.writers:
-            w.close()
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-
-
-def test_points_group_by_interval() -> None:
-    points = [RegisterPoint(tag=t, address=2 * i) for i, t in enumerate(["PT-1", "LT-1", "PT-2", "TT-1"])]
-    fast = {"PT-1", "PT-2"}
-    groups = group_by_interval(HOST, 502, points, lambda p: 1.0 if p.tag in fast else 10.0, prefix="plc1-")
-    assert [(g.name, g.interval_s, [p.tag for p in g.points]) for g in groups] == [
-        ("plc1-1s", 1.0, ["PT-1", "PT-2"]),
-        ("plc1-10s", 10.0, ["LT-1", "TT-1"]),
-    ]
-    with pytest.raises(ValueError, match="interval_s must be positive"):
-        ModbusPollingGroup("x", 0, HOST, 502, (points[0],))
-    with pytest.raises(ValueError, match="duplicate polling group"):
-        ModbusScheduler([groups[0], groups[0]], lambda _: None)
-
-
-async def test_each_group_keeps_its_own_schedule_and_a_hung_device_stalls_nobody(no_leaks: None) -> None:
+async def test_a_device_yields_nothing_until_its_data_valid_point_says_so(no_leaks: None) -> None:
     port = free_port()
-    server = await start_server(port)
-    hung = Blackhole()
-    await hung.start()
-    fast_pt = RegisterPoint(tag="PT-101", address=0)
-    slow_lt = RegisterPoint(tag="LT-101", address=2)
-    groups = [
-        ModbusPollingGroup("fast", 0.1, HOST, port, (fast_pt,)),
-        ModbusPollingGroup("slow", 0.5, HOST, port, (slow_lt,)),
-        # the hung gateway times out after 0.8 s on every poll, longer than its interval
-        ModbusPollingGroup("hung", 0.2, HOST, hung.port, (RegisterPoint(tag="AT-901", address=0),), timeout_s=0.8),
-    ]
-    got: list[tuple[float, SensorReading]] = []
-    loop = asyncio.get_running_loop()
-    scheduler = ModbusScheduler(groups, lambda rs: got.extend((loop.time(), r) for r in rs), initial_backoff_s=0.05)
+    server = await start_server(port, registers=20)
+    pt = RegisterPoint(tag="PT-101", address=0)
+    lt = RegisterPoint(tag="LT-101", address=2, device_id=1)
+    flag = RegisterPoint(tag="_valid", address=10, datatype="uint16")
+    poller = ModbusPoller(HOST, port, [pt, lt], timeout=0.5, data_valid={1: flag})
     try:
-        await write(server, fast_pt, 0.85)
-        await write(server, slow_lt, 6.5)
-        async with scheduler:
-            await asyncio.sleep(1.6)
-        fast = [t for t, r in got if r.tag == "PT-101"]
-        slow = [r for _, r in got if r.tag == "LT-101"]
-        hung_readings = [r for _, r in got if r.tag == "AT-901"]
-        # fast: ~15 polls in 1.6 s at 0.1 s, evenly spaced although the hung device blocks 0.8 s a poll
-        assert len(fast) >= 12, scheduler.stats
-        assert max(b - a for a, b in zip(fast, fast[1:], strict=False)) < 0.25
-        assert 2 <= len(slow) <= 4
-        assert all(r.value == 6.5 and r.quality is Quality.GOOD for r in slow)
-        # hung: each poll is BAD, and overrunning ticks are skipped instead of queued up
-        assert 1 <= len(hung_readings) <= 2
-        assert all(r.quality is Quality.BAD for r in hung_readings)
-        assert scheduler.stats["hung"].overruns >= 2
-        assert scheduler.stats["fast"].overruns <= 1
+        # zero-filled registers of a device that has not written its values: not readings
+        assert await poller.poll(now_ms=TS) == []
+        await write(server, pt, 0.75)
+        assert await poller.poll(now_ms=TS) == []  # a value, but the device has not said "valid"
+        assert poller.waiting_devices == {1}
+        await write(server, lt, 6.5)
+        await server.async_setValues(1, 16, flag.address, [1])
+        first = await poller.poll(now_ms=TS)
+        assert [(r.tag, r.value, r.quality) for r in first] == [
+            ("PT-101", 0.75, Quality.GOOD),
+            ("LT-101", 6.5, Quality.GOOD),
+        ]
+        assert poller.waiting_devices == frozenset()
+        # the device withdraws validity (e.g. lost its field bus): BAD, holding the last value
+        await server.async_setValues(1, 16, flag.address, [0])
+        held = await poller.poll(now_ms=TS)
+        assert [(r.tag, r.value, r.quality) for r in held] == [
+            ("PT-101", 0.75, Quality.BAD),
+            ("LT-101", 6.5, Quality.BAD),
+        ]
     finally:
-        await scheduler.stop()
-        await hung.stop()
+        await poller.close()
+        await server.shutdown()
+    with pytest.raises(ValueError, match="duplicate tags"):
+        ModbusPoller(HOST, port, [pt], data_valid={1: RegisterPoint(tag="PT-101", address=10)})
+    with pytest.raises(ValueError, match="is on device 1, not 2"):
+        ModbusPoller(HOST, port, [pt], data_valid={2: flag})
+
+
+async def test_without_a_data_valid_point_the_first_successful_read_counts(no_leaks: None) -> None:
+    port = free_port()
+    server = await start_server(port, registers=20)
+    on_1 = RegisterPoint(tag="PT-101", address=0)
+    on_7 = RegisterPoint(tag="TT-701", address=0, device_id=7)  # no such unit on this server
+    poller = ModbusPoller(HOST, port, [on_1, on_7], timeout=0.5)
+    try:
+        await write(server, on_1, 1.25)
+        readings = await poller.poll(now_ms=TS)
+        # unit 1 answered; unit 7 answers with an exception and was never valid: nothing of it
+        assert [(r.tag, r.value, r.quality) for r in readings] == [("PT-101", 1.25, Quality.GOOD)]
+        assert poller.waiting_devices == {7}
+    finally:
+        await poller.close()
         await server.shutdown()

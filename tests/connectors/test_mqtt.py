@@ -148,6 +148,78 @@ async def test_a_failing_callback_does_not_stop_the_subscriber(mqtt_url: str, no
     assert [getattr(r, "value", None) for r in received] == [1.0, 2.0]
 
 
+@pytest.mark.integration
+async def test_no_payload_stops_the_subscription(mqtt_url: str, no_leaks: None) -> None:
+    """Invalid UTF-8 in a string, 200,000 nested brackets and 10 MB: dead letters, then the next good reading."""
+    topic = f"safetwin/t{uuid.uuid4().hex[:8]}/sensor/PT-101"
+    inbox = Inbox()
+    subscriber = MqttSubscriber(mqtt_url, topic, inbox)
+    publisher = MqttPublisher(mqtt_url)
+    good = SensorReading(tag="PT-101", ts=1_700_000_000_000, value=0.85, source="gateway")
+    huge = b'{"tag": "PT-101", "ts": 1700000000000, "value": 1.0, "pad": "' + b"x" * 10_000_000 + b'"}'
+    try:
+        await asyncio.to_thread(subscriber.connect)
+        await asyncio.to_thread(publisher.connect)
+        publisher.publish(topic, b'{"tag": "PT-\xff\xfe101", "ts": 1700000000000, "value": 1.0}')
+        publisher.publish(topic, b"[" * 200_000)
+        publisher.publish(topic, b'{"a":' * 200_000)
+        publisher.publish(topic, huge)
+        publisher.publish_message(topic, good)
+        received = await inbox.wait_for(5, timeout=15)
+        assert subscriber.connected
+    finally:
+        await asyncio.to_thread(publisher.close)
+        await asyncio.to_thread(subscriber.close)
+    utf8, brackets, objects, too_big, ok = received  # one publisher, QoS 0, one topic: order is kept
+    assert isinstance(utf8, DeadLetter) and "not valid UTF-8" in utf8.reason and "byte 12" in utf8.reason
+    assert utf8.stream == SENSOR_READING and "PT-" in utf8.raw
+    for deep in (brackets, objects):
+        assert isinstance(deep, DeadLetter) and "nested too deeply" in deep.reason
+    assert isinstance(too_big, DeadLetter)
+    assert f"{len(huge)} bytes exceeds the 1048576-byte limit" in too_big.reason
+    assert too_big.raw.startswith('{"tag": "PT-101"') and f"first 1024 of {len(huge)} bytes" in too_big.raw
+    assert len(too_big.raw) < 1100  # the first KiB and a note, never the 10 MB
+    assert ok == good
+
+
+@pytest.mark.integration
+async def test_the_payload_limit_is_configurable(
+    mqtt_url: str, no_leaks: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    topic = f"safetwin/t{uuid.uuid4().hex[:8]}/sensor/PT-101"
+    inbox = Inbox()
+    subscriber = MqttSubscriber(mqtt_url, topic, inbox, max_payload_bytes=100)
+    publisher = MqttPublisher(mqtt_url)
+    small = SensorReading(tag="PT-101", ts=1_700_000_000_000, value=0.85)
+    try:
+        await asyncio.to_thread(subscriber.connect)
+        await asyncio.to_thread(publisher.connect)
+        publisher.publish_batch(topic, [small] * 3)  # ~230 bytes: over 100, one reading is 77
+        publisher.publish_message(topic, small)
+        too_big, ok = await inbox.wait_for(2)
+    finally:
+        await asyncio.to_thread(publisher.close)
+        await asyncio.to_thread(subscriber.close)
+    assert isinstance(too_big, DeadLetter) and "exceeds the 100-byte limit" in too_big.reason
+    assert ok == small
+    assert any("dead-lettered" in r.getMessage() and "100-byte limit" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ValueError, match="max_payload_bytes must be positive"):
+        MqttSubscriber(mqtt_url, topic, inbox, max_payload_bytes=0)
+
+
+def test_undecodable_payloads_become_dead_letters_with_a_reason() -> None:
+    for topic in ("safetwin/demo/sensor/X", SP_TOPIC):
+        (utf8,) = decode_payload(topic, b'{"tag": "A\xc3(", "ts": 1, "value": 1}', received_ts=RECEIVED)
+        assert isinstance(utf8, DeadLetter) and "not valid UTF-8" in utf8.reason
+        for deep in (b"[" * 200_000, b'{"m":' * 200_000, b"[" * 100_000 + b"]" * 100_000):
+            (dl,) = decode_payload(topic, deep, received_ts=RECEIVED)
+            assert isinstance(dl, DeadLetter) and "nested too deeply" in dl.reason, dl.reason
+    (sp_utf8,) = decode_payload(SP_TOPIC, b"\x08\xe8\x07\x12\xff", received_ts=RECEIVED)
+    assert isinstance(sp_utf8, DeadLetter) and "protobuf" in sp_utf8.reason
+    (big,) = decode_payload("a/b", "é" * 600, received_ts=RECEIVED, max_bytes=1000)  # 1,200 bytes as UTF-8
+    assert isinstance(big, DeadLetter) and "1200 bytes exceeds the 1000-byte limit" in big.reason
+
+
 # -- payload formats (pure) -----------------------------------------------------------------------
 
 TS = 1_700_000_000_000

@@ -37,6 +37,8 @@ class UaTestServer:
             var = await obj.add_variable(ua.NodeId(tag, idx), tag, 0.0, varianttype=ua.VariantType.Double)
             await var.set_writable()  # a field device or another client may write it
             self.nodes[tag] = var.nodeid
+            # as the field servers do: the initial value is no reading
+            await self.write(tag, 0.0, status=ua.StatusCodes.BadWaitingForInitialData)
         await self.server.start()
 
     async def write(self, tag: str, value: float, *, status: int = ua.StatusCodes.Good, **stamps: datetime) -> None:
@@ -188,6 +190,7 @@ async def test_a_value_written_by_a_client_arrives_stamped_with_server_time(no_l
     sub = OpcUaSubscriber(server.url, POINTS, got, publishing_interval_ms=50)
     writer = Client(server.url, timeout=2)
     try:
+        await server.write("PT-1", 1.0, SourceTimestamp=T0)
         await sub.start()
         await got.wait_for(lambda r: r.tag == "PT-1")
         await writer.connect()
@@ -207,8 +210,93 @@ async def test_a_value_written_by_a_client_arrives_stamped_with_server_time(no_l
         await server.stop()
 
 
+async def test_nothing_is_delivered_before_a_tags_first_valid_sample(no_leaks: None) -> None:
+    server = UaTestServer(free_port())
+    await server.start()
+    got = Collector()
+    sub = OpcUaSubscriber(server.url, POINTS, got, publishing_interval_ms=50)
+    try:
+        await sub.start()  # before any write: both nodes are BadWaitingForInitialData
+        await asyncio.sleep(0.3)
+        assert got.batches == []
+        assert sub.waiting_tags == {"PT-1", "TT-1"}
+        # a Good value without a SourceTimestamp (e.g. a node's creation value) is no first sample
+        await server.write("TT-1", 5.0)
+        await asyncio.sleep(0.3)
+        assert got.batches == []
+        assert sub.dropped_before_first_sample >= 3
+        first_write = datetime.now(UTC)
+        await server.write("PT-1", 1.5, SourceTimestamp=first_write)
+        r = await got.wait_for(lambda r: r.tag == "PT-1")
+        assert (r.value, r.quality, r.ts) == (1.5, Quality.GOOD, round(first_write.timestamp() * 1000))
+        assert sub.waiting_tags == {"TT-1"}
+        # once past the first sample, a Bad status is reported (BAD, holding the last good value)
+        await server.write("PT-1", 9.9, status=ua.StatusCodes.BadSensorFailure, SourceTimestamp=first_write)
+        bad = await got.wait_for(lambda r: r.quality is Quality.BAD)
+        assert (bad.tag, bad.value) == ("PT-1", 1.5)
+        assert all(r.tag == "PT-1" for batch in got.batches for r in batch)
+    finally:
+        await sub.stop()
+        await server.stop()
+
+
 def test_timestamp_falls_back_from_source_to_server_to_default() -> None:
     naive = datetime(2024, 5, 1, 8, 0, 0)  # noqa: DTZ001 - other stacks send naive UTC
     assert timestamp_ms(ua.DataValue(SourceTimestamp=T0, ServerTimestamp=datetime.now(UTC))) == T0_MS
     assert timestamp_ms(ua.DataValue(ServerTimestamp=naive)) == T0_MS
     assert timestamp_ms(ua.DataValue(), default_ms=42) == 42
+
+
+# -- scale ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_ten_thousand_nodes_subscribe_and_deliver_every_change(no_leaks: None) -> None:
+    """10,000 monitored items (created 1,000 per request, 2 s base timeout) and one change each."""
+    n, per_folder = 10_000, 100
+    server = Server()
+    await server.init()
+    url = f"opc.tcp://127.0.0.1:{free_port()}/scale/"
+    server.set_endpoint(url)
+    idx = await server.register_namespace(NS)
+    nodes: list[ua.NodeId] = []
+    for f in range(n // per_folder):  # folders: asyncua's add cost grows with a parent's children
+        folder = await server.nodes.objects.add_folder(ua.NodeId(f"F{f}", idx), f"F{f}")
+        for i in range(f * per_folder, (f + 1) * per_folder):
+            var = await folder.add_variable(ua.NodeId(f"T{i}", idx), f"T{i}", 0.0, varianttype=ua.VariantType.Double)
+            nodes.append(var.nodeid)
+    for i, node in enumerate(nodes):
+        dv = ua.DataValue(ua.Variant(float(i), ua.VariantType.Double), SourceTimestamp=T0)
+        await server.write_attribute_value(node, dv)
+    await server.start()
+    seen: dict[str, SensorReading] = {}
+    sub = OpcUaSubscriber(
+        url,
+        [NodePoint(tag=f"T{i}", node_id=f"ns={idx};s=T{i}") for i in range(n)],
+        lambda rs: seen.update({r.tag: r for r in rs}),
+        publishing_interval_ms=100,
+        timeout=2.0,
+    )
+    loop = asyncio.get_running_loop()
+    try:
+        t0 = loop.time()
+        await sub.start()
+        subscribed_s = loop.time() - t0
+        async with asyncio.timeout(30):
+            while len(seen) < n:
+                await asyncio.sleep(0.05)
+        assert all(seen[f"T{i}"].value == float(i) for i in range(n))
+        later = datetime(2024, 5, 1, 8, 0, 1, tzinfo=UTC)
+        t1 = loop.time()
+        for i, node in enumerate(nodes):
+            dv = ua.DataValue(ua.Variant(i + 0.5, ua.VariantType.Double), SourceTimestamp=later)
+            await server.write_attribute_value(node, dv)
+        async with asyncio.timeout(30):
+            while not all(r.value == int(r.value) + 0.5 for r in seen.values()):
+                await asyncio.sleep(0.05)
+        changed_s = loop.time() - t1
+        assert sub.connected
+        print(f"10,000 nodes: subscribed in {subscribed_s:.2f} s, one change each delivered in {changed_s:.2f} s")
+    finally:
+        await sub.stop()
+        await stop_opcua_server(server)

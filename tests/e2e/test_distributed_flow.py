@@ -12,19 +12,15 @@ from api import flows
 from api.settings import Settings
 from connectors.kafka.admin import ensure_topics
 from connectors.store import open_store
-from models.contracts import SensorReading, decode_message, encode, now_ms
+from models.contracts import SensorReading, decode_message, decode_readings, encode, now_ms
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_kafka_readings_reach_store_and_alarm_topic_and_bad_ones_deadletter(kafka_brokers, tmp_path, monkeypatch):
+def test_kafka_readings_reach_store_and_alarm_topic_and_bad_ones_deadletter(kafka_brokers, tmp_path):
     prefix = f"t{uuid.uuid4().hex[:8]}"
-    monkeypatch.setattr(flows, "RAW_READINGS_TOPIC", f"{prefix}.sensor.reading.raw")
-    monkeypatch.setattr(flows, "topic_for", lambda s: f"{prefix}.{s}")
-    ensure_topics(
-        kafka_brokers,
-        {f"{prefix}.{s}": 1 for s in ("sensor.reading.raw", "sensor.reading", "alarm.event", "deadletter")},
-    )
+    settings = Settings(environment="test", data_dir=tmp_path, kafka_brokers=kafka_brokers, kafka_topic_prefix=prefix)
+    ensure_topics(kafka_brokers, dict.fromkeys(flows.topics(settings).values(), 1))
     t0 = now_ms()
     producer = KafkaProducer(bootstrap_servers=kafka_brokers)
     good = [SensorReading(tag="TT-401", ts=t0 + i * 1000, value=v) for i, v in enumerate([70.0, 97.0, 70.0])]
@@ -35,7 +31,6 @@ def test_kafka_readings_reach_store_and_alarm_topic_and_bad_ones_deadletter(kafk
     producer.flush()
     producer.close()
 
-    settings = Settings(environment="test", data_dir=tmp_path, kafka_brokers=kafka_brokers)
     run_main(flows.sensors_flow(settings, tail=False))
 
     store = open_store("duckdb", duckdb_path=settings.resolved_duckdb_path)
@@ -57,3 +52,13 @@ def test_kafka_readings_reach_store_and_alarm_topic_and_bad_ones_deadletter(kafk
     alarms = [decode_message("alarm.event", m.value) for m in consumer]
     consumer.close()
     assert len(alarms) == 4 and all(a.source_id == "TT-401" for a in alarms)
+
+    consumer = KafkaConsumer(
+        f"{prefix}.sensor.reading",
+        bootstrap_servers=kafka_brokers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+    )
+    batches = [decode_readings(m.value) for m in consumer]
+    consumer.close()
+    assert sorted(r.ts for b in batches for r in b) == [r.ts for r in good]  # JSON arrays, one per batch

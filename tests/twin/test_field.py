@@ -11,7 +11,7 @@ from connectors.modbus.client import ModbusPoller
 from connectors.opcua.client import OpcUaSubscriber
 from models.contracts import Quality, SensorReading
 from tests.conftest import free_port
-from twin.field import FieldServers, modbus_points, opcua_points
+from twin.field import FieldServers, modbus_data_valid, modbus_points, opcua_points
 from twin.plant import Plant, load_plant
 from twin.simulator import Simulator
 
@@ -31,8 +31,12 @@ def f32(x: float) -> float:
 @pytest.fixture
 async def field(no_leaks: None) -> AsyncIterator[FieldServers]:
     sim = Simulator(demo(), seed=42, start_s=START)
-    async with FieldServers(demo(), sim, modbus_port=free_port(), opcua_port=free_port()) as servers:
+    servers = FieldServers(demo(), sim, modbus_port=free_port(), opcua_port=free_port())
+    await servers.start(first_sample_s=START)  # the simulator's clock, not the wall clock
+    try:
         yield servers
+    finally:
+        await servers.stop()
 
 
 async def test_modbus_serves_the_simulated_values_of_every_tag(field: FieldServers) -> None:
@@ -122,3 +126,57 @@ async def test_run_steps_on_the_wall_clock_grid(no_leaks: None) -> None:
     assert all(ts % 50 == 0 for ts in stamps)
     assert stamps == sorted(set(stamps))
     assert all(len(batch) == len(demo().tags) for batch in samples)
+
+
+# -- no reading the simulator did not produce ----------------------------------------------------
+
+
+async def test_the_first_modbus_poll_reads_the_simulators_values_never_zeros(no_leaks: None) -> None:
+    sim = Simulator(demo(), seed=42, start_s=START)
+    first = START + 5.5
+    servers = FieldServers(demo(), sim, modbus_port=free_port(), opcua_port=free_port())
+    await servers.start(first_sample_s=first)
+    poller = ModbusPoller(
+        servers.host, servers.modbus_port, modbus_points(demo()), data_valid=modbus_data_valid(demo()), timeout=1.0
+    )
+    try:
+        readings = await poller.poll()  # at once: no step() has run yet
+        expected = {r.tag: f32(r.value) for r in sim.readings_at(first)}
+        assert [r.tag for r in readings] == demo().tag_names
+        assert {r.tag: r.value for r in readings} == expected
+        assert all(r.quality is Quality.GOOD for r in readings)
+        assert all(r.value != 0.0 for r in readings)
+    finally:
+        await poller.close()
+        await servers.stop()
+
+
+async def test_opcua_initial_notifications_are_the_first_sample_not_the_base_value(no_leaks: None) -> None:
+    sim = Simulator(demo(), seed=42, start_s=START)
+    first = START + 7.25
+    first_ms = round(first * 1000)
+    servers = FieldServers(demo(), sim, modbus_port=free_port(), opcua_port=free_port())
+    batches: list[list[SensorReading]] = []
+    sub = OpcUaSubscriber(servers.opcua_url, opcua_points(demo()), batches.append, publishing_interval_ms=50)
+    await servers.start(first_sample_s=first)
+    try:
+        await sub.start()  # subscribed before the simulator's first step()
+        async with asyncio.timeout(5):
+            while len({r.tag for b in batches for r in b}) < len(demo().tags):
+                await asyncio.sleep(0.02)
+        await servers.step(first + 1)
+        async with asyncio.timeout(5):
+            while not any(r.ts == first_ms + 1000 for b in batches for r in b):
+                await asyncio.sleep(0.02)
+    finally:
+        await sub.stop()
+        await servers.stop()
+    readings = [r for b in batches for r in b]
+    produced = {r.tag: r.value for r in sim.readings_at(first)}
+    base = {t.tag: t.sim.base for t in demo().tags}
+    assert all(r.ts >= first_ms for r in readings)  # nothing stamped before the first write
+    initial = [r for r in readings if r.ts == first_ms]
+    assert len(initial) == len(demo().tags)
+    assert all(r.value == produced[r.tag] and r.quality is Quality.GOOD for r in initial)
+    assert not [r for r in readings if r.value == base[r.tag] and r.ts < first_ms]
+    assert sub.dropped_before_first_sample == 0  # the server never showed a node without data

@@ -55,10 +55,14 @@ BY_TAG = {c.tag: c for c in CONFIGS}
 
 
 def row_by_row(states, rows):
+    """The per-reading path: quality verdict (range) first, then the engine."""
     events = []
     for tag, ts, value, quality in rows:
         if tag not in BY_TAG:
             continue
+        cfg = BY_TAG[tag]
+        if quality == Quality.GOOD and not cfg.lo <= value <= cfg.hi:
+            quality = Quality.OUT_OF_RANGE
         states[tag], es = process(
             states.get(tag), SensorReading(tag=tag, ts=ts, value=value, quality=quality), BY_TAG[tag]
         )
