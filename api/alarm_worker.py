@@ -34,6 +34,8 @@ from registers.notifications import service as notifications
 from twin.plant import Plant
 
 log = logging.getLogger(__name__)
+RECORD_CHUNK = 100
+"""Alarm events recorded per registers transaction."""
 
 
 def channels_from_settings(settings: Settings) -> dict[ChannelKind, Channel]:
@@ -130,15 +132,19 @@ class AlarmWorker:
 
     def handle(self, events: list[AlarmEvent], *, notify: bool = True) -> None:
         """Record a batch of events, then notify; one transaction each, errors logged not raised."""
-        try:
-            with self.session_factory() as session:
-                for event in events:
-                    alarms.record_event(session=session, event=event, area=self.area_of(event))
-                session.commit()
-            self.recorded += len(events)
-        except Exception:  # noqa: BLE001 - the worker must outlive one bad batch
-            self.errors += 1
-            log.exception("recording %d alarm events failed", len(events))
+        for start in range(0, len(events), RECORD_CHUNK):
+            chunk = events[start : start + RECORD_CHUNK]
+            try:
+                # Short transactions: a burst of thousands of events (a device dropping out)
+                # must not hold the registers' write lock long enough to refuse a login.
+                with self.session_factory() as session:
+                    for event in chunk:
+                        alarms.record_event(session=session, event=event, area=self.area_of(event))
+                    session.commit()
+                self.recorded += len(chunk)
+            except Exception:  # noqa: BLE001 - the worker must outlive one bad batch
+                self.errors += 1
+                log.exception("recording %d alarm events failed", len(chunk))
         if not notify or not self.notifier.channels:
             return
         for event in events:

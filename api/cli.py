@@ -35,6 +35,8 @@ recovery_app = typer.Typer(help="Bytewax recovery store of the distributed flow.
 app.add_typer(topics_app, name="topics")
 app.add_typer(recovery_app, name="recovery")
 console = Console()
+SHUTDOWN_GRACE_S = 2.0
+"""Seconds open connections (e.g. /ws/live) get on SIGTERM before they are closed."""
 
 SENSOR_FLOW = "api.flows:sensors"
 """Import string of the distributed sensor flow, as ``python -m bytewax.run`` takes it."""
@@ -100,7 +102,13 @@ def run(
     settings = _settings(**overrides)
     url = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold green]SafeTwin[/] embedded plant starting → [link={url}]{url}[/link]  (API docs {url}/docs)")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,  # open WebSockets must not hold a shutdown
+    )
 
 
 @app.command("check-plant")
@@ -421,7 +429,13 @@ def api_replica(
         f"[bold green]SafeTwin[/] API replica starting → [link={url}]{url}[/link]  "
         f"(Kafka {', '.join(settings.kafka_brokers)})"
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,  # open WebSockets must not hold a shutdown
+    )
 
 
 # Checks the contract makes in code (models.contracts) that msgspec cannot put in the schema.

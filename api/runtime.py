@@ -235,6 +235,7 @@ class Runtime:
                 modbus_points(self.plant),
                 source="modbus",
                 data_valid=modbus_data_valid(self.plant),
+                timeout=3.0,  # a poll cycle of a large plant shares one event loop with the API
             )
             await self._poller.connect()
             self._tasks.append(asyncio.create_task(self._poll_modbus(), name="modbus-poll"))

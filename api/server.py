@@ -34,7 +34,12 @@ class BackgroundServer:
     def start(self, timeout: float = 60.0) -> BackgroundServer:
         """Start and wait until the app (and its plant runtime) is up."""
         config = uvicorn.Config(
-            self.app, host=self.settings.host, port=self.settings.port, log_level="warning", lifespan="on"
+            self.app,
+            host=self.settings.host,
+            port=self.settings.port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)
         self.started_at = time.time()

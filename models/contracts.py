@@ -305,8 +305,12 @@ def decode_message(stream: str, raw: bytes | str, *, received_ts: int | None = N
         message = decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as err:
         return DeadLetter(stream=stream, raw=_raw_text(raw), reason=str(err), ts=ts)
-    except (UnicodeDecodeError, RecursionError) as err:  # not msgspec's own errors, same verdict
-        return DeadLetter(stream=stream, raw=_raw_text(raw), reason=f"malformed payload: {err}", ts=ts)
+    except UnicodeDecodeError as err:  # not msgspec's own errors, same verdict
+        reason = f"payload is not valid UTF-8 ({err.reason} at byte {err.start})"
+        return DeadLetter(stream=stream, raw=_raw_text(raw), reason=reason, ts=ts)
+    except RecursionError:
+        reason = "JSON nested too deeply to decode (more levels than the decoder allows)"
+        return DeadLetter(stream=stream, raw=_raw_text(raw)[:1024], reason=reason, ts=ts)
     problem = _check(message)
     if problem is not None:
         return DeadLetter(stream=stream, raw=_raw_text(raw), reason=problem, ts=ts)

@@ -95,7 +95,11 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys=ON")  # off by default, per connection
-        cursor.execute("PRAGMA busy_timeout=5000")  # wait for a writer instead of failing at once
+        cursor.execute("PRAGMA busy_timeout=30000")  # wait for a writer instead of failing at once
+        # Readers and the writer no longer block each other (a login must not wait for the
+        # alarm worker's batch); NORMAL is durable across a process crash in WAL mode.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
 

@@ -133,6 +133,8 @@ class FieldServers:
         self.on_sample = on_sample
         self.startup_s: dict[str, float] = {}
         """Measured start-up seconds per server (``modbus``, ``opcua``, ``mqtt``)."""
+        self.paused_until = 0.0
+        """Wall time (s) until which no sample is written (a simulated outage, see :meth:`pause`)."""
         self._addresses = {t.tag: plant.modbus_address(t.tag) for t in plant.tags}
         self._data_valid_address = modbus_data_valid_address(plant)
         self._modbus: ModbusTcpServer | None = None
@@ -286,8 +288,13 @@ class FieldServers:
                     await asyncio.wait_for(stop.wait(), delay)
                 if stop.is_set():
                     return
-            await self.step(t)
+            if time.time() >= self.paused_until:
+                await self.step(t)
             n = max(n + 1, math.floor(time.time() / interval_s) + 1)
+
+    def pause(self, seconds: float) -> None:
+        """Stop updating the servers for ``seconds``: a field communication outage (demo, tests)."""
+        self.paused_until = time.time() + seconds
 
     async def stop(self) -> None:
         """Stop every server that is running (idempotent)."""

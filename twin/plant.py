@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +22,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEMO_PLANT = Path(__file__).resolve().parent / "plants" / "demo.yaml"
+
+# libyaml's safe loader when PyYAML was built with it: five times faster on a 10,000-tag plant.
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Vec3 = tuple[float, float, float]
 Vec2 = tuple[float, float]
@@ -214,19 +218,20 @@ class Plant(_Spec):
 
     def tag(self, tag: str) -> Tag:
         """The tag named ``tag``; KeyError names the unknown tag."""
-        for t in self.tags:
-            if t.tag == tag:
-                return t
-        msg = f"unknown tag {tag!r}"
-        raise KeyError(msg)
+        try:
+            return self.tags[self._tag_index()[tag]]
+        except KeyError:
+            msg = f"unknown tag {tag!r}"
+            raise KeyError(msg) from None
 
     def equipment_by_id(self, equipment_id: str) -> Equipment:
         """The equipment with this id."""
-        for e in self.equipment:
-            if e.id == equipment_id:
-                return e
-        msg = f"unknown equipment {equipment_id!r}"
-        raise KeyError(msg)
+        index = self._lookup("equipment", self.equipment, lambda e: e.id)
+        try:
+            return self.equipment[index[equipment_id]]
+        except KeyError:
+            msg = f"unknown equipment {equipment_id!r}"
+            raise KeyError(msg) from None
 
     @property
     def tag_names(self) -> list[str]:
@@ -235,11 +240,33 @@ class Plant(_Spec):
 
     def modbus_address(self, tag: str) -> int:
         """Holding-register address of a tag's FLOAT32 value (explicit, or 2 x its index)."""
-        for i, t in enumerate(self.tags):
-            if t.tag == tag:
-                return t.modbus_address if t.modbus_address is not None else 2 * i
-        msg = f"unknown tag {tag!r}"
-        raise KeyError(msg)
+        try:
+            i = self._tag_index()[tag]
+        except KeyError:
+            msg = f"unknown tag {tag!r}"
+            raise KeyError(msg) from None
+        address = self.tags[i].modbus_address
+        return address if address is not None else 2 * i
+
+    def _tag_index(self) -> dict[str, int]:
+        return self._lookup("tags", self.tags, lambda t: t.tag)
+
+    def _lookup(self, name: str, items: tuple[Any, ...], key: Any) -> dict[str, int]:
+        """Position by id of ``items``, built once per tuple: lookups stay O(1) at 10,000 tags.
+
+        Kept in the instance ``__dict__`` beside the fields (pydantic compares and dumps fields
+        only) together with the tuple it indexes, so a ``model_copy(update=...)`` that replaces
+        the tuple rebuilds the index instead of reading a stale one. First id wins, as a scan would.
+        """
+        slot = f"_index_{name}"
+        cached = self.__dict__.get(slot)
+        if cached is not None and cached[0] is items:
+            return cached[1]  # type: ignore[no-any-return]
+        index: dict[str, int] = {}
+        for i, item in enumerate(items):
+            index.setdefault(key(item), i)
+        self.__dict__[slot] = (items, index)
+        return index
 
 
 def _duplicates(ids: list[str]) -> list[str]:
@@ -301,14 +328,25 @@ def parse_plant(data: Any, *, source: str = "<memory>") -> Plant:
 
 
 def load_plant(path: Path | str = DEMO_PLANT) -> Plant:
-    """Read and validate a plant YAML file; raises :class:`PlantFileError` with every problem."""
+    """Read and validate a plant file; raises :class:`PlantFileError` with every problem.
+
+    A plant file is YAML. One named ``*.json`` is read with the JSON parser instead: JSON is
+    a subset of YAML, so it is the same document, and a generated 10,000-tag plant loads in
+    a tenth of a second instead of five or more.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise PlantFileError(path, [f"cannot read file: {err.strerror or err}"]) from err
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise PlantFileError(path, [f"line {err.lineno}, column {err.colno}: not valid JSON ({err.msg})"]) from err
+        return parse_plant(data, source=str(path))
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

@@ -6,18 +6,42 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api.auth import SessionDep
 from api.deps import StoreDep
+from models.alarm_states import AlarmStatus
 from models.contracts import to_builtins
+from registers.alarms import service as alarms
 
 router = APIRouter(prefix="/api/v1/alarms", tags=["alarms 报警"])
 
 
 @router.get("/active")
-def active_alarms(store: StoreDep) -> list[dict[str, Any]]:
-    """Alarms whose latest event is active, most urgent and newest first."""
+def active_alarms(session: SessionDep) -> list[dict[str, Any]]:
+    """Alarms shown to operators, from the alarm register, most urgent and newest first.
+
+    The register's state is the one truth (ISA-18.2): active alarms, acknowledged or not, and
+    returned-but-unacknowledged ones; shelved, suppressed and out-of-service alarms are not
+    shown. ``state`` is the register status (``unack_active``, ``ack_active``, ``unack_rtn``).
+    """
     order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-    alarms = sorted(store.active_alarms(), key=lambda a: (order.get(a.priority.value, 9), -a.ts))
-    return [to_builtins(a) for a in alarms]
+    rows = sorted(alarms.annunciated(session=session), key=lambda a: (order.get(a.priority, 9), -a.last_event_ts))
+    return [
+        {
+            "alarm_id": a.alarm_id,
+            "source_kind": a.source_kind,
+            "source_id": a.source_id,
+            "kind": a.kind,
+            "priority": a.priority,
+            "state": a.state,
+            "acknowledged": a.state == AlarmStatus.ACK_ACTIVE.value,
+            "ts": a.last_event_ts,
+            "value": a.value,
+            "limit": a.limit,
+            "message": a.message,
+            "area": a.area,
+        }
+        for a in rows
+    ]
 
 
 @router.get("")

@@ -6,7 +6,8 @@ file and the permit check other modules and screens ask.
 
 Mount in ``api/app.py`` with the other authenticated routers::
 
-    app.include_router(contractors.router, dependencies=protected)
+    for leaf in contractors.routers:  # flat: see ``routers`` below
+        app.include_router(leaf, dependencies=protected)
 """
 
 from __future__ import annotations
@@ -175,12 +176,21 @@ def permit_check(
     return PermitCheckRead(contractor_id=record_id, allowed=allowed, reason=reason)
 
 
+# ``routers`` are the leaf routers, in matching order; ``api/app.py`` includes them one by one.
+# FastAPI analyses every route again at each level of nested ``include_router``; flat keeps
+# start-up fast. ``router`` (all of them, one level deep) is for tests and other apps.
+routers: tuple[APIRouter, ...] = (
+    extra,
+    register_router(service.contractors, prefix="/api/v1/contractors", tags=TAGS, resource=RESOURCE),
+    *(
+        register_router(_register, prefix=f"/api/v1/{_path}", tags=TAGS, resource=RESOURCE)
+        for _register, _path in (
+            (service.documents, "contractor-documents"),
+            (service.tools, "contractor-tools"),
+            (service.violations, "contractor-violations"),
+        )
+    ),
+)
 router = APIRouter()
-router.include_router(extra)
-router.include_router(register_router(service.contractors, prefix="/api/v1/contractors", tags=TAGS, resource=RESOURCE))
-for _register, _path in (
-    (service.documents, "contractor-documents"),
-    (service.tools, "contractor-tools"),
-    (service.violations, "contractor-violations"),
-):
-    router.include_router(register_router(_register, prefix=f"/api/v1/{_path}", tags=TAGS, resource=RESOURCE))
+for _leaf in routers:
+    router.include_router(_leaf)

@@ -20,7 +20,8 @@ registers (bypasses, work orders) have no import: a state must never arrive from
 Mount (the lead does this in ``api/app.py``)::
 
     from api.routers import equipment
-    app.include_router(equipment.router, dependencies=protected)
+    for leaf in equipment.routers:  # flat: see ``routers`` below
+        app.include_router(leaf, dependencies=protected)
 
 This module has no ``from __future__ import annotations``: FastAPI reads the annotations.
 """
@@ -50,7 +51,7 @@ from registers.framework.reminders import pending_reminders
 from registers.framework.service import Register
 from registers.users.models import User
 
-__all__ = ["router"]
+__all__ = ["router", "routers"]
 
 EQUIPMENT, WORK_ORDER, SIS_BYPASS = "equipment", "work_order", "sis_bypass"
 
@@ -140,15 +141,11 @@ def _factory(
     *,
     importable: bool = True,
     own: APIRouter | None = None,
-) -> APIRouter:
+) -> tuple[APIRouter, ...]:
     """The register's routes: its own first, then the factory's, importing with the tree's rules."""
-    own = own or APIRouter(prefix=prefix, tags=[tag])
     importer = service.import_equipment_file if importable else None
     generated = register_router(records, prefix=prefix, tags=[tag], resource=resource, importer=importer)
-    combined = APIRouter()
-    combined.include_router(own)
-    combined.include_router(generated)
-    return combined
+    return (own, generated) if own is not None else (generated,)
 
 
 # --- SIS bypasses ----------------------------------------------------------------------------
@@ -249,36 +246,40 @@ for _wo_action in WorkOrderAction:
 
 # --- assembly --------------------------------------------------------------------------------
 
-router = APIRouter()
-router.include_router(
-    _factory(service.register, "/api/v1/equipment", "equipment 设备设施", EQUIPMENT, own=equipment_routes)
-)
-for _records, _prefix, _tag in (
-    (service.inspections, "/api/v1/equipment-inspections", "equipment 特种设备检验"),
-    (service.calibrations, "/api/v1/safety-valve-calibrations", "equipment 安全阀校验"),
-    (service.replacements, "/api/v1/rupture-disc-replacements", "equipment 爆破片更换"),
-    (service.lifecycle, "/api/v1/equipment-lifecycle", "equipment 全生命周期"),
-    (service.spare_parts, "/api/v1/spare-parts", "equipment 备品备件"),
-    (service.interlocks, "/api/v1/sis-interlocks", "equipment SIS联锁"),
-):
-    router.include_router(_factory(_records, _prefix, _tag, EQUIPMENT))
-router.include_router(
-    _factory(
+# ``routers`` are the leaf routers, in matching order; ``api/app.py`` includes them one by one.
+# FastAPI analyses every route again at each level of nested ``include_router``; flat keeps
+# start-up fast. ``router`` (all of them, one level deep) is for tests and other apps.
+routers: tuple[APIRouter, ...] = (
+    *_factory(service.register, "/api/v1/equipment", "equipment 设备设施", EQUIPMENT, own=equipment_routes),
+    *(
+        leaf
+        for _records, _prefix, _tag in (
+            (service.inspections, "/api/v1/equipment-inspections", "equipment 特种设备检验"),
+            (service.calibrations, "/api/v1/safety-valve-calibrations", "equipment 安全阀校验"),
+            (service.replacements, "/api/v1/rupture-disc-replacements", "equipment 爆破片更换"),
+            (service.lifecycle, "/api/v1/equipment-lifecycle", "equipment 全生命周期"),
+            (service.spare_parts, "/api/v1/spare-parts", "equipment 备品备件"),
+            (service.interlocks, "/api/v1/sis-interlocks", "equipment SIS联锁"),
+        )
+        for leaf in _factory(_records, _prefix, _tag, EQUIPMENT)
+    ),
+    *_factory(
         service.bypasses,
         "/api/v1/sis-bypasses",
         "sis-bypasses 联锁旁路",
         SIS_BYPASS,
         importable=False,
         own=bypass_routes,
-    )
-)
-router.include_router(
-    _factory(
+    ),
+    *_factory(
         service.work_orders,
         "/api/v1/work-orders",
         "work-orders 设备工单",
         WORK_ORDER,
         importable=False,
         own=work_order_routes,
-    )
+    ),
 )
+router = APIRouter()
+for _leaf in routers:
+    router.include_router(_leaf)

@@ -27,7 +27,7 @@ from registers.hazard_sources import service as hazard_sources
 from registers.hazard_sources.scheduled import DutyCheck, DutyState
 from registers.users.models import User
 
-__all__ = ["router"]
+__all__ = ["router", "routers"]
 
 # The longest span one request may assess: five years of weekly periods is ~260 per source.
 MAX_SPAN = timedelta(days=5 * 366)
@@ -126,7 +126,6 @@ def _report(session: SessionDep, first: date, last: date) -> hazard_sources.Asse
         return hazard_sources.assessment_report(session=session, first=first, last=last)
 
 
-router = APIRouter()
 assessment = APIRouter(prefix="/api/v1/hazard-sources", tags=["hazard sources 重大危险源"])
 
 
@@ -209,20 +208,24 @@ def export_duty_report(
     return Response(body, media_type=XLSX_MEDIA_TYPE, headers={"Content-Disposition": disposition})
 
 
-router.include_router(assessment)
-router.include_router(
+# ``routers`` are the leaf routers, in matching order; ``api/app.py`` includes them one by one.
+# FastAPI analyses every route again at each level of nested ``include_router``; flat keeps
+# start-up fast. ``router`` (all of them, one level deep) is for tests and other apps.
+routers: tuple[APIRouter, ...] = (
+    assessment,
     register_router(
         hazard_sources.register,
         prefix="/api/v1/hazard-sources",
         tags=["hazard sources 重大危险源"],
         resource="hazard_source",
-    )
-)
-router.include_router(
+    ),
     register_router(
         hazard_sources.duties,
         prefix="/api/v1/hazard-source-duties",
         tags=["hazard source duties 包保履职"],
         resource="hazard_source_duty",
-    )
+    ),
 )
+router = APIRouter()
+for _leaf in routers:
+    router.include_router(_leaf)

@@ -5,7 +5,8 @@ compliance self-diagnosis and each person's certificates and duty-roster lines.
 
 Mount in ``api/app.py`` with the other authenticated routers::
 
-    app.include_router(people.router, dependencies=protected)
+    for leaf in people.routers:  # flat: see ``routers`` below
+        app.include_router(leaf, dependencies=protected)
 
 The extra routes are added before the framework's, so ``/api/v1/people/compliance`` is not
 taken for a record id.
@@ -88,13 +89,16 @@ def duty_roster(session: SessionDep, user: Reader, record_id: RecordId) -> list[
     return [RosterLineRead.model_validate(r) for r in rows]
 
 
-router = APIRouter()
-router.include_router(extra)
-router.include_router(
-    register_router(service.persons, prefix="/api/v1/people", tags=["people 人员"], resource=RESOURCE)
-)
-router.include_router(
+# ``routers`` are the leaf routers, in matching order; ``api/app.py`` includes them one by one.
+# FastAPI analyses every route again at each level of nested ``include_router``; flat keeps
+# start-up fast. ``router`` (all of them, one level deep) is for tests and other apps.
+routers: tuple[APIRouter, ...] = (
+    extra,
+    register_router(service.persons, prefix="/api/v1/people", tags=["people 人员"], resource=RESOURCE),
     register_router(
         service.certificates, prefix="/api/v1/person-certificates", tags=["people 人员证书"], resource=RESOURCE
-    )
+    ),
 )
+router = APIRouter()
+for _leaf in routers:
+    router.include_router(_leaf)

@@ -14,12 +14,19 @@ from fastapi import APIRouter
 from api.register_router import register_router
 from registers.process import service as process
 
-__all__ = ["router"]
+__all__ = ["router", "routers"]
 
+# ``routers`` are the leaf routers, in matching order; ``api/app.py`` includes them one by one.
+# FastAPI analyses every route again at each level of nested ``include_router``; flat keeps
+# start-up fast. ``router`` (all of them, one level deep) is for tests and other apps.
+routers: tuple[APIRouter, ...] = tuple(
+    register_router(_register, prefix=_prefix, tags=[_tag], resource="process")
+    for _register, _prefix, _tag in (
+        (process.processes, "/api/v1/hazardous-processes", "hazardous processes 危险工艺"),
+        (process.chemicals, "/api/v1/chemicals", "chemicals 危险化学品"),
+        (process.startups, "/api/v1/startup-shutdown", "start-up and shut-down 开停车记录"),
+    )
+)
 router = APIRouter()
-for _register, _prefix, _tag in (
-    (process.processes, "/api/v1/hazardous-processes", "hazardous processes 危险工艺"),
-    (process.chemicals, "/api/v1/chemicals", "chemicals 危险化学品"),
-    (process.startups, "/api/v1/startup-shutdown", "start-up and shut-down 开停车记录"),
-):
-    router.include_router(register_router(_register, prefix=_prefix, tags=[_tag], resource="process"))
+for _leaf in routers:
+    router.include_router(_leaf)

@@ -34,3 +34,18 @@ def _known(tag: str, runtime: RuntimeDep) -> str:
         return runtime.plant.tag(tag).tag
     except KeyError as err:
         raise HTTPException(status_code=404, detail=f"未知位号 / unknown tag {tag!r}") from err
+
+
+class OutageIn(BaseModel):
+    """A simulated field communication outage."""
+
+    duration_s: float = Field(default=60.0, gt=0, le=3600)
+
+
+@router.post("/outages", status_code=202, dependencies=[Depends(require("execute", "simulator"))])
+def force_outage(body: OutageIn, runtime: RuntimeDep) -> dict[str, object]:
+    """Stop the field devices sending for a while (模拟通讯中断): tags go stale, 通讯故障 is raised."""
+    if runtime.field_servers is None:
+        raise HTTPException(status_code=409, detail="仿真器未运行 / the simulator is not running")
+    runtime.field_servers.pause(body.duration_s)
+    return {"duration_s": body.duration_s, "accepted": True}

@@ -6,18 +6,35 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import PlantDep, StoreDep, TagDep
-from models.contracts import now_ms, to_builtins
+from api.deps import PlantDep, RuntimeDep, StoreDep, TagDep
+from models.contracts import Quality, SensorReading, now_ms, to_builtins
 
 router = APIRouter(prefix="/api/v1/tags", tags=["tags 位号"])
 
 DAY_MS = 86_400_000
 
 
+def _live(reading: SensorReading, max_age_ms: int) -> dict[str, Any]:
+    """A latest reading as shown: one older than the source timeout is stale, whatever it was.
+
+    A source that stopped sending leaves its tags' last values in the store; showing them as
+    good would hide the communication failure (通讯故障) from the operator.
+    """
+    out = to_builtins(reading)
+    if now_ms() - reading.ts > max_age_ms and reading.quality in (Quality.GOOD, Quality.UNCERTAIN):
+        out["quality"] = Quality.STALE.value
+    return out
+
+
+def _max_age_ms(runtime: RuntimeDep) -> int:
+    return round(runtime.settings.source_timeout_s * 1000)
+
+
 @router.get("")
-def list_tags(plant: PlantDep, store: StoreDep) -> list[dict[str, Any]]:
-    """Every tag with its limits and latest reading (null before the first one)."""
+def list_tags(plant: PlantDep, store: StoreDep, runtime: RuntimeDep) -> list[dict[str, Any]]:
+    """Every tag with its limits and latest reading (null before the first one; stale when old)."""
     latest = store.latest()
+    max_age = _max_age_ms(runtime)
     return [
         {
             "tag": t.tag,
@@ -27,19 +44,19 @@ def list_tags(plant: PlantDep, store: StoreDep) -> list[dict[str, Any]]:
             "unit": t.unit,
             "range": list(t.range),
             "limits": t.limits.model_dump(),
-            "latest": to_builtins(latest[t.tag]) if t.tag in latest else None,
+            "latest": _live(latest[t.tag], max_age) if t.tag in latest else None,
         }
         for t in plant.tags
     ]
 
 
 @router.get("/{tag}/latest")
-def latest_value(tag: TagDep, store: StoreDep) -> dict[str, Any]:
-    """The most recent reading of one tag."""
+def latest_value(tag: TagDep, store: StoreDep, runtime: RuntimeDep) -> dict[str, Any]:
+    """The most recent reading of one tag (quality ``stale`` once older than the source timeout)."""
     found = store.latest([tag.tag]).get(tag.tag)
     if found is None:
         raise HTTPException(status_code=404, detail=f"位号 {tag.tag} 暂无数据 / no reading yet")
-    return to_builtins(found)
+    return _live(found, _max_age_ms(runtime))
 
 
 @router.get("/{tag}/history")

@@ -6,7 +6,8 @@ training file (一人一档) as JSON, QR code (PNG) and printable record (PDF).
 
 Mount in ``api/app.py`` with the other authenticated routers::
 
-    app.include_router(training.router, dependencies=protected)
+    for leaf in training.routers:  # flat: see ``routers`` below
+        app.include_router(leaf, dependencies=protected)
 """
 
 from __future__ import annotations
@@ -127,14 +128,23 @@ def training_pdf(request: Request, session: SessionDep, user: Reader, person_id:
     return Response(body, media_type="application/pdf", headers=headers)
 
 
+# ``routers`` are the leaf routers, in matching order; ``api/app.py`` includes them one by one.
+# FastAPI analyses every route again at each level of nested ``include_router``; flat keeps
+# start-up fast. ``router`` (all of them, one level deep) is for tests and other apps.
+routers: tuple[APIRouter, ...] = (
+    extra,
+    *(
+        register_router(_register, prefix=f"/api/v1/training/{_path}", tags=TAGS, resource=RESOURCE)
+        for _register, _path in (
+            (service.courses, "courses"),
+            (service.plans, "plans"),
+            (service.sessions, "sessions"),
+            (service.records, "records"),
+            (service.questions, "questions"),
+            (service.exams, "exams"),
+        )
+    ),
+)
 router = APIRouter()
-router.include_router(extra)
-for _register, _path in (
-    (service.courses, "courses"),
-    (service.plans, "plans"),
-    (service.sessions, "sessions"),
-    (service.records, "records"),
-    (service.questions, "questions"),
-    (service.exams, "exams"),
-):
-    router.include_router(register_router(_register, prefix=f"/api/v1/training/{_path}", tags=TAGS, resource=RESOURCE))
+for _leaf in routers:
+    router.include_router(_leaf)

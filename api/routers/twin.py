@@ -8,13 +8,14 @@ from fastapi import APIRouter, Response
 
 from api.deps import PlantDep
 from twin.plant import Plant
-from twin.scene import export_glb
 
 router = APIRouter(prefix="/api/v1/twin", tags=["twin 数字孪生"])
 
 
 @lru_cache(maxsize=4)
 def _glb(plant: Plant) -> bytes:
+    from twin.scene import export_glb  # trimesh and scipy load on the first request, not at start-up
+
     return export_glb(plant)
 
 

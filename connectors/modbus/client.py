@@ -58,6 +58,7 @@ import logging
 import math
 import struct
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
@@ -346,7 +347,7 @@ class ModbusPoller:
     ) -> None:
         flags = dict(data_valid or {})
         tags = [p.tag for p in points] + [f.tag for f in flags.values()]
-        duplicated = sorted({t for t in tags if tags.count(t) > 1})
+        duplicated = sorted(t for t, n in Counter(tags).items() if n > 1)
         if duplicated:
             msg = f"duplicate tags in Modbus points (data-valid points included): {duplicated}"
             raise ValueError(msg)

@@ -607,6 +607,18 @@ def list_alarms(*, session: Session, query: AlarmQuery) -> tuple[list[Alarm], in
     return items, total
 
 
+ANNUNCIATED_STATES: Final = (AlarmStatus.UNACK_ACTIVE, AlarmStatus.ACK_ACTIVE, AlarmStatus.UNACK_RTN)
+"""What an operator must see: active (acknowledged or not) and returned-unacknowledged;
+shelved, suppressed and out-of-service alarms are hidden, as in the alarm list."""
+
+
+def annunciated(*, session: Session, now: datetime | None = None) -> list[Alarm]:
+    """The alarms shown to operators now (the one 'active alarms' truth for twin and list)."""
+    expire_shelving(session=session, now=now)
+    stmt = select(Alarm).where(Alarm.state.in_([s.value for s in ANNUNCIATED_STATES]))
+    return list(session.scalars(stmt.order_by(Alarm.last_event_ts.desc(), Alarm.alarm_id)))
+
+
 def unacknowledged_older_than(
     *, session: Session, minutes: float, now: datetime | None = None, areas: Sequence[str] = ()
 ) -> list[Alarm]:

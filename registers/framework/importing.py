@@ -26,9 +26,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import IO, Any
 
-from openpyxl.reader.excel import ExcelReader
-from openpyxl.styles.stylesheet import apply_stylesheet
-from openpyxl.utils.datetime import from_excel
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
 from sqlalchemy import JSON
@@ -143,6 +140,9 @@ def read_table(content: bytes, filename: str) -> tuple[list[str], Iterator[tuple
 
 def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[Any]]]:
     """Rows of the first worksheet, read with openpyxl's workbook reader and a fast sheet parser."""
+    from openpyxl.reader.excel import ExcelReader  # on first use: openpyxl is slow to import
+    from openpyxl.styles.stylesheet import apply_stylesheet
+
     try:
         reader = ExcelReader(io.BytesIO(content), read_only=True, data_only=True)
         reader.read_manifest()
@@ -190,6 +190,8 @@ def _sheet_rows(
     reads the same XML (shared strings, inline strings, booleans, date styles from openpyxl's
     own workbook reader) several times faster; numbers stay text, as in a CSV.
     """
+    from openpyxl.utils.datetime import from_excel
+
     number = 0
     cells: dict[int, Any] = {}
     next_column = 0

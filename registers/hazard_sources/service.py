@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -388,6 +386,9 @@ def assessment_report(
 
 def report_xlsx(report: AssessmentReport) -> bytes:
     """The report as an Excel workbook: a summary sheet and the list of overdue duties."""
+    from openpyxl import Workbook  # on first use: openpyxl is slow to import
+    from openpyxl.styles import Font
+
     workbook = Workbook()
     bold = Font(bold=True)
     summary = workbook.active

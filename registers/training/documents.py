@@ -3,24 +3,19 @@
 The QR code carries the URL of the person's training record; scanned at the gate or on site
 it opens the 一人一档 (after login). The PDF uses reportlab's built-in CID font
 ``STSong-Light``, which every PDF reader has, so Chinese prints without shipping font files.
+qrcode and reportlab are imported on first use, not at start-up.
 """
 
 from __future__ import annotations
 
 import io
 from datetime import date
-
-import qrcode
-import qrcode.constants
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from typing import TYPE_CHECKING
 
 from registers.training.service import TrainingFile
+
+if TYPE_CHECKING:
+    from reportlab.platypus import Table
 
 __all__ = ["CJK_FONT", "qr_png", "record_pdf"]
 
@@ -29,6 +24,9 @@ CJK_FONT = "STSong-Light"
 
 def qr_png(payload: str, *, box_size: int = 8) -> bytes:
     """A QR code of ``payload`` as PNG bytes (error correction M: survives a scuffed badge)."""
+    import qrcode
+    import qrcode.constants
+
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=4)
     code.add_data(payload)
     code.make(fit=True)
@@ -38,12 +36,18 @@ def qr_png(payload: str, *, box_size: int = 8) -> bytes:
 
 
 def _font() -> str:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
     if CJK_FONT not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
     return CJK_FONT
 
 
 def _table(header: list[str], rows: list[list[str]], widths: list[float], font: str) -> Table:
+    from reportlab.lib import colors
+    from reportlab.platypus import Table, TableStyle
+
     table = Table([header, *rows] if rows else [header, ["无"] + [""] * (len(header) - 1)], colWidths=widths)
     table.setStyle(
         TableStyle(
@@ -70,6 +74,12 @@ def record_pdf(file: TrainingFile, *, record_url: str, printed_on: date) -> byte
         record_url: the URL the QR code in the corner points to.
         printed_on: date shown as 打印日期 (the plant's local date).
     """
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
     font = _font()
     title = ParagraphStyle("title", fontName=font, fontSize=16, leading=22, alignment=1)
     heading = ParagraphStyle("heading", fontName=font, fontSize=11, leading=16, spaceBefore=6)

@@ -261,3 +261,23 @@ def test_kpis(harness: Harness):
     params = {"start": now.isoformat(), "end": (now - timedelta(hours=1)).isoformat()}
     assert harness.get("gov", "/api/v1/alarm-kpis", params=params).status_code == 422
     assert harness.get("gov", "/api/v1/alarm-kpis", params={"start": "2026-11-28T08:00:00"}).status_code == 422
+
+
+def test_active_alarms_are_the_registers_truth_shelved_hidden_unacknowledged_returns_kept(harness: Harness):
+    from api.routers.alarms import router as live_alarms
+
+    harness.client.app.include_router(live_alarms, dependencies=[Depends(get_current_user)])  # type: ignore[attr-defined]
+    shelved = harness.event("PT-101", 5)
+    harness.event("TT-201", 4, priority="critical")
+    harness.event("LT-301", 3)
+    harness.event("LT-301", 2, state="returned")  # returned, never acknowledged: still shown
+    harness.event("FT-401", 2)
+    harness.event("FT-401", 1, state="returned")
+    ack = harness.get("op", RECORDS, params={"tag": ["FT-401"]}).json()["items"][0]["id"]
+    assert harness.post("op", f"{RECORDS}/{ack}/ack", json={}).status_code == 200  # acknowledged and returned: normal
+    assert (
+        harness.post("op", f"{RECORDS}/{shelved}/shelve", json={"minutes": 30, "reason": "仪表检修"}).status_code == 200
+    )
+    body = harness.get("op", "/api/v1/alarms/active").json()
+    assert [(a["source_id"], a["state"]) for a in body] == [("TT-201", "unack_active"), ("LT-301", "unack_rtn")]
+    assert harness.get("nobody", "/api/v1/alarms/active").status_code == 401

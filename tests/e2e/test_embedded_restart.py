@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 ALARM = "PT-401:H"
 
 
-def start(data_dir: Path, log: Path, port: int) -> subprocess.Popen[bytes]:
+def start(data_dir: Path, log: Path, port: int, *args: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "SAFETWIN_ENVIRONMENT": "test",
@@ -35,7 +35,7 @@ def start(data_dir: Path, log: Path, port: int) -> subprocess.Popen[bytes]:
         "SAFETWIN_OPCUA_PORT": str(free_port()),
         "SAFETWIN_MODBUS_PORT": str(free_port()),
     }
-    cmd = [sys.executable, "-m", "api.cli", "run", "--port", str(port)]
+    cmd = [sys.executable, "-m", "api.cli", "run", "--port", str(port), *args]
     with log.open("ab") as out:
         return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
 
@@ -108,3 +108,29 @@ def test_kill_9_during_an_active_alarm_then_restart_returns_it_exactly_once(tmp_
     assert rows
     fabricated = [(tag, ts) for tag, ts, value in rows if base_values.get(tag) == value]
     assert fabricated == [], "readings equal to a node's initial (base) value: not produced by the simulator"
+
+
+def test_sigterm_stops_within_5_s_while_a_live_client_waits_for_data(tmp_path):
+    from websockets.sync.client import connect
+
+    log = tmp_path / "log"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start(tmp_path, log, port, "--no-simulate")  # no data flows: the client just waits
+    try:
+        wait_for(lambda: httpx.get(f"{base}/api/v1/health").status_code == 200, 60, "no health", proc, log)
+        password = wait_for(lambda: re.search(r"password: (\S+)", log.read_text()), 10, "no admin password", proc, log)
+        token = httpx.post(
+            f"{base}/api/v1/auth/login", json={"username": "admin", "password": password.group(1)}
+        ).json()
+        with connect(f"ws://127.0.0.1:{port}/ws/live?token={token['access_token']}", open_timeout=5):
+            time.sleep(0.5)
+            t = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
+            took = time.monotonic() - t
+        assert took < 5, f"shutdown took {took:.1f} s"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)

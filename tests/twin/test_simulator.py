@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import time
 from functools import cache
 
 import pytest
@@ -168,3 +169,102 @@ def test_noise_changes_every_second_but_not_within_one() -> None:
     sim = Simulator(demo(), 1, START)
     assert sim.value_at("TT-101", START + 10.1) == sim.value_at("TT-101", START + 10.9)
     assert sim.value_at("TT-101", START + 10.1) != sim.value_at("TT-101", START + 11.1)
+
+
+# -- the vectorised sampler against the scalar formulas of the module docstring ---------------
+
+
+def scalar_value(sim: Simulator, tag: Tag, t: float) -> float:
+    """One tag's value computed with ``math``, one formula at a time (the reference)."""
+    from twin.simulator import (  # noqa: PLC0415 - private helpers, only the reference needs them
+        _DRIFT_COMPONENTS,
+        _MASK64,
+        _splitmix64,
+        _tag_key,
+        _unit,
+    )
+
+    key = _tag_key(sim.seed, tag.tag)
+    value = tag.sim.base
+    if tag.sim.drift:
+        phases = [2.0 * math.pi * _unit(_splitmix64(key ^ (i + 1))) for i in range(len(_DRIFT_COMPONENTS))]
+        wander = sum(
+            w * math.sin(2.0 * math.pi * t / period + phase)
+            for (period, w), phase in zip(_DRIFT_COMPONENTS, phases, strict=True)
+        )
+        value += tag.sim.drift * wander
+    value += tag.sim.degradation * max(0.0, t - START) / 3600.0
+    window = sim.scheduled_excursion(tag.tag, t)
+    if window is not None and tag.sim.excursion is not None:
+        ramp = min(10.0, 0.2 * tag.sim.excursion.duration_s)
+        elapsed = t - window[0]
+        to = tag.sim.excursion.to
+        value = to if elapsed >= ramp else value + (to - value) * (elapsed / ramp)
+    if tag.sim.noise:
+        h1 = _splitmix64(key ^ _splitmix64(math.floor(t) & _MASK64))
+        z = math.sqrt(-2.0 * math.log(_unit(h1))) * math.cos(2.0 * math.pi * _unit(_splitmix64(h1)))
+        value += tag.sim.noise * max(-4.0, min(4.0, z))
+    lo, hi = tag.range
+    return min(hi, max(lo, value))
+
+
+@cache
+def generated() -> Plant:
+    from twin.generate import generate_plant  # noqa: PLC0415
+
+    return generate_plant(2_000)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=seeds, t=times)
+def test_vectorised_values_match_the_scalar_formulas(seed: int, t: float) -> None:
+    for plant in (demo(), generated()):
+        sim = Simulator(plant, seed, START)
+        values = sim.values_at(t)
+        for tag in plant.tags:
+            assert values[tag.tag] == pytest.approx(scalar_value(sim, tag, t), rel=1e-12, abs=1e-12), tag.tag
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=seeds, t=times)
+def test_one_tag_reads_exactly_what_the_whole_plant_sample_gave_it(seed: int, t: float) -> None:
+    sim = Simulator(generated(), seed, START)
+    sim.trigger_excursion("PT-101", at_s=t - 5, duration_s=60)
+    values = sim.values_at(t)
+    fresh = Simulator(generated(), seed, START)
+    fresh.trigger_excursion("PT-101", at_s=t - 5, duration_s=60)
+    for name in generated().tag_names[::97] + ["PT-101"]:
+        assert sim.value_at(name, t) == values[name]
+        assert fresh.value_at(name, t) == values[name]  # computed without a prior whole-plant call
+
+
+def test_trigger_and_clear_take_effect_on_an_instant_already_sampled() -> None:
+    sim = Simulator(demo(), 3, START)
+    before = sim.values_at(START + 100)["TT-101"]
+    sim.trigger_excursion("TT-101", to=70.0, at_s=START + 50, duration_s=100)
+    assert sim.values_at(START + 100)["TT-101"] == pytest.approx(70.0, abs=1.0)
+    sim.clear_excursions("TT-101")
+    assert sim.values_at(START + 100)["TT-101"] == before
+
+
+def test_array_at_is_the_read_only_column_form_of_values_at() -> None:
+    sim = Simulator(demo(), 3, START)
+    array = sim.array_at(START + 12.5)
+    assert array.tolist() == list(sim.values_at(START + 12.5).values())
+    assert sim.tag_names == demo().tag_names
+    with pytest.raises(ValueError, match="read-only"):
+        array[0] = 1.0
+
+
+def test_a_10000_tag_plant_costs_well_under_50_ms_of_cpu_per_step() -> None:
+    from twin.generate import generate_plant  # noqa: PLC0415
+
+    sim = Simulator(generate_plant(10_000), 7, START)
+    sim.readings_at(START)
+    costs = []
+    for k in range(1, 12):
+        t0 = time.process_time()
+        readings = sim.readings_at(START + k)
+        costs.append(time.process_time() - t0)
+    assert len(readings) == 10_000
+    assert sorted(costs)[len(costs) // 2] < 0.05, costs
