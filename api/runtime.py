@@ -1,10 +1,11 @@
-"""The embedded plant: simulator, field servers, connectors, dataflow and store in one process.
+"""The embedded plant: simulated devices (own process), connectors, dataflow and store behind the API.
 
 This is the composition root of the embedded mode (ARCHITECTURE.md "one command, nothing
 else installed"): DuckDB lets one process write its file, so the pipeline writes and the API
 reads through the same store object. Data travels the real path:
 
-    simulator -> OPC UA server (or Modbus TCP server) -> subscriber / poller (connectors)
+    simulator -> OPC UA server (or Modbus TCP server), in a child process (twin.field_process)
+    -> subscriber / poller (connectors)
     -> bus "ingest.sensor.reading" -> Bytewax flow (thread) -> DuckDB + bus "live" -> WebSocket
 """
 
@@ -32,9 +33,9 @@ from models.contracts import SensorReading
 from models.limits import TagLimits
 from pipelines.sensors.flow import build_flow
 from pipelines.sensors.steps import COMM, FlowPlan, IngestRules, seed_state
-from twin.field import FieldServers, modbus_data_valid, modbus_points, opcua_points
+from twin.field import modbus_data_valid, modbus_points, opcua_points
+from twin.field_process import FieldConfig, FieldProcess
 from twin.plant import Plant
-from twin.simulator import Simulator
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,8 @@ class Runtime:
     plant: Plant
     bus: Bus = field(default_factory=Bus)
     store: TimeSeriesStore | None = None
-    simulator: Simulator | None = None
-    field_servers: FieldServers | None = None
+    devices: FieldProcess | None = None
+    """The simulated plant's devices (simulator + field servers) in their own process."""
     started_at: float = 0.0
     _flow_thread: threading.Thread | None = None
     _flow_error: BaseException | None = None
@@ -214,15 +215,17 @@ class Runtime:
         if not self.settings.simulate:
             return
         s = self.settings
-        self.simulator = Simulator(self.plant, seed=s.seed, start_s=time.time())
-        self.field_servers = FieldServers(
-            self.plant,
-            self.simulator,
-            modbus_port=s.modbus_port,
-            opcua_port=s.opcua_port,
-            mqtt_url=s.mqtt_url,
+        self.devices = FieldProcess(
+            FieldConfig(
+                plant_file=s.plant_file,
+                seed=s.seed,
+                modbus_port=s.modbus_port,
+                opcua_port=s.opcua_port,
+                mqtt_url=s.mqtt_url,
+                interval_s=s.sim_interval_s,
+            )
         )
-        await self.field_servers.start()
+        await self.devices.start()
         self._stop = asyncio.Event()
         if s.ingest == "opcua":
             url = f"opc.tcp://127.0.0.1:{s.opcua_port}/safetwin/"
@@ -239,15 +242,18 @@ class Runtime:
             )
             await self._poller.connect()
             self._tasks.append(asyncio.create_task(self._poll_modbus(), name="modbus-poll"))
-        self._tasks.append(asyncio.create_task(self.field_servers.run(s.sim_interval_s, self._stop), name="simulator"))
 
     async def _poll_modbus(self) -> None:
         assert self._poller is not None and self._stop is not None
         interval = self.settings.sim_interval_s
+        next_poll = time.monotonic()
         while not self._stop.is_set():
             self.publish_readings(await self._poller.poll())
+            # A fixed grid: the poll's own duration must not stretch the scan period (a
+            # 10,000-tag poll takes a third of a second), and a late poll skips, never bunches.
+            next_poll = max(next_poll + interval, time.monotonic())
             try:
-                await asyncio.wait_for(self._stop.wait(), timeout=interval)
+                await asyncio.wait_for(self._stop.wait(), timeout=max(0.0, next_poll - time.monotonic()))
             except TimeoutError:
                 pass
 
@@ -265,8 +271,8 @@ class Runtime:
             await self._subscriber.stop()
         if self._poller is not None:
             await self._poller.close()
-        if self.field_servers is not None:
-            await self.field_servers.stop()
+        if self.devices is not None:
+            await self.devices.stop()
         self.bus.close()
         if self._flow_thread is not None:
             await asyncio.to_thread(self._flow_thread.join, 10)

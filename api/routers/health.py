@@ -30,6 +30,6 @@ def health(runtime: RuntimeDep) -> dict[str, Any]:
         "readings_stored": runtime.stored_readings,
         "newest_reading_ts": runtime.newest_stored_ts,
         "dropped_scans": runtime.dropped_batches,
-        "simulator": runtime.simulator is not None,
+        "simulator": runtime.devices is not None and runtime.devices.alive,
         "uptime_s": round(time.time() - runtime.started_at, 1) if runtime.started_at else 0.0,
     }

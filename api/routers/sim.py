@@ -22,10 +22,10 @@ class ExcursionIn(BaseModel):
 @router.post("/excursions", status_code=202, dependencies=[Depends(require("execute", "simulator"))])
 def force_excursion(body: ExcursionIn, runtime: RuntimeDep) -> dict[str, object]:
     """Drive a tag beyond its limits for a while (demo and tests only)."""
-    if runtime.simulator is None:
+    if runtime.devices is None or not runtime.devices.alive:
         raise HTTPException(status_code=409, detail="仿真器未运行 / the simulator is not running")
     tag = _known(body.tag, runtime)
-    runtime.simulator.trigger_excursion(tag, to=body.to, duration_s=body.duration_s)
+    runtime.devices.trigger_excursion(tag, to=body.to, duration_s=body.duration_s)
     return {"tag": tag, "to": body.to, "duration_s": body.duration_s, "accepted": True}
 
 
@@ -45,7 +45,7 @@ class OutageIn(BaseModel):
 @router.post("/outages", status_code=202, dependencies=[Depends(require("execute", "simulator"))])
 def force_outage(body: OutageIn, runtime: RuntimeDep) -> dict[str, object]:
     """Stop the field devices sending for a while (模拟通讯中断): tags go stale, 通讯故障 is raised."""
-    if runtime.field_servers is None:
+    if runtime.devices is None or not runtime.devices.alive:
         raise HTTPException(status_code=409, detail="仿真器未运行 / the simulator is not running")
-    runtime.field_servers.pause(body.duration_s)
+    runtime.devices.pause(body.duration_s)
     return {"duration_s": body.duration_s, "accepted": True}
