@@ -1,24 +1,23 @@
-"""Reading quality and high/low limit alarms of one tag: pure state transitions.
+"""A tag's limits and quality rules, and the quality verdict on one reading.
 
-This is the first, simple alarm logic of the live path: quality flags (out of range, stale,
-flat-lined) and the four classic limits HH/H/L/LL with a deadband on return. Each limit is
-its own alarm (``<tag>:HH``), as in ISA-18.2 practice, so an operator sees H raised first and
-HH on top of it. Everything here is a pure function of (state, reading, spec) so the
-dataflow can keep the state in Bytewax and recovery replays give identical results.
+:class:`TagLimits` is what the pipeline knows of a tag (range, HH/H/L/LL, flat-line and stale
+rules); the alarm engine (:mod:`models.alarm_engine`) builds its configuration from it.
+:func:`quality_of` is the per-reading definition of the quality verdict; the sensor flow
+computes the same verdict for a whole batch at once (``pipelines.sensors.batch``), and a
+property test holds the two equal.
 
 Example:
     >>> spec = TagLimits(tag="PT-101", lo=0, hi=2.5, h=1.6, hh=1.75)
-    >>> state, q, events = evaluate(None, SensorReading(tag="PT-101", ts=1000, value=1.7), spec, now_ms=1000)
-    >>> q, [(e.kind, e.state) for e in events]
-    (<Quality.GOOD: 'good'>, [('H', <AlarmState.ACTIVE: 'active'>)])
+    >>> quality_of(TagState(), SensorReading(tag="PT-101", ts=1000, value=3.0), spec, now_ms=1000)
+    <Quality.OUT_OF_RANGE: 'out_of_range'>
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Final
 
-from models.contracts import AlarmEvent, AlarmPriority, AlarmState, Quality, SensorReading
+from models.contracts import AlarmPriority, Quality, SensorReading
 
 LIMIT_KINDS: Final = ("HH", "H", "L", "LL")
 _GAS_KINDS: Final = frozenset({"flammable_gas", "toxic_gas"})
@@ -74,13 +73,6 @@ class TagState:
     active: frozenset[str] = field(default_factory=frozenset)
 
 
-def _breached(kind: str, value: float, limit: float, active: bool, deadband: float) -> bool:
-    """Whether limit ``kind`` is in alarm; an active alarm needs ``deadband`` to return."""
-    if kind in ("HH", "H"):
-        return value >= limit - deadband if active else value >= limit
-    return value <= limit + deadband if active else value <= limit
-
-
 def quality_of(state: TagState, reading: SensorReading, spec: TagLimits, now_ms: int) -> Quality:
     """The pipeline's verdict on a reading, refining the source's own quality."""
     if reading.quality != Quality.GOOD:
@@ -92,61 +84,3 @@ def quality_of(state: TagState, reading: SensorReading, spec: TagLimits, now_ms:
     if state.last_value == reading.value and state.repeats + 2 >= spec.flatline_count:
         return Quality.FLATLINE
     return Quality.GOOD
-
-
-def evaluate(
-    state: TagState | None, reading: SensorReading, spec: TagLimits, *, now_ms: int
-) -> tuple[TagState, Quality, list[AlarmEvent]]:
-    """Flag the reading's quality and raise or return limit alarms.
-
-    A duplicate (same ts as the last one seen, e.g. a replay after recovery) changes
-    nothing and raises nothing. Readings of doubtful quality keep alarms as they are: a
-    dead transmitter must not "return" an alarm.
-    """
-    state = state or TagState()
-    if state.last_ts and reading.ts == state.last_ts:
-        return state, Quality.GOOD if reading.quality == Quality.GOOD else reading.quality, []
-    quality = quality_of(state, reading, spec, now_ms)
-    repeats = state.repeats + 1 if state.last_value == reading.value else 0
-    if quality == Quality.STALE and state.last_ts and reading.ts < state.last_ts:
-        return state, quality, []
-    new_state = replace(state, last_ts=reading.ts, last_value=reading.value, repeats=repeats)
-    if quality != Quality.GOOD:
-        return new_state, quality, []
-    events: list[AlarmEvent] = []
-    active = set(state.active)
-    deadband = spec.effective_deadband
-    for kind in LIMIT_KINDS:
-        limit = spec.limit(kind)
-        if limit is None:
-            continue
-        was = kind in active
-        now = _breached(kind, reading.value, limit, was, deadband)
-        if now == was:
-            continue
-        if now:
-            active.add(kind)
-        else:
-            active.discard(kind)
-        events.append(_alarm(spec, kind, limit, reading, AlarmState.ACTIVE if now else AlarmState.RETURNED))
-    return replace(new_state, active=frozenset(active)), quality, events
-
-
-_WORDS: Final = {"HH": "高高报", "H": "高报", "L": "低报", "LL": "低低报"}
-
-
-def _alarm(spec: TagLimits, kind: str, limit: float, reading: SensorReading, state: AlarmState) -> AlarmEvent:
-    verb = "报警" if state == AlarmState.ACTIVE else "恢复"
-    label = spec.name or spec.tag
-    return AlarmEvent(
-        alarm_id=f"{spec.tag}:{kind}",
-        source_kind="tag",
-        source_id=spec.tag,
-        kind=kind,
-        priority=spec.priority(kind),
-        state=state,
-        ts=reading.ts,
-        value=reading.value,
-        limit=limit,
-        message=f"{label} {_WORDS[kind]}{verb}: {reading.value:g} {spec.unit} (限值 {limit:g})".strip(),
-    )
