@@ -59,6 +59,8 @@ MODBUS_DEVICE_ID = 1
 OPCUA_NAMESPACE_INDEX = 2  # 0 is the OPC Foundation's, 1 the server's own; ours is the first registered
 _WRITE_MULTIPLE_REGISTERS = 16
 MODBUS_DATA_VALID_TAG = "_data_valid"
+WRITE_SLICE = 250
+"""Values written between two yields to the event loop (see ``FieldServers._write``)."""
 """Tag name of the field server's "data valid" register in :func:`modbus_data_valid`."""
 
 OnSample = Callable[[list[SensorReading]], None]
@@ -244,20 +246,27 @@ class FieldServers:
 
     async def _write(self, readings: list[SensorReading], t_s: float) -> None:
         """Put one sample into the Modbus registers and the OPC UA nodes."""
+        # Neither write suspends, so without a pause every WRITE_SLICE values a 10,000-tag
+        # sample would hold the event loop for a third of a second and make every Modbus
+        # request and OPC UA publish of that moment wait for it.
         if self._modbus is not None:
-            for r in readings:
+            for i, r in enumerate(readings, 1):
                 registers = AsyncModbusTcpClient.convert_to_registers(r.value, AsyncModbusTcpClient.DATATYPE.FLOAT32)
                 await self._modbus.async_setValues(
                     MODBUS_DEVICE_ID, _WRITE_MULTIPLE_REGISTERS, self._addresses[r.tag], registers
                 )
+                if i % WRITE_SLICE == 0:
+                    await asyncio.sleep(0)
         if self._opcua is not None:
             source_ts = ua.DateTime.fromtimestamp(t_s, tz=UTC)
             server_ts = ua.DateTime.now(tz=UTC)
-            for r in readings:
+            for i, r in enumerate(readings, 1):
                 value = ua.DataValue(
                     ua.Variant(r.value, ua.VariantType.Double), SourceTimestamp=source_ts, ServerTimestamp=server_ts
                 )
                 await self._opcua.write_attribute_value(self._nodes[r.tag], value)
+                if i % WRITE_SLICE == 0:
+                    await asyncio.sleep(0)
 
     async def step(self, t_s: float) -> list[SensorReading]:
         """Sample the simulator at ``t_s`` and publish the values on every server."""
