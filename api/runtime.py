@@ -98,6 +98,8 @@ class Runtime:
     last_stored_at: float = 0.0
     """Wall time (s) of the latest committed store write of readings."""
     newest_stored_ts: int | None = None
+    devices_error: str | None = None
+    """Why the simulated devices or their connector failed to start, if they did."""
     live_push: Any = None
     """Distributed mode: the :class:`api.kafka_live.KafkaLivePush` feeding ``/ws/live``."""
 
@@ -178,6 +180,8 @@ class Runtime:
             return out
         if self.store is None or not self.flow_alive:
             out.append("sensor dataflow is not running" + (f": {self._flow_error}" if self._flow_error else ""))
+        if self.devices_error is not None:
+            out.append(f"simulated devices: {self.devices_error}")
         if self.dropped_batches:
             out.append(f"{self.dropped_batches} scan(s) dropped: the dataflow fell behind")
         if self.store is not None:
@@ -215,6 +219,7 @@ class Runtime:
         if not self.settings.simulate:
             return
         s = self.settings
+        self._stop = asyncio.Event()
         self.devices = FieldProcess(
             FieldConfig(
                 plant_file=s.plant_file,
@@ -225,23 +230,34 @@ class Runtime:
                 interval_s=s.sim_interval_s,
             )
         )
-        await self.devices.start()
-        self._stop = asyncio.Event()
-        if s.ingest == "opcua":
-            url = f"opc.tcp://127.0.0.1:{s.opcua_port}/safetwin/"
-            self._subscriber = OpcUaSubscriber(url, opcua_points(self.plant), self.publish_readings)
-            await self._subscriber.start()
-        else:
-            self._poller = ModbusPoller(
-                "127.0.0.1",
-                s.modbus_port,
-                modbus_points(self.plant),
-                source="modbus",
-                data_valid=modbus_data_valid(self.plant),
-                timeout=3.0,  # a poll cycle of a large plant shares one event loop with the API
-            )
-            await self._poller.connect()
-            self._tasks.append(asyncio.create_task(self._poll_modbus(), name="modbus-poll"))
+        # The API is up while the devices boot (2 s for the demo plant, more for a large one):
+        # /health answers at once, and the readings follow as soon as the devices do.
+        self._tasks.append(asyncio.create_task(self._connect_devices(), name="devices"))
+
+    async def _connect_devices(self) -> None:
+        """Start the simulated devices, then the connector that reads them."""
+        assert self.devices is not None
+        s = self.settings
+        try:
+            await self.devices.start()
+            if s.ingest == "opcua":
+                url = f"opc.tcp://127.0.0.1:{s.opcua_port}/safetwin/"
+                self._subscriber = OpcUaSubscriber(url, opcua_points(self.plant), self.publish_readings)
+                await self._subscriber.start()
+            else:
+                self._poller = ModbusPoller(
+                    "127.0.0.1",
+                    s.modbus_port,
+                    modbus_points(self.plant),
+                    source="modbus",
+                    data_valid=modbus_data_valid(self.plant),
+                    timeout=3.0,  # a poll cycle of a large plant shares one event loop with the API
+                )
+                await self._poller.connect()
+                self._tasks.append(asyncio.create_task(self._poll_modbus(), name="modbus-poll"))
+        except Exception as err:  # noqa: BLE001 - reported by /health, never silent
+            self.devices_error = f"{type(err).__name__}: {err}"
+            log.exception("the simulated devices or their connector did not start")
 
     async def _poll_modbus(self) -> None:
         assert self._poller is not None and self._stop is not None

@@ -5,9 +5,9 @@ copied to each monitored item) cost about as much CPU as the whole platform; in 
 process they starve the subscriber, the flow and the API of the interpreter lock, so OPC UA
 subscriptions time out and logins wait seconds. In a child process they use the machine's
 other core, and the platform talks to them only over the field protocols, as it would to a
-plant. Commands (forced excursions, simulated outages) go over a pipe.
+plant. Commands (forced excursions, simulated outages) go as JSON lines over its stdin.
 
-The child dies with its parent: ``PR_SET_PDEATHSIG`` (Linux) and a closed pipe both end it, so
+The child dies with its parent: ``PR_SET_PDEATHSIG`` (Linux) and a closed stdin both end it, so
 a ``kill -9`` of ``safetwin run`` never leaves a plant holding the ports.
 """
 
@@ -16,13 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import logging
-import multiprocessing
 import signal
+import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +47,16 @@ class FieldProcessError(RuntimeError):
 
 
 class FieldProcess:
-    """Runs :class:`twin.field.FieldServers` with its :class:`twin.simulator.Simulator` in a child process."""
+    """Runs :class:`twin.field.FieldServers` with its :class:`twin.simulator.Simulator` in a child process.
+
+    The child is ``python -m twin.field_process``, spoken to in JSON lines over its stdin and
+    stdout (not :mod:`multiprocessing`, whose spawn re-imports the parent's ``__main__``: a
+    script or notebook starting the app without a main guard would fork itself).
+    """
 
     def __init__(self, config: FieldConfig) -> None:
         self.config = config
-        self._conn: Connection | None = None
-        self._proc: Any = None
+        self._proc: subprocess.Popen[bytes] | None = None
 
     async def start(self, timeout_s: float = 180.0) -> None:
         """Start the child and wait until every server accepts connections.
@@ -60,61 +64,64 @@ class FieldProcess:
         Raises:
             FieldProcessError: If it fails or takes longer than ``timeout_s``.
         """
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_main, args=(child, self.config), name="safetwin-field", daemon=True)
-        self._proc.start()
-        child.close()
-        self._conn = parent
-        ready = await asyncio.to_thread(parent.poll, timeout_s)
-        if not ready:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "twin.field_process"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self._proc = proc
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(asdict(self.config), default=str).encode() + b"\n")
+        proc.stdin.flush()
+        try:
+            line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), timeout_s)
+        except TimeoutError as err:
             await self.stop()
             msg = f"the field process did not start within {timeout_s:.0f} s"
-            raise FieldProcessError(msg)
-        try:
-            status, detail = parent.recv()
-        except EOFError as err:
-            msg = f"the field process exited during start-up (exit code {self._proc.exitcode})"
             raise FieldProcessError(msg) from err
-        if status != "ready":
+        answer = json.loads(line) if line.strip() else {"status": "exited", "detail": f"exit code {proc.poll()}"}
+        if answer.get("status") != "ready":
             await self.stop()
-            msg = f"the field process failed to start: {detail}"
+            msg = f"the field process failed to start: {answer.get('detail')}"
             raise FieldProcessError(msg)
 
     @property
     def alive(self) -> bool:
         """Whether the child is running."""
-        return self._proc is not None and bool(self._proc.is_alive())
+        return self._proc is not None and self._proc.poll() is None
 
-    def _send(self, *command: Any) -> None:
-        if self._conn is None or not self.alive:
+    def _send(self, command: dict[str, Any]) -> None:
+        if self._proc is None or self._proc.stdin is None or not self.alive:
             msg = "the field process is not running"
             raise FieldProcessError(msg)
-        self._conn.send(command)
+        try:
+            self._proc.stdin.write(json.dumps(command).encode() + b"\n")
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError) as err:
+            msg = "the field process is not running"
+            raise FieldProcessError(msg) from err
 
     def trigger_excursion(self, tag: str, *, to: float | None = None, duration_s: float = 30.0) -> None:
         """Force an excursion of ``tag`` in the simulator (see ``Simulator.trigger_excursion``)."""
-        self._send("excursion", tag, to, duration_s)
+        self._send({"command": "excursion", "tag": tag, "to": to, "duration_s": duration_s})
 
     def pause(self, seconds: float) -> None:
         """Stop the devices sending for ``seconds`` (a simulated communication outage)."""
-        self._send("pause", seconds)
+        self._send({"command": "pause", "seconds": seconds})
 
     async def stop(self, timeout_s: float = 5.0) -> None:
-        """Ask the child to stop; terminate it if it does not within ``timeout_s``."""
-        proc, conn = self._proc, self._conn
-        self._proc = self._conn = None
+        """Ask the child to stop (its stdin closes); terminate it if it does not within ``timeout_s``."""
+        proc, self._proc = self._proc, None
         if proc is None:
             return
-        if conn is not None:
-            with contextlib.suppress(OSError, ValueError):
-                conn.send(("stop",))
-        await asyncio.to_thread(proc.join, timeout_s)
-        if proc.is_alive():
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        try:
+            await asyncio.wait_for(asyncio.to_thread(proc.wait), timeout_s)
+        except TimeoutError:
             proc.terminate()
-            await asyncio.to_thread(proc.join, 2.0)
-        if conn is not None:
-            conn.close()
+            await asyncio.to_thread(proc.wait)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def _die_with_parent() -> None:
@@ -123,19 +130,28 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _main(conn: Connection, config: FieldConfig) -> None:
-    """Child entry: build the plant's devices, report ready, serve until told or orphaned."""
+def _reply(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    """Child entry: read the config line, build the devices, report ready, obey until stdin closes."""
     _die_with_parent()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     logging.basicConfig(level=logging.WARNING)
     try:
-        asyncio.run(_serve(conn, config))
+        raw = json.loads(sys.stdin.readline())
+        raw["plant_file"] = Path(raw["plant_file"])
+        config = FieldConfig(**raw)
+        asyncio.run(_serve(config))
     except Exception as err:  # noqa: BLE001 - reported to the parent, which decides
         with contextlib.suppress(OSError):
-            conn.send(("error", f"{type(err).__name__}: {err}"))
+            _reply({"status": "error", "detail": f"{type(err).__name__}: {err}"})
+        raise SystemExit(1) from err
 
 
-async def _serve(conn: Connection, config: FieldConfig) -> None:
+async def _serve(config: FieldConfig) -> None:
     from twin.field import FieldServers
     from twin.plant import load_plant
     from twin.simulator import Simulator
@@ -147,26 +163,26 @@ async def _serve(conn: Connection, config: FieldConfig) -> None:
     )
     await servers.start()
     stop = asyncio.Event()
-    conn.send(("ready", None))
+    _reply({"status": "ready"})
     runner = asyncio.create_task(servers.run(config.interval_s, stop))
     try:
-        while not stop.is_set():
-            if not await asyncio.to_thread(conn.poll, 0.2):
-                continue
-            try:
-                command = conn.recv()
-            except EOFError:  # the parent is gone
+        while True:
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:  # stdin closed: the parent stopped us, or is gone
                 break
-            match command:
-                case ("excursion", tag, to, duration_s):
-                    with contextlib.suppress(KeyError, ValueError):
-                        simulator.trigger_excursion(tag, to=to, duration_s=duration_s)
-                case ("pause", seconds):
-                    servers.pause(seconds)
-                case ("stop",):
-                    break
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                command = json.loads(line)
+                match command.get("command"):
+                    case "excursion":
+                        simulator.trigger_excursion(command["tag"], to=command["to"], duration_s=command["duration_s"])
+                    case "pause":
+                        servers.pause(float(command["seconds"]))
     finally:
         stop.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(runner, 5)
         await servers.stop()
+
+
+if __name__ == "__main__":
+    main()
