@@ -88,20 +88,32 @@ def run(
     simulate: Annotated[bool, typer.Option(help="start the built-in plant simulator")] = True,
 ) -> None:
     """Start the embedded plant: simulator, pipeline, API and 3D twin."""
-    import uvicorn
-
-    from api.app import create_app
-
-    overrides: dict[str, object] = {"simulate": simulate}
-    if host:
-        overrides["host"] = host
-    if port:
-        overrides["port"] = port
+    overrides = _address(host, port, simulate=simulate)
     if ingest:
         overrides["ingest"] = ingest
     settings = _settings(**overrides)
     url = f"http://{settings.host}:{settings.port}"
-    console.print(f"[bold green]SafeTwin[/] embedded plant starting → [link={url}]{url}[/link]  (API docs {url}/docs)")
+    _serve(
+        settings, f"[bold green]SafeTwin[/] embedded plant starting → [link={url}]{url}[/link]  (API docs {url}/docs)"
+    )
+
+
+def _address(host: str | None, port: int | None, **overrides: object) -> dict[str, object]:
+    """Settings overrides of the serving commands: the address given on the command line, if any."""
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    return overrides
+
+
+def _serve(settings: Settings, banner: str) -> None:
+    """Build the app for ``settings`` and serve it until SIGTERM/Ctrl-C (``run`` and ``api``)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    console.print(banner)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -413,28 +425,12 @@ def api_replica(
     brokers: BrokersOption = None,
 ) -> None:
     """Start one API replica of the distributed mode: no simulator, live push from Kafka."""
-    import uvicorn
-
-    from api.app import create_app
-
-    overrides: dict[str, object] = {"simulate": False}
-    if host:
-        overrides["host"] = host
-    if port:
-        overrides["port"] = port
-    overrides["kafka_brokers"] = _brokers(brokers, _settings())
-    settings = _settings(**overrides)
+    settings = _settings(**_address(host, port, simulate=False, kafka_brokers=_brokers(brokers, _settings())))
     url = f"http://{settings.host}:{settings.port}"
-    console.print(
+    _serve(
+        settings,
         f"[bold green]SafeTwin[/] API replica starting → [link={url}]{url}[/link]  "
-        f"(Kafka {', '.join(settings.kafka_brokers)})"
-    )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,  # open WebSockets must not hold a shutdown
+        f"(Kafka {', '.join(settings.kafka_brokers)})",
     )
 
 

@@ -43,17 +43,23 @@ from pipelines.sensors.loader import HELD, build_loader_flow
 from pipelines.sensors.steps import FlowPlan
 from twin.plant import load_plant
 
-RAW_READINGS_TOPIC = topic_for(SENSOR_READING) + ".raw"
-HELD_ALARMS_TOPIC = topic_for(ALARM_EVENT) + ".held"
 OUTPUT_STREAMS = (SENSOR_READING, ALARM_EVENT, DEADLETTER)
 
 
-def topics(settings: Settings) -> dict[str, str]:
+def topics_with_prefix(prefix: str) -> dict[str, str]:
     """Every topic of the sensor flow by role: ``raw`` in, each output stream and ``held`` out."""
-    prefix = settings.kafka_topic_prefix
     out = {"raw": topic_for(SENSOR_READING, prefix) + ".raw", "held": topic_for(ALARM_EVENT, prefix) + ".held"}
     out.update({s: topic_for(s, prefix) for s in OUTPUT_STREAMS})
     return out
+
+
+def topics(settings: Settings) -> dict[str, str]:
+    """The sensor flow's topics under ``SAFETWIN_KAFKA_TOPIC_PREFIX``."""
+    return topics_with_prefix(settings.kafka_topic_prefix)
+
+
+RAW_READINGS_TOPIC = topics_with_prefix("safetwin")["raw"]
+"""The raw topic of the default prefix (what gateways publish to)."""
 
 
 _specs_decoder = msgspec.json.Decoder(list[TagLimits])

@@ -8,6 +8,7 @@ cost far more than the store itself (RECIPES.md, calibration figures).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -30,7 +31,7 @@ READINGS_SCHEMA: Final = pa.schema(
 _json = msgspec.json.Encoder()
 
 
-def readings_to_arrow(readings: list[SensorReading] | tuple[SensorReading, ...]) -> pa.Table:
+def readings_to_arrow(readings: Sequence[SensorReading]) -> pa.Table:
     """Contract structs as a :data:`READINGS_SCHEMA` table."""
     return pa.table(
         [

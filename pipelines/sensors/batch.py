@@ -44,7 +44,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final, cast
 
-import msgspec
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -58,19 +57,6 @@ from models.alarm_engine import (
     process,
 )
 from models.contracts import AlarmEvent, Quality, SensorReading
-
-
-class _Row(msgspec.Struct, gc=False, frozen=True):
-    """One element of a batched JSON array, as cheap to decode as msgspec allows."""
-
-    tag: str
-    ts: int
-    value: float
-    quality: str = "good"
-    source: str = ""
-
-
-_ROWS: Final = msgspec.json.Decoder(list[_Row])
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -219,95 +205,6 @@ class ReadingColumns:
             value=np.asarray(value, dtype=np.float64),
             quality=q,
         )
-
-    @classmethod
-    def from_readings(cls, compiled: CompiledConfigs, readings: Sequence[SensorReading]) -> ReadingColumns:
-        """Columns from contract structs (e.g. ``decode_readings`` of a batched JSON array)."""
-        n = len(readings)
-        get = compiled.index.get
-        return cls(
-            tag=np.fromiter((get(r.tag, -1) for r in readings), dtype=np.int64, count=n),
-            ts=np.fromiter((r.ts for r in readings), dtype=np.int64, count=n),
-            value=np.fromiter((r.value for r in readings), dtype=np.float64, count=n),
-            quality=np.fromiter((QUALITY_CODE[r.quality] for r in readings), dtype=np.int8, count=n),
-        )
-
-    @classmethod
-    def from_arrow(cls, compiled: CompiledConfigs, table: pa.Table) -> ReadingColumns:
-        """Columns from an Arrow table with ``tag, ts, value[, quality]`` (polars: ``df.to_arrow()``).
-
-        Raises:
-            ValueError: If a quality is not one of :class:`~models.contracts.Quality`.
-        """
-        tag_idx = pc.fill_null(pc.index_in(table["tag"], value_set=pa.array(compiled.tags, pa.string())), -1)
-        if "quality" in table.column_names:
-            codes = pc.index_in(table["quality"], value_set=_QUALITY_NAMES)
-            if codes.null_count:
-                msg = f"unknown quality in batch; expected one of {[q.value for q in QUALITIES]}"
-                raise ValueError(msg)
-            quality = codes.to_numpy().astype(np.int8)
-        else:
-            quality = np.zeros(table.num_rows, dtype=np.int8)
-        return cls(
-            tag=tag_idx.to_numpy().astype(np.int64),
-            ts=table["ts"].to_numpy().astype(np.int64, copy=False),
-            value=table["value"].to_numpy().astype(np.float64, copy=False),
-            quality=quality,
-        )
-
-    @classmethod
-    def from_json(cls, compiled: CompiledConfigs, payload: bytes | str) -> ReadingColumns:
-        """Columns straight from a JSON array of readings (the bus's batch transport).
-
-        The same wire format as :func:`models.contracts.decode_readings`, decoded into a
-        light struct without enum conversion or GC tracking: about half the cost per reading.
-
-        Raises:
-            ValueError: If the payload is not a JSON array of readings or a quality is unknown;
-                the caller then falls back to per-message decoding, which dead-letters the bad
-                ones and keeps the rest.
-        """
-        try:
-            rows = _ROWS.decode(payload)
-        except msgspec.MsgspecError as err:
-            msg = f"batch of readings: {err}"
-            raise ValueError(msg) from err
-        n = len(rows)
-        get = compiled.index.get
-        try:
-            quality = np.fromiter((QUALITY_CODE[r.quality] for r in rows), dtype=np.int8, count=n)
-        except KeyError as err:
-            msg = f"batch of readings: unknown quality {err.args[0]!r}"
-            raise ValueError(msg) from err
-        return cls(
-            tag=np.fromiter((get(r.tag, -1) for r in rows), dtype=np.int64, count=n),
-            ts=np.fromiter((r.ts for r in rows), dtype=np.int64, count=n),
-            value=np.fromiter((r.value for r in rows), dtype=np.float64, count=n),
-            quality=quality,
-        )
-
-    def reading(self, compiled: CompiledConfigs, row: int) -> SensorReading:
-        """Row ``row`` as a contract struct (tag must be known)."""
-        return SensorReading(
-            tag=compiled.tags[int(self.tag[row])],
-            ts=int(self.ts[row]),
-            value=float(self.value[row]),
-            quality=QUALITIES[int(self.quality[row])],
-        )
-
-
-def refine_quality(compiled: CompiledConfigs, cols: ReadingColumns) -> I8:
-    """The pipeline's quality verdict per row: usable but outside range or not finite -> out_of_range.
-
-    This is the vectorised form of the range part of :func:`models.limits.quality_of` (staleness
-    needs the wall clock and stays with the caller). Unknown tags keep their quality.
-    """
-    known = cols.tag >= 0
-    t = np.where(known, cols.tag, 0)
-    v = cols.value
-    with np.errstate(invalid="ignore"):
-        outside = known & (~np.isfinite(v) | (v < compiled.lo[t]) | (v > compiled.hi[t]))
-    return np.where(outside & _USABLE_CODE[cols.quality], np.int8(_OUT_OF_RANGE), cols.quality).astype(np.int8)
 
 
 @dataclass(frozen=True, eq=False)

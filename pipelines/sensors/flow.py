@@ -36,7 +36,6 @@ from pipelines.sensors.steps import (
     SourceWatch,
     flood,
     judge,
-    merge_seen,
     parse,
     shard,
     watch_sources,
@@ -68,7 +67,7 @@ class _JudgeLogic(StatefulLogic[SensorBatch, Judged, BatchState]):
         return self.state
 
 
-class _WatchLogic(StatefulLogic[Mapping[str, int], AlarmBatch, SourceWatch]):
+class _WatchLogic(StatefulLogic[dict[str, int], AlarmBatch, SourceWatch]):
     """Source watchdog: wakes every second even when nothing arrives (that is the point)."""
 
     def __init__(self, timeout_ms: int, clock: Clock, state: SourceWatch | None) -> None:
@@ -80,7 +79,7 @@ class _WatchLogic(StatefulLogic[Mapping[str, int], AlarmBatch, SourceWatch]):
         self.state, events = watch_sources(self._timeout_ms, self.state, seen, self._clock())
         return ([AlarmBatch(tuple(events))] if events else []), StatefulLogic.RETAIN
 
-    def on_item(self, value: Mapping[str, int]) -> tuple[list[AlarmBatch], bool]:
+    def on_item(self, value: dict[str, int]) -> tuple[list[AlarmBatch], bool]:
         return self._run(value)
 
     def on_notify(self) -> tuple[list[AlarmBatch], bool]:
@@ -185,6 +184,3 @@ def _of_stream(stream: str, message: Any) -> list[Any]:
     if stream == DEADLETTER:
         return list(message.dead) if isinstance(message, ReadingBatch) else []
     return [message] if isinstance(message, DeadLetter) else []
-
-
-__all__ = ["FlowPlan", "build_flow", "merge_seen"]

@@ -9,6 +9,7 @@ dead letters, written idempotently, so a replay after a crash doubles nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import bytewax.operators as op
@@ -68,7 +69,7 @@ def build_loader_flow(sources: Mapping[str, Source[Any]], sinks: Sequence[Sink[A
     for stream, source in sources.items():
         name = stream.replace(".", "_")
         raw = op.input(f"in_{name}", flow, source)
-        streams.append(op.flat_map(f"load_{name}", raw, lambda v, s=stream: loaded(s, v)))
+        streams.append(op.flat_map(f"load_{name}", raw, partial(loaded, stream)))
     out = op.merge("all", *streams)
     for i, sink in enumerate(sinks):
         op.output(f"out_{i}", out, sink)

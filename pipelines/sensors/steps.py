@@ -281,11 +281,12 @@ def _columns(plan: FlowPlan, rows: list[_Row], dead: list[DeadLetter], now_ms: i
     get = plan.compiled.index.get
     rules = plan.rules
     tag = np.fromiter((get(r.tag, -1) for r in rows), np.int64, n)
-    ts_list = [r.ts for r in rows]
-    big = [i for i, t in enumerate(ts_list) if not -_I64_MAX <= t <= _I64_MAX]
-    for i in big:
-        ts_list[i] = 0  # refused below with the true value in the reason
-    ts = np.array(ts_list, dtype=np.int64)
+    big: list[int] = []
+    try:
+        ts = np.fromiter((r.ts for r in rows), np.int64, n)
+    except OverflowError:  # rare: only then look for the times int64 cannot hold
+        big = [i for i, r in enumerate(rows) if not -_I64_MAX <= r.ts <= _I64_MAX]
+        ts = np.fromiter((0 if i in big else r.ts for i, r in enumerate(rows)), np.int64, n)
     value = np.fromiter((r.value for r in rows), np.float64, n)
     codes = QUALITY_CODE
     qual = np.fromiter((codes.get(r.quality, -1) for r in rows), np.int16, n)
@@ -457,16 +458,6 @@ def watch_sources(
             failed.add(source)
             events.append(comm_event(source, AlarmState.ACTIVE, now_ms, timeout_ms))
     return SourceWatch(last, frozenset(failed)), events
-
-
-def merge_seen(items: Iterable[Mapping[str, int]]) -> dict[str, int]:
-    """Newest delivery time per source over several batches."""
-    out: dict[str, int] = {}
-    for seen in items:
-        for source, at in seen.items():
-            if at > out.get(source, -1):
-                out[source] = at
-    return out
 
 
 Clock = Callable[[], int]

@@ -1,9 +1,6 @@
 from unittest import mock
 
 import numpy as np
-import polars as pl
-import pyarrow as pa
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +14,6 @@ from pipelines.sensors.batch import (
     ReadingColumns,
     process_batch,
     quality_names,
-    refine_quality,
 )
 
 T0 = 1_750_000_000_000
@@ -131,38 +127,15 @@ def test_a_plant_sized_batch_matches_and_only_a_few_rows_need_the_engine():
     assert candidates < 0.05 * 5 * len(configs)
 
 
-def test_arrow_and_polars_tables_are_accepted_and_unknown_tags_reported():
-    table = pa.table(
-        {
-            "tag": ["TT-000", "NOPE", "TT-001"],
-            "ts": [T0, T0, T0],
-            "value": [95.0, 1.0, 50.0],
-            "quality": ["good", "good", "bad"],
-        }
-    )
-    for source in (table, pl.from_arrow(table).to_arrow()):
-        cols = ReadingColumns.from_arrow(COMPILED, source)
-        assert cols.tag.tolist() == [0, -1, 1]
-        result = process_batch(BatchState.fresh(COMPILED), cols, COMPILED)
-        assert [e.alarm_id for e in result.events] == ["TT-000:HH", "TT-000:DEV", "TT-001:BAD"]
-        assert result.unknown_rows.tolist() == [1]
-
-
-def test_an_unknown_quality_is_a_clear_error():
-    table = pa.table({"tag": ["TT-000"], "ts": [T0], "value": [1.0], "quality": ["excellent"]})
-    with pytest.raises(ValueError, match="unknown quality"):
-        ReadingColumns.from_arrow(COMPILED, table)
-
-
-def test_quality_step_flags_out_of_range_values_for_the_store():
+def test_the_quality_verdict_flags_good_values_outside_the_range_for_the_store():
     cols = ReadingColumns.from_lists(
         COMPILED,
-        ["TT-000", "TT-000", "TT-001", "NOPE"],
+        ["TT-000", "TT-001", "TT-002", "NOPE"],
         [T0] * 4,
         [150.0, 50.0, -1.0, 1e9],
         ["good", "good", "stale", "good"],
     )
-    codes = refine_quality(COMPILED, cols)
+    codes = process_batch(BatchState.fresh(COMPILED), cols, COMPILED).quality
     assert quality_names(codes).to_pylist() == ["out_of_range", "good", "stale", "good"]
     assert codes.dtype == np.int8 and QUALITY_CODE["out_of_range"] == codes[0]
 
@@ -175,31 +148,3 @@ def test_state_round_trips_through_per_tag_states():
     again = BatchState.from_states(COMPILED, states)
     assert again.to_states(COMPILED) == states
     assert again.busy.tolist() == result.state.busy.tolist()
-
-
-def test_json_batches_decode_to_the_same_columns_as_the_contract_structs():
-    from models.contracts import decode_readings, encode
-
-    readings = [
-        SensorReading(tag="TT-000", ts=T0, value=95.0),
-        SensorReading(tag="NOPE", ts=T0, value=1.0, quality=Quality.STALE, source="opcua"),
-        SensorReading(tag="TT-001", ts=T0 + 1, value=-3.5, quality=Quality.BAD),
-    ]
-    payload = encode(readings)
-    fast = ReadingColumns.from_json(COMPILED, payload)
-    slow = ReadingColumns.from_readings(COMPILED, decode_readings(payload))
-    for name in ("tag", "ts", "value", "quality"):
-        assert getattr(fast, name).tolist() == getattr(slow, name).tolist()
-
-
-@pytest.mark.parametrize(
-    ("payload", "problem"),
-    [
-        (b'[{"tag": "TT-000", "ts": 1}]', "value"),
-        (b"not json", "batch of readings"),
-        (b'[{"tag": "TT-000", "ts": 1, "value": 2.0, "quality": "excellent"}]', "unknown quality 'excellent'"),
-    ],
-)
-def test_a_bad_json_batch_is_a_clear_error(payload, problem):
-    with pytest.raises(ValueError, match=problem):
-        ReadingColumns.from_json(COMPILED, payload)

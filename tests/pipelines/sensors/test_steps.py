@@ -78,6 +78,38 @@ def test_bad_elements_of_an_array_are_dead_letters_and_the_good_ones_are_kept():
     assert all(json.loads(d.raw) for d in batch.dead)  # each dead letter holds its own element
 
 
+def test_arrow_and_polars_tables_are_parsed_and_unknown_tags_and_qualities_dead_lettered():
+    import polars as pl
+    import pyarrow as pa
+
+    table = pa.table(
+        {
+            "tag": ["TT-401", "NOPE", "PT-101", "PT-101"],
+            "ts": [NOW, NOW, NOW, NOW + 1],
+            "value": [95.0, 1.0, 1.0, 1.1],
+            "quality": ["good", "good", "bad", "excellent"],
+        }
+    )
+    for source in (table, pl.from_arrow(table).to_arrow()):
+        batch = parse(PLAN, NOW, source)
+        assert [PLAN.compiled.tags[i] for i in batch.cols.tag.tolist()] == ["TT-401", "PT-101"]
+        reasons = sorted(d.reason for d in batch.dead)
+        assert reasons == ["unknown quality 'excellent'", "unknown tag 'NOPE'"]
+
+
+def test_a_json_scan_and_the_same_contract_structs_give_the_same_columns():
+    readings = [
+        SensorReading(tag="TT-401", ts=NOW, value=95.0),
+        SensorReading(tag="PT-101", ts=NOW, value=1.0, quality=Quality.STALE, source="opcua"),
+        SensorReading(tag="PT-101", ts=NOW + 1, value=-3.5, quality=Quality.BAD),
+    ]
+    fast = parse(PLAN, NOW, encode(readings))  # type: ignore[arg-type]
+    slow = parse(PLAN, NOW, readings)
+    for name in ("tag", "ts", "value", "quality"):
+        assert getattr(fast.cols, name).tolist() == getattr(slow.cols, name).tolist()
+    assert fast.source.to_pylist() == slow.source.to_pylist() == ["", "opcua", ""]
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=300) | st.text(max_size=300) | st.integers() | st.none() | st.lists(st.binary(max_size=40)))
 def test_parse_never_raises(item):
