@@ -162,7 +162,9 @@ class AlarmEvent(_Message, frozen=True, kw_only=True):
     """A change of an alarm (stream ``alarm.event``)."""
 
     alarm_id: str
-    source_kind: Literal["tag", "person", "camera", "hazard_source", "asset"]
+    source_kind: Literal[
+        "tag", "person", "camera", "hazard_source", "asset", "source"
+    ]  # source: 通讯故障 of a data source
     source_id: str
     kind: str
     priority: AlarmPriority

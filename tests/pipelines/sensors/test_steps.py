@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from connectors.batches import AlarmBatch, ReadingBatch
 from models.alarm_engine import TagAlarmConfig, process
-from models.contracts import AlarmState, DeadLetter, Quality, SensorReading, encode, now_ms
+from models.contracts import ALARM_EVENT, AlarmState, DeadLetter, Quality, SensorReading, decode_message, encode, now_ms
 from models.limits import TagLimits, TagState, quality_of
 from pipelines.sensors.flow import build_flow
 from pipelines.sensors.steps import COMM, FlowPlan, IngestRules, judge, parse, shard, watch_sources
@@ -214,6 +214,7 @@ def test_a_silent_source_raises_one_comm_failure_and_returns_when_data_flows():
         ("opcua:COMM", COMM, AlarmState.ACTIVE, "source")
     ]
     assert "通讯故障" in events[0].message
+    assert decode_message(ALARM_EVENT, encode(events[0])) == events[0]  # travels over Kafka as a contract message
     state, events = watch_sources(5_000, state, {}, 9_000)
     assert events == []  # once per outage, not once per tick
     state, events = watch_sources(5_000, state, {"opcua": 9_500}, 9_500)
