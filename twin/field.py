@@ -40,10 +40,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC
 
+import numpy as np
 from asyncua import ua
 from asyncua.server.monitored_item_service import MonitoredItemValues
 from asyncua.server.server import Server
-from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
@@ -103,6 +103,17 @@ def opcua_points(plant: Plant) -> list[NodePoint]:
     return [NodePoint(tag=t.tag, node_id=f"ns={OPCUA_NAMESPACE_INDEX};s={t.tag}") for t in plant.tags]
 
 
+def _float32_runs(addresses: dict[str, int]) -> list[tuple[int, list[str]]]:
+    """Tags grouped into runs of back-to-back FLOAT32 registers: (first address, tags in order)."""
+    runs: list[tuple[int, list[str]]] = []
+    for tag, address in sorted(addresses.items(), key=lambda item: item[1]):
+        if runs and address == runs[-1][0] + 2 * len(runs[-1][1]):
+            runs[-1][1].append(tag)
+        else:
+            runs.append((address, [tag]))
+    return runs
+
+
 def _keep_written_value(self: MonitoredItemValues, cur_val: ua.DataValue) -> None:
     self.old_dvalue = self.current_dvalue
     self.current_dvalue = cur_val
@@ -157,6 +168,7 @@ class FieldServers:
         self.paused_until = 0.0
         """Wall time (s) until which no sample is written (a simulated outage, see :meth:`pause`)."""
         self._addresses = {t.tag: plant.modbus_address(t.tag) for t in plant.tags}
+        self._modbus_runs = _float32_runs(self._addresses)
         self._data_valid_address = modbus_data_valid_address(plant)
         self._modbus: ModbusTcpServer | None = None
         self._opcua: Server | None = None
@@ -270,13 +282,7 @@ class FieldServers:
         # sample would hold the event loop for a third of a second and make every Modbus
         # request and OPC UA publish of that moment wait for it.
         if self._modbus is not None:
-            for i, r in enumerate(readings, 1):
-                registers = AsyncModbusTcpClient.convert_to_registers(r.value, AsyncModbusTcpClient.DATATYPE.FLOAT32)
-                await self._modbus.async_setValues(
-                    MODBUS_DEVICE_ID, _WRITE_MULTIPLE_REGISTERS, self._addresses[r.tag], registers
-                )
-                if i % WRITE_SLICE == 0:
-                    await asyncio.sleep(0)
+            await self._write_modbus(readings)
         if self._opcua is not None:
             source_ts = ua.DateTime.fromtimestamp(t_s, tz=UTC)
             server_ts = ua.DateTime.now(tz=UTC)
@@ -287,6 +293,32 @@ class FieldServers:
                 await self._opcua.write_attribute_value(self._nodes[r.tag], value)
                 if i % WRITE_SLICE == 0:
                     await asyncio.sleep(0)
+
+    async def _write_modbus(self, readings: list[SensorReading]) -> None:
+        """Write the sample's FLOAT32 registers, one request per run of neighbouring tags.
+
+        A value at a time (10,000 ``setValues`` calls and register conversions per sample)
+        was a tenth of the device process's CPU at 10,000 tags; numpy converts a run of
+        values to big-endian register pairs (high word first, as the client's FLOAT32
+        conversion does) in one go.
+        """
+        assert self._modbus is not None
+        value_of = {r.tag: r.value for r in readings}
+        for start, tags in self._modbus_runs:
+            for i in range(0, len(tags), WRITE_SLICE):
+                chunk = [t for t in tags[i : i + WRITE_SLICE] if t in value_of]
+                if len(chunk) < min(WRITE_SLICE, len(tags) - i):  # a tag without a value: one by one
+                    for tag in chunk:
+                        registers = np.asarray([value_of[tag]], dtype=">f4").view(">u2").tolist()
+                        await self._modbus.async_setValues(
+                            MODBUS_DEVICE_ID, _WRITE_MULTIPLE_REGISTERS, self._addresses[tag], registers
+                        )
+                else:
+                    registers = np.asarray([value_of[t] for t in chunk], dtype=">f4").view(">u2").tolist()
+                    await self._modbus.async_setValues(
+                        MODBUS_DEVICE_ID, _WRITE_MULTIPLE_REGISTERS, start + 2 * i, registers
+                    )
+                await asyncio.sleep(0)
 
     async def step(self, t_s: float) -> list[SensorReading]:
         """Sample the simulator at ``t_s`` and publish the values on every server."""
