@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,12 +26,15 @@ from connectors.notify.http import DingTalkRobotChannel, FeishuRobotChannel, Sms
 from models.alarm_flood import FLOOD
 from models.alarm_states import AlarmStatus, is_unacknowledged
 from models.channels import ChannelKind
-from models.contracts import ALARM_EVENT, AlarmEvent
+from models.contracts import ALARM_EVENT, AlarmEvent, AlarmState
 from registers.alarms import service as alarms
 from registers.catalog import reminder_registers
 from registers.db import utcnow
+from registers.dual_prevention import service as dual_prevention
 from registers.framework.reminders import due_reminders
+from registers.hidden_hazards import scheduled as hazards_scheduled
 from registers.notifications import service as notifications
+from registers.permits import service as permits
 from twin.plant import Plant
 
 log = logging.getLogger(__name__)
@@ -145,6 +149,7 @@ class AlarmWorker:
             except Exception:  # noqa: BLE001 - the worker must outlive one bad batch
                 self.errors += 1
                 log.exception("recording %d alarm events failed", len(chunk))
+        self.suspend_permits(events)
         if not notify or not self.notifier.channels:
             return
         for event in events:
@@ -157,6 +162,21 @@ class AlarmWorker:
             except Exception:  # noqa: BLE001
                 self.errors += 1
                 log.exception("notifying alarm %s failed", event.alarm_id)
+
+    def suspend_permits(self, events: list[AlarmEvent]) -> None:
+        """An active alarm stops the special work in its area (GB 30871); a failure here never stops alarms."""
+        active = [e for e in events if e.state == AlarmState.ACTIVE]
+        raised = sorted({(area, e.alarm_id) for e in active if (area := self.area_of(e))})
+        if not raised:
+            return
+        try:
+            with self.session_factory() as session:
+                for area, alarm_id in raised:
+                    permits.suspend_for_alarm(session=session, area=area, alarm=alarm_id)
+                session.commit()
+        except Exception:  # noqa: BLE001
+            self.errors += 1
+            log.exception("suspending permits for %d alarms failed", len(raised))
 
     def housekeeping(self) -> None:
         """Return expired shelves; escalate unacknowledged alarms; fire due-date reminders."""
@@ -176,3 +196,38 @@ class AlarmWorker:
         except Exception:  # noqa: BLE001
             self.errors += 1
             log.exception("alarm housekeeping failed")
+        self.register_jobs()
+
+    def register_jobs(self, now: datetime | None = None) -> None:
+        """The registers' clock-driven duties, each in its own transaction so one failure stops no other.
+
+        Special work (GB 30871): expire tickets past their validity, suspend running work whose
+        gas analysis went stale, remind before it does. Dual prevention: generate the
+        investigation tasks of the next day from their schedules, mark missed ones overdue,
+        escalate hidden hazards past their rectification deadline.
+        """
+        now = now or utcnow()
+        jobs: list[tuple[str, Callable[[Session], object]]] = [
+            ("permits expire", lambda s: permits.expire_overdue(session=s, now=now, actor="system")),
+            ("permits gas check", lambda s: permits.check_running(session=s, now=now, actor="system")),
+            ("permits gas reminders", lambda s: self._log_reminders(permits.gas_reminders(session=s, now=now))),
+            ("investigation tasks", lambda s: dual_prevention.generate_tasks(session=s, until=now + timedelta(days=1))),
+            ("investigation overdue", lambda s: dual_prevention.expire_tasks(session=s, now=now)),
+            (
+                "hidden hazards escalate",
+                lambda s: hazards_scheduled.escalate_overdue(session=s, notifier=self.notifier, now=now),
+            ),
+        ]
+        for name, job in jobs:
+            try:
+                with self.session_factory() as session:
+                    job(session)
+                    session.commit()
+            except Exception:  # noqa: BLE001 - the next job and the next round still run
+                self.errors += 1
+                log.exception("register job %s failed", name)
+
+    @staticmethod
+    def _log_reminders(reminders: list[permits.GasReminder]) -> None:
+        for reminder in reminders:
+            log.warning("气体分析即将过期 gas analysis goes stale: %s", reminder.message)

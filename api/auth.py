@@ -18,6 +18,7 @@ and before the response is sent, and rolls back if anything raised. Services onl
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import HTTPConnection
 
 from api.settings import Settings
+from registers.audit import service as audit
 from registers.db import utcnow
 from registers.permissions import can
 from registers.users import service as users
@@ -41,8 +43,12 @@ from registers.users.service import hash_password, verify_password
 __all__ = [
     "CurrentUser",
     "SessionDep",
+    "PASSWORD_CHANGE_PATHS",
     "TokenClaims",
+    "TokenDep",
     "WsUser",
+    "audit_event",
+    "client_ip",
     "create_token",
     "decode_token",
     "get_current_user",
@@ -52,6 +58,7 @@ __all__ = [
     "permission_of",
     "require",
     "security_session",
+    "token_claims_of",
     "user_from_token",
     "verify_password",
 ]
@@ -63,6 +70,10 @@ TOKEN_URL = "/api/v1/auth/token"
 
 NOT_AUTHENTICATED = "未登录或令牌无效，请重新登录 / Not authenticated: log in again"
 TOKEN_EXPIRED = "登录已过期，请重新登录 / Session expired: log in again"
+MUST_CHANGE_PASSWORD = "请先修改密码 / Password change required: POST /api/v1/auth/me/password"
+# What an account that must change its password may still do (等保2.0: the initial or reset
+# password is good for nothing but replacing it).
+PASSWORD_CHANGE_PATHS = frozenset({"/api/v1/auth/me", "/api/v1/auth/me/password", "/api/v1/auth/logout"})
 
 
 class TokenClaims(BaseModel):
@@ -72,6 +83,8 @@ class TokenClaims(BaseModel):
     roles: list[str]
     iat: int
     exp: int
+    jti: str  # token id, for logout (revoked_tokens)
+    ver: int = 0  # the user's token_version at issue: a password or role change kills older tokens
 
 
 # --- tokens ----------------------------------------------------------------------------------
@@ -94,8 +107,10 @@ def create_token(settings: Settings, user: User, *, now: datetime | None = None)
         "roles": user.role_names,
         "iat": int(issued.timestamp()),
         "exp": int((issued + timedelta(minutes=settings.token_ttl_minutes)).timestamp()),
+        "jti": secrets.token_urlsafe(16),
+        "ver": user.token_version or 0,
     }
-    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
+    return jwt.encode(claims, settings.signing_key(), algorithm=ALGORITHM)
 
 
 def decode_token(settings: Settings, token: str) -> TokenClaims:
@@ -107,9 +122,9 @@ def decode_token(settings: Settings, token: str) -> TokenClaims:
     """
     payload = jwt.decode(
         token,
-        settings.secret_key.get_secret_value(),
+        settings.signing_key(),
         algorithms=[ALGORITHM],  # never trust the header's alg
-        options={"require": ["sub", "exp", "iat"]},
+        options={"require": ["sub", "exp", "iat", "jti"]},
     )
     try:
         return TokenClaims.model_validate(payload)
@@ -118,8 +133,12 @@ def decode_token(settings: Settings, token: str) -> TokenClaims:
         raise jwt.InvalidTokenError(msg) from err
 
 
-def _user_for_token(settings: Settings, session: Session, token: str | None) -> User:
-    """The active user a token names; raises ``jwt.InvalidTokenError`` otherwise."""
+def _claims_and_user(settings: Settings, session: Session, token: str | None) -> tuple[TokenClaims, User]:
+    """The claims and the active user of a live token; raises ``jwt.InvalidTokenError`` otherwise.
+
+    Live means: signature and expiry good, not logged out (``revoked_tokens``) and issued
+    under the user's current ``token_version`` (no password or role change since).
+    """
     if not token:
         msg = "no token"
         raise jwt.InvalidTokenError(msg)
@@ -128,7 +147,30 @@ def _user_for_token(settings: Settings, session: Session, token: str | None) -> 
     if user is None or not user.is_active:
         msg = "the token's user is unknown or disabled"
         raise jwt.InvalidTokenError(msg)
-    return user
+    if claims.ver != (user.token_version or 0):
+        msg = "the token predates a password or role change"
+        raise jwt.InvalidTokenError(msg)
+    if users.is_revoked(session=session, jti=claims.jti):
+        msg = "the token was revoked (logout)"
+        raise jwt.InvalidTokenError(msg)
+    return claims, user
+
+
+def _user_for_token(settings: Settings, session: Session, token: str | None) -> User:
+    """The active user of a live token; raises ``jwt.InvalidTokenError`` otherwise."""
+    return _claims_and_user(settings, session, token)[1]
+
+
+def token_claims_of(
+    settings: Settings, session_factory: sessionmaker[Session], token: str | None
+) -> TokenClaims | None:
+    """The claims of a live token (see :func:`_claims_and_user`), or ``None``; for WebSocket re-checks."""
+    with session_factory() as session:
+        try:
+            claims, user = _claims_and_user(settings, session, token)
+        except jwt.InvalidTokenError:
+            return None
+        return None if user.must_change_password else claims
 
 
 def user_from_token(settings: Settings, session_factory: sessionmaker[Session], token: str | None) -> User | None:
@@ -142,6 +184,49 @@ def user_from_token(settings: Settings, session_factory: sessionmaker[Session], 
             return _user_for_token(settings, session, token)
         except jwt.InvalidTokenError:
             return None
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+def client_ip(conn: HTTPConnection) -> str:
+    """The peer address as the server saw it (a proxy's, unless uvicorn trusts its headers)."""
+    return conn.client.host if conn.client else ""
+
+
+def audit_event(
+    conn: HTTPConnection,
+    *,
+    actor: str,
+    action: str,
+    result: str = "success",
+    roles: list[str] | tuple[str, ...] = (),
+    object_type: str = "",
+    object_id: str = "",
+    detail: str = "",
+) -> None:
+    """Append one entry to the audit trail in a transaction of its own.
+
+    Never raises: a request must not fail because auditing did, but the failure is logged
+    at ERROR so monitoring sees a gap in the trail.
+    """
+    factory: sessionmaker[Session] | None = getattr(conn.app.state, "session_factory", None)
+    if factory is None:
+        return
+    event = audit.Event(
+        actor=actor,
+        action=action,
+        result=result,
+        roles=roles,
+        ip=client_ip(conn),
+        object_type=object_type,
+        object_id=object_id,
+        detail=detail,
+    )
+    try:
+        audit.record(factory, event)
+    except Exception:
+        log.exception("audit entry lost: %s %s %s", actor, action, object_id)
 
 
 # --- sessions --------------------------------------------------------------------------------
@@ -227,11 +312,20 @@ def get_current_user(conn: HTTPConnection, session: SessionDep, token: TokenDep)
         HTTPException: 401 (HTTP) when the token is missing, invalid, expired or names a
             disabled user; a WebSocket is closed with code 1008 instead.
     """
+    settings: Settings = conn.app.state.settings
     try:
-        return _user_for_token(conn.app.state.settings, session, token)
+        user = _user_for_token(settings, session, token)
     except jwt.InvalidTokenError as err:
         log.info("rejected token on %s: %s", conn.url.path, err)
         raise _unauthorized(conn, err) from err
+    conn.state.audit_actor = (user.username, user.role_names)
+    if conn.url.path not in PASSWORD_CHANGE_PATHS and (
+        user.must_change_password or users.password_expired(user, max_age_days=settings.password_max_age_days)
+    ):
+        if conn.scope["type"] == "websocket":
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=MUST_CHANGE_PASSWORD)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=MUST_CHANGE_PASSWORD)
+    return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -246,6 +340,8 @@ def get_ws_user(conn: HTTPConnection, token: TokenDep) -> User:
     user = user_from_token(conn.app.state.settings, conn.app.state.session_factory, token)
     if user is None:
         raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=NOT_AUTHENTICATED)
+    if user.must_change_password:
+        raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=MUST_CHANGE_PASSWORD)
     return user
 
 
@@ -266,9 +362,19 @@ def require(action: str, resource: str) -> Callable[..., User]:
         HTTPException: 403 when no role of the user grants the action (see ``registers.permissions``).
     """
 
-    def dependency(user: CurrentUser) -> User:
+    def dependency(conn: HTTPConnection, user: CurrentUser) -> User:
         if not can(user.role_names, action, resource):
             log.warning("forbidden: %s may not %s %s", user.username, action, resource)
+            audit_event(
+                conn,
+                actor=user.username,
+                roles=user.role_names,
+                action="forbidden",
+                result="denied",
+                object_type=resource,
+                object_id=conn.url.path,
+                detail=f"{conn.scope.get('method', 'WS')} needs {action} {resource}",
+            )
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 detail=f"无权执行此操作 / Forbidden: your roles may not {action} {resource}",

@@ -28,7 +28,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
-from api.runtime import ingest_rules, operator_positions, tag_limits
+from api.runtime import hazard_contexts, ingest_rules, operator_positions, risk_table, tag_limits
 from api.settings import Settings
 from connectors.batches import AlarmBatch
 from connectors.kafka.admin import topic_for
@@ -36,8 +36,12 @@ from connectors.kafka.sink import KafkaSink
 from connectors.kafka.source import KafkaSource
 from connectors.store import open_store
 from connectors.store.sink import StoreSink, WriteCallback
-from models.contracts import ALARM_EVENT, DEADLETTER, SENSOR_READING
+from models.contracts import ALARM_EVENT, DEADLETTER, RISK_SCORE, SENSOR_READING
 from models.limits import TagLimits
+from models.risk import RISK_INPUT
+from pipelines.risk.flow import StoreScoreSink
+from pipelines.risk.flow import build_flow as build_risk_flow
+from pipelines.risk.steps import RiskPlan
 from pipelines.sensors.flow import build_flow
 from pipelines.sensors.loader import HELD, build_loader_flow
 from pipelines.sensors.steps import FlowPlan
@@ -176,3 +180,117 @@ def loader() -> Dataflow:
     """``python -m bytewax.run api.flows:loader`` entry (settings from the environment)."""
     settings = Settings()
     return loader_flow(settings, tail=settings.flow_tail)
+
+
+def risk_flow(settings: Settings, *, tail: bool = True) -> Dataflow:
+    """Kafka alarms, readings and ``risk.input`` -> risk scores -> store + ``risk.score`` topic.
+
+    The same builder as the embedded runtime; the register events (special work, bypasses,
+    management counts) are published by the integrator to ``<prefix>.risk.input``.
+    """
+    if not settings.kafka_brokers:
+        msg = "the distributed risk flow needs SAFETWIN_KAFKA_BROKERS"
+        raise ValueError(msg)
+    brokers, prefix = settings.kafka_brokers, settings.kafka_topic_prefix
+    plan = RiskPlan.build(hazard_contexts(load_plant(settings.plant_file)), risk_table(settings))
+    sources: list[Source[Any]] = [
+        KafkaSource(brokers, topic_for(ALARM_EVENT, prefix), ALARM_EVENT, tail=tail),
+        KafkaSource(brokers, topic_for(SENSOR_READING, prefix), SENSOR_READING, tail=tail, raw=True, batch_size=10_000),
+        KafkaSource(brokers, topic_for(RISK_INPUT, prefix), RISK_INPUT, tail=tail, raw=True),
+    ]
+    stream_sinks = {s: KafkaSink(brokers, topic_for(s, prefix)) for s in (RISK_SCORE, DEADLETTER)}
+    sinks: list[Sink[Any]] = []
+    if settings.flow_writes_store:
+        store = open_store(
+            settings.store, duckdb_path=settings.resolved_duckdb_path, clickhouse_dsn=settings.clickhouse_dsn
+        )
+        store.init_schema()
+        sinks.append(StoreScoreSink(store))
+    return build_risk_flow(plan, sources, sinks, stream_sinks=stream_sinks, flow_id="risk_distributed")
+
+
+def risk() -> Dataflow:
+    """``python -m bytewax.run api.flows:risk`` entry (settings from the environment)."""
+    settings = Settings()
+    return risk_flow(settings, tail=settings.flow_tail)
+
+
+def positioning_flow(settings: Settings, *, tail: bool = True) -> Dataflow:
+    """Kafka ``location.fix`` (raw ranges or vendor fixes) -> positions, person alarms -> store + topics.
+
+    The same builder as the embedded runtime. Outputs: ``<prefix>.location.position`` (one
+    fix per record, keyed by person), ``<prefix>.alarm.event`` (where the sensor flow's
+    alarms go, so the alarm worker registers them) and ``<prefix>.deadletter``.
+    """
+    from api.runtime import POSITION_TOPIC_STREAM, positioning_plan  # issue 11: local, beside its flow
+    from models.contracts import LOCATION_POSITION
+    from pipelines.positioning.flow import PositionStoreSink
+    from pipelines.positioning.flow import build_flow as build_positioning_flow
+
+    if not settings.kafka_brokers:
+        msg = "the distributed positioning flow needs SAFETWIN_KAFKA_BROKERS"
+        raise ValueError(msg)
+    brokers, prefix = settings.kafka_brokers, settings.kafka_topic_prefix
+    plan = positioning_plan(load_plant(settings.plant_file), settings)
+    source = KafkaSource(brokers, topic_for(POSITION_TOPIC_STREAM, prefix), POSITION_TOPIC_STREAM, tail=tail, raw=True)
+    sinks: list[Sink[Any]] = []
+    if settings.flow_writes_store:
+        store = open_store(
+            settings.store, duckdb_path=settings.resolved_duckdb_path, clickhouse_dsn=settings.clickhouse_dsn
+        )
+        store.init_schema()
+        sinks.append(PositionStoreSink(store))
+    streams = (LOCATION_POSITION, ALARM_EVENT, DEADLETTER)
+    return build_positioning_flow(
+        plan,
+        source,
+        sinks,
+        stream_sinks={s: KafkaSink(brokers, topic_for(s, prefix)) for s in streams},
+        flow_id="positioning_distributed",
+    )
+
+
+def positioning() -> Dataflow:
+    """``python -m bytewax.run api.flows:positioning`` entry (settings from the environment)."""
+    settings = Settings()
+    return positioning_flow(settings, tail=settings.flow_tail)
+
+
+def video_flow(settings: Settings, *, tail: bool = True) -> Dataflow:
+    """Kafka DeepStream topic (nvmsgbroker, full or minimal schema) -> detections, camera alarms.
+
+    Input ``<prefix>.video.deepstream``; outputs ``<prefix>.video.detection``,
+    ``<prefix>.alarm.event`` and ``<prefix>.deadletter``, plus the store.
+    """
+    from api.runtime import DEEPSTREAM_STREAM, video_plan  # issue 11: local, beside its flow
+    from models.contracts import VIDEO_DETECTION
+    from pipelines.video.flow import DetectionStoreSink
+    from pipelines.video.flow import build_flow as build_video_flow
+
+    if not settings.kafka_brokers:
+        msg = "the distributed video flow needs SAFETWIN_KAFKA_BROKERS"
+        raise ValueError(msg)
+    brokers, prefix = settings.kafka_brokers, settings.kafka_topic_prefix
+    plan = video_plan(load_plant(settings.plant_file))
+    source = KafkaSource(brokers, topic_for(DEEPSTREAM_STREAM, prefix), DEEPSTREAM_STREAM, tail=tail, raw=True)
+    sinks: list[Sink[Any]] = []
+    if settings.flow_writes_store:
+        store = open_store(
+            settings.store, duckdb_path=settings.resolved_duckdb_path, clickhouse_dsn=settings.clickhouse_dsn
+        )
+        store.init_schema()
+        sinks.append(DetectionStoreSink(store))
+    streams = (VIDEO_DETECTION, ALARM_EVENT, DEADLETTER)
+    return build_video_flow(
+        plan,
+        source,
+        sinks,
+        stream_sinks={s: KafkaSink(brokers, topic_for(s, prefix)) for s in streams},
+        flow_id="video_distributed",
+    )
+
+
+def video() -> Dataflow:
+    """``python -m bytewax.run api.flows:video`` entry (settings from the environment)."""
+    settings = Settings()
+    return video_flow(settings, tail=settings.flow_tail)

@@ -29,12 +29,25 @@ from connectors.opcua.client import OpcUaSubscriber
 from connectors.store import open_store
 from connectors.store.base import TimeSeriesStore
 from connectors.store.sink import StoreSink
-from models.contracts import SensorReading
+from models.contracts import ALARM_EVENT, LOCATION_POSITION, SensorReading
+from models.hazard_identification import grade_for_r
 from models.limits import TagLimits
+from models.positioning import SolverConfig
+from models.risk import GAS_KINDS, RISK_INPUT, HazardContext, Recompute
+from models.risk_rules import RiskRuleTable, default_table, load_table
+from models.video_rules import camera_rules
+from pipelines.positioning.flow import PositionStoreSink
+from pipelines.positioning.flow import build_flow as build_positioning_flow
+from pipelines.positioning.steps import PositioningPlan
+from pipelines.risk.flow import StoreScoreSink
+from pipelines.risk.flow import build_flow as build_risk_flow
+from pipelines.risk.steps import RiskPlan
 from pipelines.sensors.flow import build_flow
 from pipelines.sensors.steps import COMM, FlowPlan, IngestRules, seed_state
+from pipelines.video.steps import VideoPlan
 from twin.field import modbus_data_valid, modbus_points, opcua_points
 from twin.field_process import FieldConfig, FieldProcess
+from twin.people import PeopleSim, RangeNoise, plant_anchors, plant_zone_rules
 from twin.plant import Plant
 
 log = logging.getLogger(__name__)
@@ -68,12 +81,65 @@ def tag_limits(plant: Plant) -> dict[str, TagLimits]:
     }
 
 
+def hazard_contexts(plant: Plant) -> list[HazardContext]:
+    """What the risk model needs of each major hazard source: grade, process, β, tags, area."""
+    out: list[HazardContext] = []
+    for hs in plant.hazard_sources:
+        equipment = {e.id for e in plant.equipment if e.hazard_source == hs.id}
+        tags = [t for t in plant.tags if t.equipment in equipment]
+        out.append(
+            HazardContext(
+                id=hs.id,
+                name=hs.name,
+                area=hs.area,
+                grade=int(grade_for_r(round(hs.r_value, 6))),
+                key_process=hs.process is not None,
+                max_toxic_beta=max(c.beta for c in hs.chemicals),
+                tags={t.tag: t.kind for t in tags},
+                gas_limits={t.tag: t.limits.h for t in tags if t.kind in GAS_KINDS and t.limits.h},
+            )
+        )
+    return out
+
+
+def risk_table(settings: Settings) -> RiskRuleTable:
+    """The risk rule table in force: the plant's JSON file if set, else the shipped one."""
+    if settings.risk_rules_file is None:
+        return default_table()
+    return load_table(settings.risk_rules_file.read_bytes())
+
+
 def ingest_rules(settings: Settings) -> IngestRules:
     """What the sensor flow accepts, from the settings."""
     return IngestRules(
         max_payload_bytes=settings.max_payload_bytes,
         max_future_ms=round(settings.max_future_s * 1000),
         source_timeout_ms=round(settings.source_timeout_s * 1000),
+    )
+
+
+POSITION_INGEST_STREAM = "ingest.location.fix"
+"""Embedded mode: rangings / vendor fixes on their way into the positioning flow."""
+POSITION_TOPIC_STREAM = "location.fix"
+"""Distributed mode: the topic ``<prefix>.location.fix`` positioning engines publish to."""
+DEEPSTREAM_STREAM = "video.deepstream"
+"""Distributed mode: the topic ``<prefix>.video.deepstream`` edge boxes' nvmsgbroker publish to."""
+
+
+def video_plan(plant: Plant) -> VideoPlan:
+    """The video flow's plan: the plant's cameras, the zone each watches and its kind."""
+    kinds = {z.id: z.kind for z in plant.zones}
+    return VideoPlan(camera_rules([(c.id, c.name, c.zone) for c in plant.cameras], kinds))
+
+
+def positioning_plan(plant: Plant, settings: Settings) -> PositioningPlan:
+    """The positioning flow's plan: the plant's anchors and zones, the site's ranging noise."""
+    return PositioningPlan.build(
+        plant_anchors(plant),
+        plant_zone_rules(plant),
+        solver=SolverConfig(sigma_m=settings.positioning_sigma_m),
+        max_future_ms=round(settings.max_future_s * 1000),
+        max_payload_bytes=settings.max_payload_bytes,
     )
 
 
@@ -101,7 +167,16 @@ class Runtime:
     devices_error: str | None = None
     """Why the simulated devices or their connector failed to start, if they did."""
     live_push: Any = None
+    risk_plan: RiskPlan | None = None
+    """Hazard-source contexts and rule table of the running risk flow (embedded mode)."""
+    _risk_thread: threading.Thread | None = None
+    _risk_error: BaseException | None = None
+    _risk_ticks: threading.Thread | None = None
     """Distributed mode: the :class:`api.kafka_live.KafkaLivePush` feeding ``/ws/live``."""
+    positioning: PositioningPlan | None = None
+    """Anchors, zones and rules of the running positioning flow (issue 11)."""
+    _pos_thread: threading.Thread | None = None
+    _pos_error: BaseException | None = None
 
     @property
     def specs(self) -> dict[str, TagLimits]:
@@ -154,6 +229,93 @@ class Runtime:
         self._flow_thread = threading.Thread(target=target, name="bytewax-sensors", daemon=True)
         self._flow_thread.start()
 
+    def start_risk_flow(self) -> None:
+        """Run the risk dataflow in a thread, fed by the sensor flow's alarms and register events on the bus."""
+        assert self.store is not None
+        self.risk_plan = RiskPlan.build(hazard_contexts(self.plant), risk_table(self.settings))
+        # Alarms and register events only: subscribing to sensor.reading would make the sensor
+        # flow expand every reading batch into objects for the bus (10,000 a second on a large
+        # plant) just for the score-only gas-near-limit rule; the distributed flow reads that topic.
+        sources = [BusSource(self.bus, s) for s in (ALARM_EVENT, RISK_INPUT)]
+        flow = build_risk_flow(self.risk_plan, sources, [StoreScoreSink(self.store), BusSink(self.bus)])
+
+        def target() -> None:
+            try:
+                run_main(flow)  # type: ignore[no-untyped-call]
+            except BaseException as err:  # noqa: BLE001 - reported by health, never silent
+                self._risk_error = err
+                log.exception("risk dataflow stopped")
+
+        self._risk_thread = threading.Thread(target=target, name="bytewax-risk", daemon=True)
+        self._risk_thread.start()
+        self._risk_ticks = threading.Thread(target=self._first_risk_scores, name="risk-ticks", daemon=True)
+        self._risk_ticks.start()
+
+    def _first_risk_scores(self) -> None:
+        """Score every source once the flow has subscribed, then re-score every minute.
+
+        The first message must wait for the flow's subscription (earlier ones are lost); the
+        ticks let time-based rules (an alarm active for more than 30 min) fire with no new input.
+        """
+        deadline = time.monotonic() + 30
+        while not self.bus.has_subscribers(RISK_INPUT) and time.monotonic() < deadline and not self.bus.closed:
+            time.sleep(0.01)
+        next_tick = 0.0
+        while not self.bus.closed:
+            if time.monotonic() >= next_tick:
+                self.bus.publish(RISK_INPUT, Recompute(ts=int(time.time() * 1000)))
+                next_tick = time.monotonic() + 60
+            time.sleep(0.2)
+
+    def start_positioning_flow(self) -> None:
+        """Run the positioning dataflow in a thread: rangings/fixes in, positions and alarms out.
+
+        Its alarm events go on the bus stream the sensor flow uses, so the alarm worker
+        registers them; positions go to the store and the ``location.position`` bus stream.
+        """
+        assert self.store is not None
+        self.positioning = positioning_plan(self.plant, self.settings)
+        flow = build_positioning_flow(
+            self.positioning,
+            BusSource(self.bus, POSITION_INGEST_STREAM, maxsize=self.settings.ingest_queue_batches),
+            [PositionStoreSink(self.store)],
+            stream_sinks={
+                ALARM_EVENT: [BusSink(self.bus), BusSink(self.bus, LIVE_STREAM)],
+                LOCATION_POSITION: BusSink(self.bus),
+            },
+        )
+
+        def target() -> None:
+            try:
+                run_main(flow)  # type: ignore[no-untyped-call]
+            except BaseException as err:  # noqa: BLE001 - reported by health, never silent
+                self._pos_error = err
+                log.exception("positioning dataflow stopped")
+
+        self._pos_thread = threading.Thread(target=target, name="bytewax-positioning", daemon=True)
+        self._pos_thread.start()
+
+    def publish_positioning(self, item: Any) -> None:
+        """Hand rangings or vendor fixes (structs or JSON) to the positioning flow."""
+        self.bus.publish(POSITION_INGEST_STREAM, item)
+
+    async def _simulate_people(self) -> None:
+        """Simulated people walk the plant; their tags' rangings feed the flow once a second."""
+        s = self.settings
+        if not self.plant.anchors or s.sim_people <= 0:
+            return
+        # Outdoor line-of-sight range of the demo's corner anchors (110 m x 70 m units): 80 m.
+        noise = RangeNoise(sigma_m=s.positioning_sigma_m, nlos_bias_m=5 * s.positioning_sigma_m, max_range_m=80.0)
+        sim = PeopleSim.for_plant(self.plant, s.sim_people, noise=noise, seed=s.seed)
+        while self._stop is None or not self._stop.is_set():
+            sim.step(s.sim_interval_s)
+            self.publish_positioning(sim.ranging(int(time.time() * 1000)))
+            await asyncio.sleep(s.sim_interval_s)
+
+    def publish_risk_input(self, item: Any) -> None:
+        """Hand a register event (special work, bypass, ...) to the risk flow."""
+        self.bus.publish(RISK_INPUT, item)
+
     def _stored(self, readings: int, _alarms: int, newest: int | None) -> None:
         if readings:
             self.stored_readings += readings
@@ -182,6 +344,10 @@ class Runtime:
             out.append("sensor dataflow is not running" + (f": {self._flow_error}" if self._flow_error else ""))
         if self.devices_error is not None:
             out.append(f"simulated devices: {self.devices_error}")
+        if self._risk_error is not None:
+            out.append(f"risk dataflow stopped: {self._risk_error}")
+        if self._pos_error is not None:
+            out.append(f"positioning dataflow stopped: {self._pos_error}")
         if self.dropped_batches:
             out.append(f"{self.dropped_batches} scan(s) dropped: the dataflow fell behind")
         if self.store is not None:
@@ -216,8 +382,11 @@ class Runtime:
             ).start()
             return
         self.start_flow()
+        self.start_risk_flow()
+        self.start_positioning_flow()
         if not self.settings.simulate:
             return
+        self._tasks.append(asyncio.create_task(self._simulate_people(), name="people"))
         s = self.settings
         self._stop = asyncio.Event()
         self.devices = FieldProcess(
@@ -292,5 +461,11 @@ class Runtime:
         self.bus.close()
         if self._flow_thread is not None:
             await asyncio.to_thread(self._flow_thread.join, 10)
+        if self._risk_thread is not None:
+            await asyncio.to_thread(self._risk_thread.join, 10)
+        if self._risk_ticks is not None:
+            await asyncio.to_thread(self._risk_ticks.join, 5)
+        if self._pos_thread is not None:
+            await asyncio.to_thread(self._pos_thread.join, 10)
         if self.store is not None:
             self.store.close()

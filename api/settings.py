@@ -11,14 +11,45 @@ Examples:
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "safetwin-development-secret-change-me"  # noqa: S105 - refused outside development
+DEV_SECRET = "safetwin-development-secret-change-me"  # noqa: S105 - the old default, refused everywhere
 REPO_ROOT = Path(__file__).resolve().parent.parent
+MIN_SECRET_LENGTH = 32  # HS256 wants a key of at least 256 bits
+SECRET_FILE = "secret_key"  # in data_dir, mode 0600, generated on first start
+# Values found in tutorials and .env examples; a token signed with one is forgeable by anyone.
+# environment "test": one random key per process, never written anywhere, so the tokens a
+# test suite signs with one Settings verify under another (they share no data dir).
+_PROCESS_TEST_KEY = secrets.token_urlsafe(48)
+KNOWN_SECRETS = frozenset({DEV_SECRET, "secret", "changeme", "change-me", "your-secret-key", "supersecret", "safetwin"})
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (0600), creating it with those rights from the start."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    path.chmod(0o600)
+
+
+def _create_key_file(path: Path) -> str:
+    """Generate the key file exclusively; a replica that lost the race reads the winner's key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(key + "\n")
+    return key
 
 
 class Settings(BaseSettings):
@@ -34,8 +65,13 @@ class Settings(BaseSettings):
     # API
     host: str = "127.0.0.1"
     port: int = 8000
-    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    secret_key: SecretStr | None = Field(
+        default=None, description=f"JWT signing key; empty: generated once into <data_dir>/{SECRET_FILE} (0600)"
+    )
     token_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    password_max_age_days: int = Field(default=90, ge=0, description="password expiry; 0 turns it off")
+    ws_recheck_s: float = Field(default=30.0, gt=0, description="/ws/live re-checks its token this often")
+    hsts_max_age_s: int = Field(default=31536000, ge=0, description="Strict-Transport-Security on HTTPS")
     web_dist: Path = Field(default=REPO_ROOT / "viz" / "web" / "dist")
 
     # stores
@@ -70,6 +106,15 @@ class Settings(BaseSettings):
         default=True, description="distributed: False when several flow processes run and one loader owns the store"
     )
     ingest_audit_file: Path | None = Field(default=None, description="append '<readings> <alarms>' per stored batch")
+    risk_rules_file: Path | None = Field(
+        default=None, description="JSON risk rule table (models.risk_rules); default: the shipped version"
+    )
+
+    # personnel positioning (issue 11)
+    positioning_sigma_m: float = Field(
+        default=0.3, gt=0, le=50, description="ranging noise of the site's tags: UWB ~0.3 m, BLE ~3 m"
+    )
+    sim_people: int = Field(default=12, ge=0, le=20_000, description="embedded: simulated people walking the plant")
 
     # notification channels (each enabled when its address is set)
     notify_sms_url: str | None = Field(default=None, description="SMS gateway endpoint (HTTP POST JSON)")
@@ -86,12 +131,46 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
 
+    _signing_key: str | None = PrivateAttr(default=None)
+
     @model_validator(mode="after")
     def _refuse_unsafe_secret(self) -> Settings:
-        if self.environment == "production" and self.secret_key.get_secret_value() == DEV_SECRET:
-            msg = "SAFETWIN_SECRET_KEY must be set to a private value in production"
+        if self.secret_key is None:
+            return self
+        value = self.secret_key.get_secret_value()
+        if value in KNOWN_SECRETS:
+            msg = "SAFETWIN_SECRET_KEY is a published example value; set a private one (or leave it unset)"
+            raise ValueError(msg)
+        if self.environment == "production" and len(value) < MIN_SECRET_LENGTH:
+            msg = f"SAFETWIN_SECRET_KEY must have at least {MIN_SECRET_LENGTH} characters in production"
             raise ValueError(msg)
         return self
+
+    def signing_key(self) -> str:
+        """The JWT signing key: the configured one, else the one generated into the data dir.
+
+        Why not a constant default: a key in the source lets anyone forge an admin token. The
+        first start writes 48 random bytes to ``<data_dir>/secret_key`` with rights 0600 and
+        every later start (and every replica sharing the data dir) reads it back. Test runs
+        (``environment="test"``) use a random key of the process instead.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if self.environment == "test":
+            return _PROCESS_TEST_KEY
+        if self._signing_key is None:
+            path = self.data_dir / SECRET_FILE
+            try:
+                key = path.read_text(encoding="utf-8").strip()
+            except FileNotFoundError:
+                key = ""
+            if not key:
+                key = _create_key_file(path)
+            if len(key) < MIN_SECRET_LENGTH:
+                msg = f"{path} holds a key shorter than {MIN_SECRET_LENGTH} characters; delete it to generate a new one"
+                raise ValueError(msg)
+            self._signing_key = key
+        return self._signing_key
 
     @property
     def resolved_duckdb_path(self) -> Path:

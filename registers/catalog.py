@@ -20,6 +20,10 @@ DOMAINS = (
     "registers.people.service",
     "registers.training.service",
     "registers.contractors.service",
+    "registers.permits.service",
+    "registers.dual_prevention.service",
+    "registers.hidden_hazards.service",
+    "registers.inspections.service",
 )
 
 

@@ -25,11 +25,13 @@ from sqlalchemy.orm import Session
 
 from registers.contractors.demo import load_contractors_demo
 from registers.db import utcnow
+from registers.dual_prevention.demo import load_dual_prevention_demo
 from registers.equipment.demo import load_equipment_demo
 from registers.hazard_sources import service as hazard_sources
 from registers.hazard_sources.models import HazardSourceDuty
 from registers.hazard_sources.schemas import ChemicalAmount, DutyCreate, DutyRole, HazardSourceCreate, UnitKind
 from registers.people.demo import load_people_demo
+from registers.permits.demo import load_permits_demo
 from registers.process import service as process
 from registers.process.models import Chemical, HazardousProcess, StartupShutdown
 from registers.process.schemas import ChemicalCreate, HazardousProcessCreate, ShutdownKind, StartupShutdownCreate
@@ -298,6 +300,8 @@ LOADERS: list[tuple[str, Loader]] = [
     ("contractor", lambda ctx: load_contractors_demo(session=ctx.session, today=ctx.today)),
     ("person", lambda ctx: load_people_demo(session=ctx.session, today=ctx.today)),  # after sources, contractors
     ("training", lambda ctx: load_training_demo(session=ctx.session, today=ctx.today)),  # after people
+    ("permit", lambda ctx: load_permits_demo(session=ctx.session, today=ctx.today)),  # after people, chemicals
+    ("dual_prevention", lambda ctx: load_dual_prevention_demo(session=ctx.session, plant=ctx.plant, today=ctx.today)),
 ]
 
 

@@ -2,8 +2,9 @@
 
 Pure (no database, no request) so the whole policy can be listed, reviewed by the safety
 department and checked with Hypothesis; routes ask it through ``api.auth.require``.
-等保2.0 asks for least privilege and separation of duties: only ``admin`` manages accounts,
-and the regulator (监管人员) may look but never change anything.
+等保2.0 asks for least privilege and separation of duties (三员分立): ``admin`` runs the
+system but neither manages accounts (``security_admin``) nor reads the audit log
+(``auditor``), and the regulator (监管人员) may look but never change anything.
 
 Examples:
     >>> can(["operator"], "acknowledge", "alarm")
@@ -30,6 +31,8 @@ class RoleName(StrEnum):
     PDM_ENGINEER = "pdm_engineer"
     ANALYST = "analyst"
     REGULATOR = "regulator"
+    SECURITY_ADMIN = "security_admin"  # 三员分立: accounts, roles and grants; nothing else
+    AUDITOR = "auditor"  # 三员分立: reads and exports the audit log; nothing else
 
 
 ROLE_TITLES: Mapping[RoleName, str] = {
@@ -40,6 +43,8 @@ ROLE_TITLES: Mapping[RoleName, str] = {
     RoleName.PDM_ENGINEER: "设备工程师",
     RoleName.ANALYST: "数据分析员",
     RoleName.REGULATOR: "监管人员",
+    RoleName.SECURITY_ADMIN: "安全管理员(系统)",
+    RoleName.AUDITOR: "审计员",
 }
 
 
@@ -66,8 +71,12 @@ _LOOK = READ_ONLY_ACTIONS
 _EDIT = frozenset({Action.READ, Action.EXPORT, Action.CREATE, Action.UPDATE})
 _MANAGE = frozenset(Action) - {Action.EXECUTE}
 
-# Resources named by the register and API domains. Accounts (user, role) and the audit log
-# are deliberately absent from every list but admin's (separation of duties).
+# Accounts, roles and the audit log: 三员分立 (等保2.0 L3 separation of duties). The system
+# administrator's "*" does not reach them; the security administrator manages accounts and
+# roles, the auditor reads the audit log, and neither may touch anything else.
+SECURITY_RESOURCES: frozenset[str] = frozenset({"user", "role", "audit"})
+
+# Resources named by the register and API domains.
 _OPERATIONS = ("reading", "twin", "risk", "hazard_source", "equipment", "position", "video", "prediction")
 _REGISTERS = (
     "hazard_source",
@@ -76,6 +85,7 @@ _REGISTERS = (
     "hazard",
     "permit",
     "inspection",
+    "dual_prevention",  # 风险分级管控 and 隐患排查 tasks (双重预防)
     "training",  # 培训管理: courses, plans, sessions, records, question bank, exams
     "person",  # 企业人员/第三方人员 and their certificates, staffing compliance
     "certificate",
@@ -95,6 +105,7 @@ _GRANTS: Mapping[RoleName, Mapping[str, frozenset[str]]] = {
         **dict.fromkeys(_OPERATIONS, _LOOK),
         **dict.fromkeys(_REGISTERS, _MANAGE),
         "training": _MANAGE | {Action.EXECUTE},  # records paper answer sheets for marking
+        "dual_prevention": _MANAGE | {Action.EXECUTE},  # 包保责任人 do their own check tasks
         "alarm": _MANAGE,
         "exchange": _LOOK,
         "simulator": frozenset({Action.READ, Action.EXECUTE}),  # drills on the demo plant
@@ -108,6 +119,7 @@ _GRANTS: Mapping[RoleName, Mapping[str, frozenset[str]]] = {
         "hazard_source_duty": frozenset({Action.READ, Action.CREATE}),  # 操作负责人 records the weekly check
         "permit": _READ,
         "inspection": _READ,
+        "dual_prevention": frozenset({Action.READ, Action.EXECUTE}),  # does the 隐患排查 tasks of the post
         "training": frozenset({Action.READ, Action.EXECUTE}),  # reads the training file, sits exams
         "work_order": frozenset({Action.READ, Action.CREATE}),  # report a fault from the console
         "sis_bypass": frozenset({Action.READ, Action.CREATE, Action.UPDATE}),  # request, put in, restore
@@ -122,6 +134,7 @@ _GRANTS: Mapping[RoleName, Mapping[str, frozenset[str]]] = {
         "permit": frozenset({Action.READ, Action.UPDATE}),  # field sign-off, gas test results
         "inspection": frozenset({Action.READ, Action.CREATE, Action.UPDATE, Action.EXECUTE}),
         "hazard": frozenset({Action.READ, Action.CREATE, Action.UPDATE}),  # report with photos
+        "dual_prevention": frozenset({Action.READ, Action.EXECUTE}),  # does the 隐患排查 tasks of the post
         "training": frozenset({Action.READ, Action.EXECUTE}),  # sits exams
         "person": _READ,  # checks a worker's certificates on site
         "contractor": _READ,  # checks a contractor is admitted and not blacklisted at the gate
@@ -154,6 +167,7 @@ _GRANTS: Mapping[RoleName, Mapping[str, frozenset[str]]] = {
             "hazard_source_duty",  # whether the 包保 persons do their checks
             "process",
             "hazard",
+            "dual_prevention",  # 双重预防: risk grading, check tasks (the first thing audited)
             "permit",
             "report",
             "certificate",  # licences and evaluation reports are the first thing an inspection asks for
@@ -165,6 +179,15 @@ _GRANTS: Mapping[RoleName, Mapping[str, frozenset[str]]] = {
             "exchange",
             "twin",
         )
+    },
+    RoleName.SECURITY_ADMIN: {
+        "user": frozenset({Action.READ, Action.CREATE, Action.UPDATE, Action.DELETE}),
+        "role": frozenset({Action.READ, Action.UPDATE}),
+    },
+    RoleName.AUDITOR: {
+        "audit": frozenset({Action.READ, Action.EXPORT}),
+        "user": _READ,  # who holds which role, to check it against the trail
+        "role": _READ,
     },
 }
 
@@ -188,7 +211,9 @@ def can(roles: Iterable[str], action: str, resource: str) -> bool:
             grants = _GRANTS[RoleName(role)]
         except ValueError:
             continue
-        allowed = grants.get(resource, frozenset()) | grants.get(ALL, frozenset())
+        allowed = grants.get(resource, frozenset())
+        if resource not in SECURITY_RESOURCES:
+            allowed |= grants.get(ALL, frozenset())
         if action in allowed or ALL in allowed:
             return True
     return False

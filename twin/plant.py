@@ -21,6 +21,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from models.hazard_identification import ChemicalInventory, Identification, IdentificationError, identify
+
 DEMO_PLANT = Path(__file__).resolve().parent / "plants" / "demo.yaml"
 
 # libyaml's safe loader when PyYAML was built with it: five times faster on a 10,000-tag plant.
@@ -64,17 +66,35 @@ class Area(_Spec):
 
 
 class Chemical(_Spec):
-    """A chemical held in a hazard source, with GB 18218 factors."""
+    """A chemical held in a hazard source, with the Q and β of GB 18218's tables.
+
+    ``critical_t`` and ``beta`` are written out (the plant file documents its sums and the risk
+    model reads β) and must equal the tables' values — no default β of 1.0: the twin identifies
+    through the same function as the register (:func:`models.hazard_identification.identify`),
+    never a second formula, and a plant file that disagrees with the tables does not load.
+    """
 
     name: str
     cas: str = ""
     quantity_t: float = Field(gt=0)
     critical_t: float = Field(gt=0)
-    beta: float = Field(default=1.0, gt=0)
+    beta: float = Field(gt=0)
+    categories: tuple[str, ...] = ()
+
+    def inventory(self) -> ChemicalInventory:
+        """The chemical as GB 18218 identification takes it."""
+        return ChemicalInventory(
+            name=self.name,
+            cas=self.cas,
+            quantity_t=self.quantity_t,
+            categories=self.categories,
+            critical_t=self.critical_t,
+            beta=self.beta,
+        )
 
 
 class HazardSource(_Spec):
-    """A major hazard source (重大危险源) per GB 18218."""
+    """A major hazard source (重大危险源) per GB 18218; S, R and the grade from :attr:`identification`."""
 
     id: str
     name: str
@@ -84,15 +104,36 @@ class HazardSource(_Spec):
     process: str | None = None
     chemicals: tuple[Chemical, ...] = Field(min_length=1)
 
+    @model_validator(mode="after")
+    def _identifiable(self) -> HazardSource:
+        """A plant file whose Q, β or α disagree with the tables fails to load, naming the chemical."""
+        try:
+            self.identification  # noqa: B018 - computed for its validation
+        except IdentificationError as err:
+            raise ValueError(str(err)) from None
+        return self
+
+    @property
+    def identification(self) -> Identification:
+        """GB 18218 identification of this unit: the same function the register uses."""
+        return identify([c.inventory() for c in self.chemicals], alpha=self.alpha)
+
     @property
     def s_index(self) -> float:
         """S = sum(q/Q); the unit is a major hazard source when S >= 1."""
-        return sum(c.quantity_t / c.critical_t for c in self.chemicals)
+        return self.identification.s
 
     @property
     def r_value(self) -> float:
-        """R = alpha * sum(beta * q / Q) (GB 18218-2018 grading)."""
-        return self.alpha * sum(c.beta * c.quantity_t / c.critical_t for c in self.chemicals)
+        """R = alpha * sum(beta * q / Q) (GB 18218-2018 grading); 0 for an ungraded unit with S < 1."""
+        r = self.identification.r
+        return r if r is not None else 0.0
+
+    @property
+    def grade(self) -> int | None:
+        """级别 1–4, or None when S < 1 (not a major hazard source)."""
+        grade = self.identification.grade
+        return int(grade) if grade is not None else None
 
 
 class Equipment(_Spec):

@@ -12,15 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth import CurrentUser, create_token, security_session
+from api.auth import (
+    CurrentUser,
+    TokenDep,
+    audit_event,
+    create_token,
+    decode_token,
+    security_session,
+)
 from api.settings import Settings
 from registers.users import service as users
 from registers.users.models import User
@@ -72,17 +80,41 @@ def _translate_errors(*, wrong_password_status: int = status.HTTP_401_UNAUTHORIZ
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from err
 
 
+def _audit_login_failure(request: Request, err: users.LoginError) -> None:
+    action = {
+        users.AccountLocked: "account_locked",
+        users.AccountDisabled: "login_disabled",
+    }.get(type(err), "login_failed")
+    audit_event(
+        request,
+        actor=users.normalize_username(err.username)[:64],
+        action=action,
+        result="failure",
+        object_type="session",
+        detail=str(err),
+    )
+
+
 def _issue_token(request: Request, credentials: LoginRequest) -> Token:
-    """Authenticate in a security session (failures are kept) and sign a token."""
+    """Authenticate in a security session (failures are kept), sign a token, audit either way."""
     settings: Settings = request.app.state.settings
     factory: sessionmaker[Session] = request.app.state.session_factory
-    with _translate_errors(), security_session(factory) as session:
-        user = users.authenticate(session=session, username=credentials.username, password=credentials.password)
-        return Token(
-            access_token=create_token(settings, user),
-            expires_in=settings.token_ttl_minutes * 60,
-            user=TokenUser.model_validate(user),
-        )
+    with _translate_errors():
+        try:
+            with security_session(factory) as session:
+                user = users.authenticate(session=session, username=credentials.username, password=credentials.password)
+                token = Token(
+                    access_token=create_token(settings, user),
+                    expires_in=settings.token_ttl_minutes * 60,
+                    user=TokenUser.model_validate(user),
+                )
+        except users.LoginError as err:
+            _audit_login_failure(request, err)
+            raise
+    audit_event(
+        request, actor=user.username, roles=user.role_names, action="login", object_type="session", detail="password"
+    )
+    return token
 
 
 async def password_form(request: Request) -> LoginRequest:
@@ -128,12 +160,65 @@ def me(user: CurrentUser) -> UserRead:
     },
 )
 def change_password(body: PasswordChange, user: CurrentUser, request: Request) -> None:
-    """Change one's own password; a wrong current password counts toward the lockout."""
+    """Change one's own password; a wrong current password counts toward the lockout.
+
+    Every token of the account, this one included, stops working: log in again.
+    """
     factory: sessionmaker[Session] = request.app.state.session_factory
-    with _translate_errors(wrong_password_status=status.HTTP_400_BAD_REQUEST), security_session(factory) as session:
-        users.change_password(
-            session=session,
-            user=session.get_one(User, user.id),
-            current_password=body.current_password,
-            new_password=body.new_password,
+    try:
+        with (
+            _translate_errors(wrong_password_status=status.HTTP_400_BAD_REQUEST),
+            security_session(factory) as session,
+        ):
+            users.change_password(
+                session=session,
+                user=session.get_one(User, user.id),
+                current_password=body.current_password,
+                new_password=body.new_password,
+            )
+    except HTTPException as err:
+        audit_event(
+            request,
+            actor=user.username,
+            roles=user.role_names,
+            action="password_change",
+            result="failure",
+            object_type="user",
+            object_id=user.username,
+            detail=str(err.detail),
         )
+        raise
+    audit_event(
+        request,
+        actor=user.username,
+        roles=user.role_names,
+        action="password_change",
+        object_type="user",
+        object_id=user.username,
+    )
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="退出登录 / log out")
+def logout(
+    user: CurrentUser,
+    request: Request,
+    token: TokenDep,
+    everywhere: Annotated[bool, Query(description="也结束该账户的其他会话 / end every session")] = False,
+) -> None:
+    """Revoke this token on the server (and with ``everywhere`` every token of the account)."""
+    settings: Settings = request.app.state.settings
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    claims = decode_token(settings, token or "")
+    with factory.begin() as session:
+        expires = datetime.fromtimestamp(claims.exp, UTC)
+        users.revoke_token(session=session, jti=claims.jti, username=user.username, expires_at=expires)
+        if everywhere:
+            users.end_sessions(session=session, user=session.get_one(User, user.id))
+    audit_event(
+        request,
+        actor=user.username,
+        roles=user.role_names,
+        action="logout",
+        object_type="session",
+        detail="everywhere" if everywhere else "",
+    )

@@ -7,27 +7,34 @@ factory's ``/{record_id}`` so their names are not read as record ids:
 * ``GET /api/v1/hazard-sources/assessment``: on-line duty assessment (在线考核), every
   (source, role, period) with its state, or only the overdue ones;
 * ``GET /api/v1/hazard-sources/report``: periodic assessment report (JSON);
-* ``GET /api/v1/hazard-sources/report/export``: the same report as an Excel workbook.
+* ``GET /api/v1/hazard-sources/report/export``: the same report as an Excel workbook;
+* ``GET /api/v1/hazard-sources/form-schema``: the create / edit form as JSON Schema with the
+  Chinese labels (the web form is generated from it; labels live in one place, the API);
+* ``GET /api/v1/hazard-sources/{record_id}/msds``: the source's inventory linked to the
+  chemicals (MSDS) register, chemicals without an MSDS flagged.
 
 This module has no ``from __future__ import annotations``: FastAPI reads the annotations.
 """
 
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
-from typing import Annotated
+from enum import Enum
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel
 
 from api.auth import SessionDep, require
 from api.register_router import register_router, translate_errors
 from registers.db import utcnow
 from registers.framework.exporting import XLSX_MEDIA_TYPE
+from registers.framework.service import Register
 from registers.hazard_sources import service as hazard_sources
 from registers.hazard_sources.scheduled import DutyCheck, DutyState
 from registers.users.models import User
 
-__all__ = ["router", "routers"]
+__all__ = ["FormSchemaRead", "form_schema", "form_schema_routes", "router", "routers"]
 
 # The longest span one request may assess: five years of weekly periods is ~260 per source.
 MAX_SPAN = timedelta(days=5 * 366)
@@ -129,6 +136,90 @@ def _report(session: SessionDep, first: date, last: date) -> hazard_sources.Asse
 assessment = APIRouter(prefix="/api/v1/hazard-sources", tags=["hazard sources 重大危险源"])
 
 
+class FormSchemaRead(BaseModel):
+    """What a create / edit form needs: the JSON Schemas the API validates with and the Chinese labels."""
+
+    title: str
+    create: dict[str, Any]
+    update: dict[str, Any]
+    labels: dict[str, str]
+
+
+def form_schema(register: Register[Any, Any, Any, Any]) -> FormSchemaRead:
+    """The register's create / update schemas and labels, for a form generated in the browser."""
+    return FormSchemaRead(
+        title=register.title,
+        create=register.create_schema.model_json_schema(),
+        update=register.update_schema.model_json_schema(),
+        labels={name: register.label(name) for name in register.create_schema.model_fields},
+    )
+
+
+def _form_endpoint(register: Register[Any, Any, Any, Any]) -> Callable[[], FormSchemaRead]:
+    def form() -> FormSchemaRead:
+        """JSON Schemas and Chinese labels of the create and edit forms (the web form is generated from them)."""
+        return form_schema(register)
+
+    return form
+
+
+def form_schema_routes(
+    items: Iterable[tuple[Register[Any, Any, Any, Any], str, str]], *, tags: list[str | Enum]
+) -> APIRouter:
+    """``GET {prefix}/form-schema`` for each (register, prefix, permission resource); include it first.
+
+    Readers of the register may fetch its form (it holds no data); saving still needs the
+    create / update permission, checked by the register's own routes.
+    """
+    router = APIRouter(tags=tags)
+    for register, prefix, resource in items:
+        router.add_api_route(
+            f"{prefix}/form-schema",
+            _form_endpoint(register),
+            methods=["GET"],
+            response_model=FormSchemaRead,
+            dependencies=[Depends(require("read", resource))],
+            summary=f"{register.title}表单定义",
+            name=f"{register.name}_form_schema",
+        )
+    return router
+
+
+class MsdsLinkRead(BaseModel):
+    """One inventory chemical and its row in the chemicals (MSDS) register."""
+
+    name: str
+    cas: str
+    quantity_t: float
+    table_1_seq: int | None
+    chemical_id: int | None
+    chemical_name: str | None
+    gb18218_categories: str | None
+    has_msds: bool
+
+
+@assessment.get("/{record_id}/msds", response_model=list[MsdsLinkRead], summary="危险化学品与MSDS台账关联")
+def hazard_source_msds(
+    session: SessionDep, user: Reader, record_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> list[MsdsLinkRead]:
+    """Each chemical of the source with the chemicals-register row (MSDS) it is; ``has_msds`` false where none."""
+    with translate_errors():
+        record = hazard_sources.register.get(session=session, record_id=record_id)
+    return [
+        MsdsLinkRead(
+            name=link.name,
+            cas=link.cas,
+            quantity_t=link.quantity_t,
+            table_1_seq=link.table_1_seq,
+            chemical_id=link.chemical_id,
+            chemical_name=link.chemical_name,
+            gb18218_categories=link.gb18218_categories,
+            has_msds=link.has_msds,
+        )
+        for link in hazard_sources.msds_links(session=session, record=record)
+    ]
+
+
 @assessment.get("/assessment", response_model=list[DutyCheckRead], summary="包保履职在线考核")
 def duty_assessment(
     session: SessionDep,
@@ -211,7 +302,16 @@ def export_duty_report(
 # ``routers`` are the leaf routers, in matching order; ``api/app.py`` includes them one by one.
 # FastAPI analyses every route again at each level of nested ``include_router``; flat keeps
 # start-up fast. ``router`` (all of them, one level deep) is for tests and other apps.
+forms = form_schema_routes(
+    [
+        (hazard_sources.register, "/api/v1/hazard-sources", "hazard_source"),
+        (hazard_sources.duties, "/api/v1/hazard-source-duties", "hazard_source_duty"),
+    ],
+    tags=["hazard sources 重大危险源"],
+)
+
 routers: tuple[APIRouter, ...] = (
+    forms,
     assessment,
     register_router(
         hazard_sources.register,

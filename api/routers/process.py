@@ -12,6 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.register_router import register_router
+from api.routers.hazard_sources import form_schema_routes
 from registers.process import service as process
 
 __all__ = ["router", "routers"]
@@ -19,13 +20,15 @@ __all__ = ["router", "routers"]
 # ``routers`` are the leaf routers, in matching order; ``api/app.py`` includes them one by one.
 # FastAPI analyses every route again at each level of nested ``include_router``; flat keeps
 # start-up fast. ``router`` (all of them, one level deep) is for tests and other apps.
-routers: tuple[APIRouter, ...] = tuple(
-    register_router(_register, prefix=_prefix, tags=[_tag], resource="process")
-    for _register, _prefix, _tag in (
-        (process.processes, "/api/v1/hazardous-processes", "hazardous processes 危险工艺"),
-        (process.chemicals, "/api/v1/chemicals", "chemicals 危险化学品"),
-        (process.startups, "/api/v1/startup-shutdown", "start-up and shut-down 开停车记录"),
-    )
+_REGISTERS = (
+    (process.processes, "/api/v1/hazardous-processes", "hazardous processes 危险工艺"),
+    (process.chemicals, "/api/v1/chemicals", "chemicals 危险化学品"),
+    (process.startups, "/api/v1/startup-shutdown", "start-up and shut-down 开停车记录"),
+)
+routers: tuple[APIRouter, ...] = (
+    # the create / edit forms' schemas, before the factory's ``/{record_id}``
+    form_schema_routes([(r, prefix, "process") for r, prefix, _tag in _REGISTERS], tags=["process 生产过程"]),
+    *(register_router(r, prefix=prefix, tags=[tag], resource="process") for r, prefix, tag in _REGISTERS),
 )
 router = APIRouter()
 for _leaf in routers:

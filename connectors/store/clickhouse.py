@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from typing import Any, Final
 
 import clickhouse_connect
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
@@ -49,7 +50,20 @@ from connectors.store.base import (
     check_history_args,
     plan_buckets,
 )
-from models.contracts import AlarmEvent, AlarmPriority, AlarmState, DeadLetter, Quality, SensorReading
+from models.contracts import (
+    AlarmEvent,
+    AlarmPriority,
+    AlarmState,
+    Contribution,
+    DeadLetter,
+    LocationPosition,
+    PdmPrediction,
+    Quality,
+    RiskLevel,
+    RiskScore,
+    SensorReading,
+    VideoDetection,
+)
 
 _IDENTIFIER: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _TS: Final = pa.timestamp("ms", tz="UTC")
@@ -205,6 +219,88 @@ def _alarm(row: Sequence[Any]) -> AlarmEvent:
     )
 
 
+# PdM (issue 10): features and predictions per (asset, window time); a replay collapses.
+def _pdm_ddl(db: str) -> tuple[str, str]:
+    return (
+        f"""CREATE TABLE IF NOT EXISTS `{db}`.pdm_features (
+            asset_id String, ts DateTime64(3, 'UTC'), features String
+        ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(ts) ORDER BY (asset_id, ts)""",
+        f"""CREATE TABLE IF NOT EXISTS `{db}`.pdm_predictions (
+            asset_id String, ts DateTime64(3, 'UTC'), health Float64, anomaly_score Float64,
+            rul_days Nullable(Float64), top_features String
+        ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(ts) ORDER BY (asset_id, ts)""",
+    )
+
+
+# Risk scores (issue 10): ReplacingMergeTree on (hazard_source_id, ts); a replay collapses.
+def _risk_ddl(db: str) -> str:
+    return f"""CREATE TABLE IF NOT EXISTS `{db}`.risk_scores (
+        hazard_source_id LowCardinality(String), ts DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+        level LowCardinality(String), score Float64, contributions String
+    ) ENGINE = ReplacingMergeTree
+    PARTITION BY toYYYYMM(ts) ORDER BY (hazard_source_id, ts)"""
+
+
+_RISK_SCHEMA: Final = pa.schema(
+    [
+        ("hazard_source_id", pa.string()),
+        ("ts", _TS),
+        ("level", pa.string()),
+        ("score", pa.float64()),
+        ("contributions", pa.string()),
+    ]
+)
+_RISK_COLUMNS: Final = "hazard_source_id, toUnixTimestamp64Milli(ts), level, score, contributions"
+
+
+def _risk(row: Sequence[Any]) -> RiskScore:
+    sid, ts, level, score, contributions = row
+    return RiskScore(
+        hazard_source_id=sid,
+        ts=int(ts),
+        level=RiskLevel(level),
+        score=float(score),
+        contributions=msgspec.json.decode(contributions, type=list[Contribution]),
+    )
+
+
+# Positions and video detections (issue 11): ReplacingMergeTree on their natural keys.
+def _people_ddl(db: str) -> tuple[str, str]:
+    return (
+        f"""CREATE TABLE IF NOT EXISTS `{db}`.positions (
+            person_id String, tag_id String, ts DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+            x Float64, y Float64, z Float64, floor Int32, zone_ids String, accuracy_m Nullable(Float64)
+        ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(ts) ORDER BY (person_id, ts)""",
+        f"""CREATE TABLE IF NOT EXISTS `{db}`.video_detections (
+            camera_id LowCardinality(String), ts DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+            label LowCardinality(String), confidence Float64, x0 Int32, y0 Int32, x1 Int32, y1 Int32,
+            track_id String, zone_id Nullable(String), snapshot_ref Nullable(String)
+        ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(ts) ORDER BY (camera_id, ts, label, track_id, x0, y0)""",
+    )
+
+
+_POSITION_COLUMNS: Final = "person_id, tag_id, toUnixTimestamp64Milli(ts), x, y, z, floor, zone_ids, accuracy_m"
+_DETECTION_COLUMNS: Final = (
+    "camera_id, toUnixTimestamp64Milli(ts), label, confidence, x0, y0, x1, y1, track_id, zone_id, snapshot_ref"
+)
+
+
+def _position(row: Sequence[Any]) -> LocationPosition:
+    person, tag, ts, x, y, z, floor, zones, acc = row
+    return LocationPosition(
+        person_id=person, tag_id=tag, ts=int(ts), x=float(x), y=float(y), z=float(z), floor=int(floor),
+        zone_ids=[v for v in zones.split(",") if v], accuracy_m=None if acc is None else float(acc),
+    )  # fmt: skip
+
+
+def _detection(row: Sequence[Any]) -> VideoDetection:
+    cam, ts, label, conf, x0, y0, x1, y1, track, zone, snap = row
+    return VideoDetection(
+        camera_id=cam, ts=int(ts), label=label, confidence=float(conf), bbox=(int(x0), int(y0), int(x1), int(y1)),
+        track_id=track or None, zone_id=zone, snapshot_ref=snap,
+    )  # fmt: skip
+
+
 class ClickHouseStore(DerivedQueries):
     """:class:`~connectors.store.base.TimeSeriesStore` on ClickHouse via clickhouse-connect.
 
@@ -283,6 +379,11 @@ class ClickHouseStore(DerivedQueries):
         """Create the database and tables if missing; safe to call on every start-up."""
         with self._guard() as client:
             for ddl in _ddl(self._db):
+                client.command(ddl)
+            client.command(_risk_ddl(self._db))
+            for ddl in _pdm_ddl(self._db):
+                client.command(ddl)
+            for ddl in _people_ddl(self._db):
                 client.command(ddl)
             for interval in _ROLLUP_TABLES:
                 table = _ROLLUP_TABLES[interval]
@@ -576,6 +677,203 @@ class ClickHouseStore(DerivedQueries):
             {"limit": limit},
         )
         return [DeadLetter(stream=s, raw=raw, reason=reason, ts=int(ts)) for s, raw, reason, ts in rows]
+
+    # -- risk scores (issue 10) ---------------------------------------------------------------
+
+    def write_risk_scores(self, scores: Sequence[RiskScore]) -> int:
+        """Insert risk scores; duplicates of ``(hazard_source_id, ts)`` collapse."""
+        if not scores:
+            return 0
+        batch = pa.table(
+            [
+                pa.array([r.hazard_source_id for r in scores], pa.string()),
+                _ts_array([r.ts for r in scores]),
+                pa.array([str(r.level) for r in scores], pa.string()),
+                pa.array([r.score for r in scores], pa.float64()),
+                pa.array([msgspec.json.encode(r.contributions).decode() for r in scores], pa.string()),
+            ],
+            schema=_RISK_SCHEMA,
+        )
+        self._insert("risk_scores", batch)
+        return len(scores)
+
+    def latest_risk(self) -> dict[str, RiskScore]:
+        """The newest score of every hazard source."""
+        rows = self._query(
+            f"""SELECT {_RISK_COLUMNS} FROM `{self._db}`.risk_scores FINAL
+                ORDER BY hazard_source_id, ts DESC LIMIT 1 BY hazard_source_id"""
+        )
+        return {row[0]: _risk(row) for row in rows}
+
+    def risk_history(
+        self, hazard_source_id: str, start_ms: int | None = None, end_ms: int | None = None, limit: int = 1000
+    ) -> list[RiskScore]:
+        """Scores of one source with ``start <= ts < end`` (bounds optional), newest first."""
+        where = ["hazard_source_id = {sid:String}"]
+        params: dict[str, Any] = {"sid": hazard_source_id, "limit": limit}
+        if start_ms is not None:
+            where.append("ts >= fromUnixTimestamp64Milli({start:Int64}, 'UTC')")
+            params["start"] = start_ms
+        if end_ms is not None:
+            where.append("ts < fromUnixTimestamp64Milli({end:Int64}, 'UTC')")
+            params["end"] = end_ms
+        rows = self._query(
+            f"""SELECT {_RISK_COLUMNS} FROM `{self._db}`.risk_scores FINAL WHERE {" AND ".join(where)}
+                ORDER BY ts DESC LIMIT {{limit:UInt64}}""",
+            params,
+        )
+        return [_risk(row) for row in rows]
+
+    # -- positions and video detections (issue 11) --------------------------------------------
+
+    def write_positions(self, positions: Sequence[LocationPosition]) -> int:
+        """Insert fixes; duplicates of ``(person_id, ts)`` collapse (and are hidden by FINAL)."""
+        if not positions:
+            return 0
+        batch = pa.table(
+            {
+                "person_id": pa.array([p.person_id for p in positions], pa.string()),
+                "tag_id": pa.array([p.tag_id for p in positions], pa.string()),
+                "ts": _ts_array([p.ts for p in positions]),
+                "x": pa.array([p.x for p in positions], pa.float64()),
+                "y": pa.array([p.y for p in positions], pa.float64()),
+                "z": pa.array([p.z for p in positions], pa.float64()),
+                "floor": pa.array([p.floor for p in positions], pa.int32()),
+                "zone_ids": pa.array([",".join(p.zone_ids) for p in positions], pa.string()),
+                "accuracy_m": pa.array([p.accuracy_m for p in positions], pa.float64()),
+            }
+        )
+        self._insert("positions", batch)
+        return len(positions)
+
+    def latest_positions(self, since_ms: int | None = None) -> list[LocationPosition]:
+        """The newest fix of every person (seen at or after ``since_ms`` if given), by person."""
+        where = "ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')" if since_ms is not None else "1"
+        rows = self._query(
+            f"""SELECT {_POSITION_COLUMNS} FROM `{self._db}`.positions FINAL WHERE {where}
+                ORDER BY person_id, ts DESC LIMIT 1 BY person_id""",
+            {"since": since_ms} if since_ms is not None else None,
+        )
+        return [_position(r) for r in rows]
+
+    def positions_between(
+        self, start_ms: int, end_ms: int, person_id: str | None = None, limit: int = 100_000
+    ) -> list[LocationPosition]:
+        """Fixes with ``start <= ts < end`` (one person or all), oldest first: tracks and replay."""
+        params: dict[str, Any] = {"start": start_ms, "end": end_ms, "limit": limit}
+        who = ""
+        if person_id is not None:
+            who = " AND person_id = {person:String}"
+            params["person"] = person_id
+        rows = self._query(
+            f"""SELECT {_POSITION_COLUMNS} FROM `{self._db}`.positions FINAL
+                WHERE ts >= fromUnixTimestamp64Milli({{start:Int64}}, 'UTC')
+                  AND ts < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC'){who}
+                ORDER BY ts, person_id LIMIT {{limit:UInt64}}""",
+            params,
+        )
+        return [_position(r) for r in rows]
+
+    def position_heatmap(self, start_ms: int, end_ms: int, cell_m: float) -> list[tuple[int, int, int]]:
+        """Fixes per ``cell_m`` square of the plan in a window: ``(ix, iy, count)``."""
+        rows = self._query(
+            f"""SELECT toInt64(floor(x / {{cell:Float64}})) AS ix, toInt64(floor(y / {{cell:Float64}})) AS iy, count()
+                FROM `{self._db}`.positions FINAL
+                WHERE ts >= fromUnixTimestamp64Milli({{start:Int64}}, 'UTC')
+                  AND ts < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC')
+                GROUP BY ix, iy ORDER BY ix, iy""",
+            {"start": start_ms, "end": end_ms, "cell": cell_m},
+        )
+        return [(int(a), int(b), int(c)) for a, b, c in rows]
+
+    def write_detections(self, detections: Sequence[VideoDetection]) -> int:
+        """Insert video detections; an exact repeat (a replayed Kafka record) collapses."""
+        if not detections:
+            return 0
+        batch = pa.table(
+            {
+                "camera_id": pa.array([d.camera_id for d in detections], pa.string()),
+                "ts": _ts_array([d.ts for d in detections]),
+                "label": pa.array([d.label for d in detections], pa.string()),
+                "confidence": pa.array([d.confidence for d in detections], pa.float64()),
+                **{
+                    name: pa.array([d.bbox[i] for d in detections], pa.int32())
+                    for i, name in enumerate(("x0", "y0", "x1", "y1"))
+                },
+                "track_id": pa.array([d.track_id or "" for d in detections], pa.string()),
+                "zone_id": pa.array([d.zone_id for d in detections], pa.string()),
+                "snapshot_ref": pa.array([d.snapshot_ref for d in detections], pa.string()),
+            }
+        )
+        self._insert("video_detections", batch)
+        return len(detections)
+
+    def detections_between(
+        self, start_ms: int, end_ms: int, camera_id: str | None = None, limit: int = 1000
+    ) -> list[VideoDetection]:
+        """Detections with ``start <= ts < end`` (one camera or all), newest first."""
+        params: dict[str, Any] = {"start": start_ms, "end": end_ms, "limit": limit}
+        cam = ""
+        if camera_id is not None:
+            cam = " AND camera_id = {cam:String}"
+            params["cam"] = camera_id
+        rows = self._query(
+            f"""SELECT {_DETECTION_COLUMNS} FROM `{self._db}`.video_detections FINAL
+                WHERE ts >= fromUnixTimestamp64Milli({{start:Int64}}, 'UTC')
+                  AND ts < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC'){cam}
+                ORDER BY ts DESC, camera_id LIMIT {{limit:UInt64}}""",
+            params,
+        )
+        return [_detection(r) for r in rows]
+
+    def write_pdm(self, features: Sequence[Any], predictions: Sequence[PdmPrediction]) -> int:
+        """Insert feature rows (``asset_id, ts, features``) and predictions; duplicates collapse."""
+        if features:
+            self._insert(
+                "pdm_features",
+                pa.table(
+                    {
+                        "asset_id": pa.array([f.asset_id for f in features], pa.string()),
+                        "ts": _ts_array([f.ts for f in features]),
+                        "features": pa.array([msgspec.json.encode(f.features).decode() for f in features], pa.string()),
+                    }
+                ),
+            )
+        if predictions:
+            self._insert(
+                "pdm_predictions",
+                pa.table(
+                    {
+                        "asset_id": pa.array([p.asset_id for p in predictions], pa.string()),
+                        "ts": _ts_array([p.ts for p in predictions]),
+                        "health": pa.array([p.health for p in predictions], pa.float64()),
+                        "anomaly_score": pa.array([p.anomaly_score for p in predictions], pa.float64()),
+                        "rul_days": pa.array([p.rul_days for p in predictions], pa.float64()),
+                        "top_features": pa.array(
+                            [msgspec.json.encode(p.top_features).decode() for p in predictions], pa.string()
+                        ),
+                    }
+                ),
+            )
+        return len(features) + len(predictions)
+
+    def latest_pdm_predictions(self) -> dict[str, PdmPrediction]:
+        """The newest prediction of every asset."""
+        rows = self._query(
+            f"""SELECT asset_id, toUnixTimestamp64Milli(ts), health, anomaly_score, rul_days, top_features
+                FROM `{self._db}`.pdm_predictions FINAL ORDER BY asset_id, ts DESC LIMIT 1 BY asset_id"""
+        )
+        return {
+            r[0]: PdmPrediction(
+                asset_id=r[0],
+                ts=int(r[1]),
+                health=float(r[2]),
+                anomaly_score=float(r[3]),
+                rul_days=None if r[4] is None else float(r[4]),
+                top_features=msgspec.json.decode(r[5], type=list[str]),
+            )
+            for r in rows
+        }
 
     def close(self) -> None:
         """Close the client if this store opened it; an injected client stays open."""

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 import duckdb
+import msgspec
 import pyarrow as pa
 
 from connectors.batches import READINGS_SCHEMA as READINGS_SCHEMA
@@ -49,7 +50,20 @@ from connectors.store.base import (
     check_history_args,
     plan_buckets,
 )
-from models.contracts import AlarmEvent, AlarmPriority, AlarmState, DeadLetter, Quality, SensorReading
+from models.contracts import (
+    AlarmEvent,
+    AlarmPriority,
+    AlarmState,
+    Contribution,
+    DeadLetter,
+    LocationPosition,
+    PdmPrediction,
+    Quality,
+    RiskLevel,
+    RiskScore,
+    SensorReading,
+    VideoDetection,
+)
 
 _DDL: Final = (
     """CREATE TABLE IF NOT EXISTS readings (
@@ -172,6 +186,78 @@ def _alarm(row: tuple[Any, ...]) -> AlarmEvent:
     )
 
 
+# Risk scores (issue 10): one row per (hazard source, event time); contributions as JSON text.
+# A replayed recomputation carries the same values, so the upsert only settles a same-ms tie.
+_RISK_DDL: Final = """CREATE TABLE IF NOT EXISTS risk_scores (
+    hazard_source_id VARCHAR NOT NULL, ts BIGINT NOT NULL, level VARCHAR NOT NULL, score DOUBLE NOT NULL,
+    contributions VARCHAR NOT NULL, PRIMARY KEY (hazard_source_id, ts))"""
+_INSERT_RISK: Final = """INSERT INTO risk_scores SELECT hazard_source_id, ts, level, score, contributions FROM _batch
+    ON CONFLICT (hazard_source_id, ts) DO UPDATE SET level = excluded.level, score = excluded.score,
+    contributions = excluded.contributions"""
+_RISK_SCHEMA: Final = pa.schema(
+    [
+        ("hazard_source_id", pa.string()),
+        ("ts", pa.int64()),
+        ("level", pa.string()),
+        ("score", pa.float64()),
+        ("contributions", pa.string()),
+    ]
+)
+
+
+# PdM (issue 10): features and predictions per (asset, window time); JSON text for the lists.
+_PDM_DDL: Final = (
+    """CREATE TABLE IF NOT EXISTS pdm_features (
+        asset_id VARCHAR NOT NULL, ts BIGINT NOT NULL, features VARCHAR NOT NULL, PRIMARY KEY (asset_id, ts))""",
+    """CREATE TABLE IF NOT EXISTS pdm_predictions (
+        asset_id VARCHAR NOT NULL, ts BIGINT NOT NULL, health DOUBLE NOT NULL, anomaly_score DOUBLE NOT NULL,
+        rul_days DOUBLE, top_features VARCHAR NOT NULL, PRIMARY KEY (asset_id, ts))""",
+)
+
+
+def _risk(row: tuple[Any, ...]) -> RiskScore:
+    sid, ts, level, score, contributions = row
+    return RiskScore(
+        hazard_source_id=sid,
+        ts=ts,
+        level=RiskLevel(level),
+        score=score,
+        contributions=msgspec.json.decode(contributions, type=list[Contribution]),
+    )
+
+
+# Positions and video detections (issue 11): one row per (person, ts) / detection.
+_PEOPLE_DDL: Final = (
+    """CREATE TABLE IF NOT EXISTS positions (
+        person_id VARCHAR NOT NULL, tag_id VARCHAR NOT NULL, ts BIGINT NOT NULL, x DOUBLE NOT NULL,
+        y DOUBLE NOT NULL, z DOUBLE NOT NULL, floor INTEGER NOT NULL, zone_ids VARCHAR NOT NULL,
+        accuracy_m DOUBLE, PRIMARY KEY (person_id, ts))""",
+    """CREATE TABLE IF NOT EXISTS video_detections (
+        camera_id VARCHAR NOT NULL, ts BIGINT NOT NULL, label VARCHAR NOT NULL, confidence DOUBLE NOT NULL,
+        x0 INTEGER NOT NULL, y0 INTEGER NOT NULL, x1 INTEGER NOT NULL, y1 INTEGER NOT NULL,
+        track_id VARCHAR NOT NULL, zone_id VARCHAR, snapshot_ref VARCHAR,
+        PRIMARY KEY (camera_id, ts, label, track_id, x0, y0))""",
+)
+_POSITION_COLUMNS: Final = "person_id, tag_id, ts, x, y, z, floor, zone_ids, accuracy_m"
+_DETECTION_COLUMNS: Final = "camera_id, ts, label, confidence, x0, y0, x1, y1, track_id, zone_id, snapshot_ref"
+
+
+def _position(row: tuple[Any, ...]) -> LocationPosition:
+    person, tag, ts, x, y, z, floor, zones, acc = row
+    return LocationPosition(
+        person_id=person, tag_id=tag, ts=ts, x=x, y=y, z=z, floor=floor,
+        zone_ids=[z for z in zones.split(",") if z], accuracy_m=acc,
+    )  # fmt: skip
+
+
+def _detection(row: tuple[Any, ...]) -> VideoDetection:
+    cam, ts, label, conf, x0, y0, x1, y1, track, zone, snap = row
+    return VideoDetection(
+        camera_id=cam, ts=ts, label=label, confidence=conf, bbox=(x0, y0, x1, y1),
+        track_id=track or None, zone_id=zone, snapshot_ref=snap,
+    )  # fmt: skip
+
+
 class DuckDBStore(DerivedQueries):
     """:class:`~connectors.store.base.TimeSeriesStore` on an embedded DuckDB file.
 
@@ -258,6 +344,11 @@ class DuckDBStore(DerivedQueries):
                 cur.execute(ddl)
             cur.execute(_ROLLUP_DDL)
             cur.execute(_HOURLY_VIEW)
+            cur.execute(_RISK_DDL)
+            for ddl in _PDM_DDL:
+                cur.execute(ddl)
+            for ddl in _PEOPLE_DDL:
+                cur.execute(ddl)
         if "readings" in existing and "readings_1m" not in existing:
             self.rebuild_rollups()  # a database from before the rollups: backfill once
 
@@ -504,6 +595,184 @@ class DuckDBStore(DerivedQueries):
                 {"limit": limit},
             ).fetchall()
         return [DeadLetter(stream=s, raw=raw, reason=reason, ts=ts) for s, raw, reason, ts in rows]
+
+    # -- risk scores (issue 10) ---------------------------------------------------------------
+
+    def write_risk_scores(self, scores: Sequence[RiskScore]) -> int:
+        """Upsert risk scores on ``(hazard_source_id, ts)`` (a replay writes the same row)."""
+        if not scores:
+            return 0
+        batch = pa.table(
+            [
+                pa.array([r.hazard_source_id for r in scores], pa.string()),
+                pa.array([r.ts for r in scores], pa.int64()),
+                pa.array([str(r.level) for r in scores], pa.string()),
+                pa.array([r.score for r in scores], pa.float64()),
+                pa.array([msgspec.json.encode(r.contributions).decode() for r in scores], pa.string()),
+            ],
+            schema=_RISK_SCHEMA,
+        )
+        self._insert_batch((_INSERT_RISK,), batch)
+        return len(scores)
+
+    def latest_risk(self) -> dict[str, RiskScore]:
+        """The newest score of every hazard source."""
+        with self._read() as cur:
+            rows = cur.execute(
+                """SELECT hazard_source_id, max(ts), arg_max(level, ts), arg_max(score, ts),
+                          arg_max(contributions, ts)
+                   FROM risk_scores GROUP BY hazard_source_id ORDER BY hazard_source_id"""
+            ).fetchall()
+        return {row[0]: _risk(row) for row in rows}
+
+    def risk_history(
+        self, hazard_source_id: str, start_ms: int | None = None, end_ms: int | None = None, limit: int = 1000
+    ) -> list[RiskScore]:
+        """Scores of one source with ``start <= ts < end`` (bounds optional), newest first."""
+        with self._read() as cur:
+            rows = cur.execute(
+                """SELECT hazard_source_id, ts, level, score, contributions FROM risk_scores
+                   WHERE hazard_source_id = $sid AND ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < $end)
+                   ORDER BY ts DESC LIMIT $limit""",
+                {"sid": hazard_source_id, "start": start_ms, "end": end_ms, "limit": limit},
+            ).fetchall()
+        return [_risk(row) for row in rows]
+
+    # -- positions and video detections (issue 11) --------------------------------------------
+
+    def write_positions(self, positions: Sequence[LocationPosition]) -> int:
+        """Insert fixes, ignoring a repeated ``(person_id, ts)`` (replays double nothing)."""
+        if not positions:
+            return 0
+        batch = pa.table(
+            {
+                "person_id": pa.array([p.person_id for p in positions], pa.string()),
+                "tag_id": pa.array([p.tag_id for p in positions], pa.string()),
+                "ts": pa.array([p.ts for p in positions], pa.int64()),
+                "x": pa.array([p.x for p in positions], pa.float64()),
+                "y": pa.array([p.y for p in positions], pa.float64()),
+                "z": pa.array([p.z for p in positions], pa.float64()),
+                "floor": pa.array([p.floor for p in positions], pa.int32()),
+                "zone_ids": pa.array([",".join(p.zone_ids) for p in positions], pa.string()),
+                "accuracy_m": pa.array([p.accuracy_m for p in positions], pa.float64()),
+            }
+        )
+        sql = f"INSERT INTO positions SELECT {_POSITION_COLUMNS} FROM _batch ON CONFLICT DO NOTHING"
+        self._insert_batch((sql,), batch)
+        return len(positions)
+
+    def latest_positions(self, since_ms: int | None = None) -> list[LocationPosition]:
+        """The newest fix of every person (seen at or after ``since_ms`` if given), by person."""
+        with self._read() as cur:
+            rows = cur.execute(
+                f"""SELECT {_POSITION_COLUMNS} FROM positions WHERE $since IS NULL OR ts >= $since
+                    QUALIFY row_number() OVER (PARTITION BY person_id ORDER BY ts DESC) = 1 ORDER BY person_id""",
+                {"since": since_ms},
+            ).fetchall()
+        return [_position(r) for r in rows]
+
+    def positions_between(
+        self, start_ms: int, end_ms: int, person_id: str | None = None, limit: int = 100_000
+    ) -> list[LocationPosition]:
+        """Fixes with ``start <= ts < end`` (one person or all), oldest first: tracks and replay."""
+        with self._read() as cur:
+            rows = cur.execute(
+                f"""SELECT {_POSITION_COLUMNS} FROM positions
+                    WHERE ts >= $start AND ts < $end AND ($person IS NULL OR person_id = $person)
+                    ORDER BY ts, person_id LIMIT $limit""",
+                {"start": start_ms, "end": end_ms, "person": person_id, "limit": limit},
+            ).fetchall()
+        return [_position(r) for r in rows]
+
+    def position_heatmap(self, start_ms: int, end_ms: int, cell_m: float) -> list[tuple[int, int, int]]:
+        """Fixes per ``cell_m`` square of the plan in a window: ``(ix, iy, count)``."""
+        with self._read() as cur:
+            rows = cur.execute(
+                """SELECT floor(x / $cell)::BIGINT AS ix, floor(y / $cell)::BIGINT AS iy, count(*) FROM positions
+                   WHERE ts >= $start AND ts < $end GROUP BY ALL ORDER BY ix, iy""",
+                {"start": start_ms, "end": end_ms, "cell": cell_m},
+            ).fetchall()
+        return [(int(a), int(b), int(c)) for a, b, c in rows]
+
+    def write_detections(self, detections: Sequence[VideoDetection]) -> int:
+        """Insert video detections, ignoring an exact repeat (a replayed Kafka record)."""
+        if not detections:
+            return 0
+        batch = pa.table(
+            {
+                "camera_id": pa.array([d.camera_id for d in detections], pa.string()),
+                "ts": pa.array([d.ts for d in detections], pa.int64()),
+                "label": pa.array([d.label for d in detections], pa.string()),
+                "confidence": pa.array([d.confidence for d in detections], pa.float64()),
+                **{
+                    name: pa.array([d.bbox[i] for d in detections], pa.int32())
+                    for i, name in enumerate(("x0", "y0", "x1", "y1"))
+                },
+                "track_id": pa.array([d.track_id or "" for d in detections], pa.string()),
+                "zone_id": pa.array([d.zone_id for d in detections], pa.string()),
+                "snapshot_ref": pa.array([d.snapshot_ref for d in detections], pa.string()),
+            }
+        )
+        sql = f"INSERT INTO video_detections SELECT {_DETECTION_COLUMNS} FROM _batch ON CONFLICT DO NOTHING"
+        self._insert_batch((sql,), batch)
+        return len(detections)
+
+    def detections_between(
+        self, start_ms: int, end_ms: int, camera_id: str | None = None, limit: int = 1000
+    ) -> list[VideoDetection]:
+        """Detections with ``start <= ts < end`` (one camera or all), newest first."""
+        with self._read() as cur:
+            rows = cur.execute(
+                f"""SELECT {_DETECTION_COLUMNS} FROM video_detections
+                    WHERE ts >= $start AND ts < $end AND ($cam IS NULL OR camera_id = $cam)
+                    ORDER BY ts DESC, camera_id LIMIT $limit""",
+                {"start": start_ms, "end": end_ms, "cam": camera_id, "limit": limit},
+            ).fetchall()
+        return [_detection(r) for r in rows]
+
+    def write_pdm(self, features: Sequence[Any], predictions: Sequence[PdmPrediction]) -> int:
+        """Insert feature rows (``asset_id, ts, features``) and predictions; replays are ignored."""
+        with self._write() as cur:
+            if features:
+                cur.executemany(
+                    "INSERT INTO pdm_features VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    [(f.asset_id, f.ts, msgspec.json.encode(f.features).decode()) for f in features],
+                )
+            if predictions:
+                cur.executemany(
+                    "INSERT INTO pdm_predictions VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    [
+                        (
+                            p.asset_id,
+                            p.ts,
+                            p.health,
+                            p.anomaly_score,
+                            p.rul_days,
+                            msgspec.json.encode(p.top_features).decode(),
+                        )
+                        for p in predictions
+                    ],
+                )
+        return len(features) + len(predictions)
+
+    def latest_pdm_predictions(self) -> dict[str, PdmPrediction]:
+        """The newest prediction of every asset."""
+        with self._read() as cur:
+            rows = cur.execute(
+                """SELECT asset_id, max(ts), arg_max(health, ts), arg_max(anomaly_score, ts), arg_max(rul_days, ts),
+                          arg_max(top_features, ts) FROM pdm_predictions GROUP BY asset_id ORDER BY asset_id"""
+            ).fetchall()
+        return {
+            r[0]: PdmPrediction(
+                asset_id=r[0],
+                ts=r[1],
+                health=r[2],
+                anomaly_score=r[3],
+                rul_days=r[4],
+                top_features=msgspec.json.decode(r[5], type=list[str]),
+            )
+            for r in rows
+        }
 
     def close(self) -> None:
         """Release the database; stop writer and reader threads first. Idempotent."""

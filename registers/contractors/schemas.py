@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from registers.contractors.models import DocumentKind, Severity, ViolationKind
 from registers.contractors.workflow import ContractorStatus
 from registers.framework.schemas import LongText, RegisterRead, Str32, Str64, Str200
 from registers.people.schemas import PersonRead
+
+
+def normalise_credit_code(value: Any) -> Any:
+    """统一社会信用代码 as compared: no spaces, upper case (so 91440300ma… and 91440300MA… are one code)."""
+    if isinstance(value, str):
+        return re.sub(r"\s+", "", value).upper()
+    return value
+
+
+CreditCode = Annotated[Str32, BeforeValidator(normalise_credit_code)]
 
 _INT32 = 2**31 - 1
 ContractorId = Field(ge=1, le=_INT32, description="承包商ID")
@@ -63,7 +74,7 @@ VIOLATION_LABELS = {
 class ContractorCreate(BaseModel):
     """A contractor applying for admission (status starts at 申请中)."""
 
-    credit_code: Str32 = Field(min_length=1, description="统一社会信用代码")
+    credit_code: CreditCode = Field(min_length=1, description="统一社会信用代码")
     name: Str200 = Field(min_length=1, description="单位名称")
     legal_representative: Str64 | None = Field(default=None, description="法定代表人")
     contact_person: Str64 | None = Field(default=None, description="联系人")
@@ -77,7 +88,7 @@ class ContractorCreate(BaseModel):
 class ContractorUpdate(BaseModel):
     """Fields to change; the status changes only through the workflow actions."""
 
-    credit_code: Str32 | None = Field(default=None, min_length=1)
+    credit_code: CreditCode | None = Field(default=None, min_length=1)
     name: Str200 | None = Field(default=None, min_length=1)
     legal_representative: Str64 | None = None
     contact_person: Str64 | None = None

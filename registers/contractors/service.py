@@ -12,6 +12,7 @@ Other modules ask before issuing a work permit::
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -46,6 +47,7 @@ from registers.contractors.schemas import (
     ViolationCreate,
     ViolationRead,
     ViolationUpdate,
+    normalise_credit_code,
 )
 from registers.contractors.workflow import ContractorEvent, ContractorStatus, allowed_events, transition
 from registers.db import utcnow
@@ -58,6 +60,7 @@ __all__ = [
     "ContractorFile",
     "admit",
     "blacklist",
+    "blacklist_entry",
     "contractors",
     "documents",
     "enter",
@@ -91,7 +94,66 @@ def _remind_contractor(record: Contractor) -> bool:
     return record.status in (ContractorStatus.ADMITTED, ContractorStatus.ON_SITE)
 
 
-contractors: Register[Contractor, ContractorCreate, ContractorUpdate, ContractorRead] = Register(
+def blacklist_entry(*, session: Session, credit_code: str, exclude_id: int | None = None) -> Contractor | None:
+    """A blacklisted contractor record with this 统一社会信用代码, deleted or not (newest first).
+
+    The blacklist is keyed by the credit code, not by the row: deleting a blacklisted
+    contractor and entering it again under the same code must not clear it.
+    """
+    stmt = select(Contractor).where(
+        Contractor.credit_code == normalise_credit_code(credit_code), Contractor.status == ContractorStatus.BLACKLISTED
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(Contractor.id != exclude_id)
+    return session.scalars(stmt.order_by(Contractor.id.desc()).limit(1)).first()
+
+
+def _blacklisted_message(entry: Contractor) -> str:
+    where = "（记录已删除，可恢复后按程序解除）" if entry.deleted_at is not None else ""
+    return (
+        f"统一社会信用代码 {entry.credit_code} 已列入黑名单：承包商「{entry.name}」，"
+        f"原因：{entry.blacklist_reason or '未注明'}{where} / this credit code is blacklisted (record #{entry.id})"
+    )
+
+
+class ContractorRegister(Register[Contractor, ContractorCreate, ContractorUpdate, ContractorRead]):
+    """The contractor register; a blacklisted 统一社会信用代码 cannot be entered again, deleted or not."""
+
+    def validate_rows(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> list[tuple[int, InvalidInput]]:
+        """As the framework's, plus: no row (typed or imported) may carry a blacklisted credit code."""
+        problems = super().validate_rows(session, rows)
+        for index, row in enumerate(rows):
+            code = row.get("credit_code")
+            entry = blacklist_entry(session=session, credit_code=code) if code else None
+            if entry is not None:
+                problems.append((index, InvalidInput("credit_code", _blacklisted_message(entry))))
+        return problems
+
+    def update(
+        self,
+        *,
+        session: Session,
+        record_id: int,
+        data: ContractorUpdate,
+        actor: str | None,
+        expected_version: int | None = None,
+    ) -> Contractor:
+        """As the framework's; a blacklisted contractor keeps its code and no other takes a blacklisted one."""
+        code = data.model_dump(exclude_unset=True).get("credit_code")
+        if code is not None:
+            record = self.get(session=session, record_id=record_id)
+            if record.status == ContractorStatus.BLACKLISTED and code != record.credit_code:
+                msg = "已列入黑名单的承包商不能修改统一社会信用代码 / a blacklisted contractor keeps its credit code"
+                raise InvalidInput("credit_code", msg)  # noqa: EM101 - the field name
+            entry = blacklist_entry(session=session, credit_code=code, exclude_id=record_id)
+            if entry is not None:
+                raise InvalidInput("credit_code", _blacklisted_message(entry))  # noqa: EM101 - the field name
+        return super().update(
+            session=session, record_id=record_id, data=data, actor=actor, expected_version=expected_version
+        )
+
+
+contractors = ContractorRegister(
     name="contractor",
     title="承包商",
     model=Contractor,
@@ -210,6 +272,9 @@ def admit(*, session: Session, contractor_id: int, valid_until: date, on: date, 
     """
     record = contractors.get(session=session, record_id=contractor_id)
     transition(ContractorStatus(record.status), ContractorEvent.ADMIT)  # refuse a blacklisted one first
+    entry = blacklist_entry(session=session, credit_code=record.credit_code, exclude_id=record.id)
+    if entry is not None:  # a record entered before the register refused the code
+        raise AdmissionRefused([_blacklisted_message(entry)])
     held = _valid_documents(session, contractor_id, on)
     reasons = [f"缺少有效的{kind.value}" for kind in ADMISSION_DOCUMENTS if kind.value not in held]
     if valid_until <= on:
@@ -303,6 +368,9 @@ def may_issue_permit(*, session: Session, contractor_id: int, on: date | None = 
         return False, f"承包商 #{contractor_id} 不存在"
     if record.status == ContractorStatus.BLACKLISTED:
         return False, f"承包商「{record.name}」已列入黑名单：{record.blacklist_reason or '未注明原因'}"
+    entry = blacklist_entry(session=session, credit_code=record.credit_code, exclude_id=record.id)
+    if entry is not None:
+        return False, _blacklisted_message(entry)
     if record.status != ContractorStatus.ON_SITE:
         return False, f"承包商「{record.name}」状态为「{record.status}」，未办理入场"
     if record.admission_valid_until is not None and record.admission_valid_until < day:

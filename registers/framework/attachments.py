@@ -35,16 +35,79 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "AttachmentStorage",
     "AttachmentTooLarge",
+    "AttachmentTypeRefused",
     "LocalStorage",
     "add_attachment",
     "get_attachment",
     "list_attachments",
     "read_attachment",
     "safe_filename",
+    "sniff_content_type",
     "storage_for_data_dir",
 ]
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # a scanned licence or a 300-page evaluation report fits
+
+
+class AttachmentTypeRefused(RegisterError):
+    """The bytes are not one of the allowed kinds (PDF, images, Office files, plain text)."""
+
+    def __init__(self, filename: str) -> None:
+        super().__init__(
+            f"不支持的文件类型 / file type not allowed: {filename}; "
+            "allowed: PDF, JPEG/PNG/GIF/WebP, MP4, Office (docx/xlsx/pptx/doc/xls), ZIP, plain text or CSV"
+        )
+
+
+_OOXML = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+_OLE = {"doc": "application/msword", "xls": "application/vnd.ms-excel", "ppt": "application/vnd.ms-powerpoint"}
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+# Text a browser would run if it ever rendered it: refused even as "plain text".
+_ACTIVE_TEXT = ("<!doctype", "<html", "<script", "<svg", "<?xml", "<iframe", "<object", "#!")
+
+
+def sniff_content_type(content: bytes, filename: str = "") -> str | None:
+    """The content type the bytes really are, from their first bytes; ``None`` when not allowed.
+
+    Why sniff and not trust the upload: the client's ``Content-Type`` is whatever it says.
+    Echoing ``text/html`` back on download turns an attachment into stored XSS, and an
+    ``.exe`` renamed ``.pdf`` would be handed to the next reader. Downloads are served
+    with the type found here, never the one the client sent.
+    """
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    for magic, kind in _MAGIC:
+        if content.startswith(magic):
+            return kind
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "image/webp"
+    if content[4:8] == b"ftyp":
+        return "video/mp4"
+    if content.startswith(b"PK\x03\x04"):
+        return _OOXML.get(ext, "application/zip")
+    if content.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return _OLE.get(ext, "application/octet-stream")
+    if b"\x00" in content:
+        return None
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            text = content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if text.lstrip("\ufeff \t\r\n").lower().startswith(_ACTIVE_TEXT):
+            return None
+        kind = "text/csv" if ext == "csv" else "text/plain"
+        return f"{kind}; charset={'utf-8' if encoding == 'utf-8' else 'gb18030'}"
+    return None
 
 
 class AttachmentTooLarge(RegisterError):
@@ -144,12 +207,18 @@ def add_attachment(
 ) -> Attachment:
     """Store a file and attach it to a live record; the record's version goes up.
 
+    ``content_type`` (the client's claim) is not trusted: the stored type is the sniffed one.
+
     Raises:
         RecordNotFound: unknown or deleted record.
         AttachmentTooLarge: more than ``max_bytes``.
+        AttachmentTypeRefused: not an allowed kind of file (see :func:`sniff_content_type`).
     """
     if len(content) > max_bytes:
         raise AttachmentTooLarge(len(content), max_bytes)
+    sniffed = sniff_content_type(content, filename)
+    if sniffed is None:
+        raise AttachmentTypeRefused(safe_filename(filename))
     record = register.get(session=session, record_id=record_id)
     digest = hashlib.sha256(content).hexdigest()
     key = f"{digest[:2]}/{digest}"
@@ -158,7 +227,7 @@ def add_attachment(
         register=register.name,
         record_id=record_id,
         filename=safe_filename(filename),
-        content_type=(content_type or "application/octet-stream")[:127],
+        content_type=sniffed[:127],
         size=len(content),
         sha256=digest,
         storage_key=key,

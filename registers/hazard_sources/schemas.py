@@ -11,9 +11,17 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, computed_field, model_validator
 
-from models.hazard_identification import ChemicalInventory, HazardGrade, resolve
+from models.hazard_identification import (
+    ALPHA_VALUES,
+    ChemicalInventory,
+    HazardGrade,
+    IdentificationError,
+    alpha_for_population,
+    check_alpha,
+    resolve,
+)
 from registers.framework.schemas import LongText, RegisterRead, Str64, Str200
 
 
@@ -22,6 +30,31 @@ class UnitKind(StrEnum):
 
     STORAGE = "storage"
     PRODUCTION = "production"
+
+    @property
+    def label(self) -> str:
+        """储存单元 / 生产单元."""
+        return {"storage": "储存单元", "production": "生产单元"}[self.value]
+
+
+_UNIT_KIND_WORDS = {
+    "储存单元": "storage",
+    "储存": "storage",
+    "贮存单元": "storage",
+    "生产单元": "production",
+    "生产": "production",
+}
+
+
+def _unit_kind(value: Any) -> Any:
+    """Accept the Chinese words an enterprise's ledger uses (储存单元 / 生产单元) as well as the codes."""
+    if isinstance(value, str):
+        return _UNIT_KIND_WORDS.get(value.strip(), value.strip())
+    return value
+
+
+UnitKindIn = Annotated[UnitKind, BeforeValidator(_unit_kind)]
+UNIT_KIND_LABELS: dict[str, Any] = {kind.value: kind.label for kind in UnitKind}
 
 
 class DutyRole(StrEnum):
@@ -43,17 +76,31 @@ CasStr = Annotated[str, Field(max_length=32, pattern=r"^(|\d{2,7}-\d{2}-\d)$")]
 
 
 class ChemicalAmount(BaseModel):
-    """A chemical held in the unit: maximum quantity q and the Q, β used (looked up when left out)."""
+    """A chemical held in the unit: maximum quantity q and the Q, β used (looked up when left out).
+
+    The name may be the Chinese name or any alias GB 18218 prints (液氯, 氯气, LPG, 天然气 …);
+    the CAS number is optional for a Table 1 chemical. Q and β come from the tables only; a
+    different value is refused for a listed chemical and needs a reason and a reviewer for
+    an unlisted one.
+    """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    name: Name = Field(description="化学品名称")
-    cas: CasStr = Field(default="", description="CAS号")
-    quantity_t: float = Field(ge=0, le=1e7, description="最大存量 q (t)")
-    critical_t: float | None = Field(default=None, ge=0.001, le=1e5, description="临界量 Q (t); 缺省时按GB 18218查表")
-    beta: float | None = Field(default=None, gt=0, le=100, description="校正系数 β; 缺省时按表3/表4查取")
+    name: Name = Field(description="化学品名称（可用别名，如 液氯、LPG）", title="化学品名称")
+    cas: CasStr = Field(default="", description="CAS号（表1所列化学品可不填）", title="CAS号")
+    quantity_t: float = Field(ge=0, le=1e7, description="最大存量 q (t)", title="最大存量q（t）")
+    critical_t: float | None = Field(
+        default=None, ge=0.001, le=1e5, description="临界量 Q (t); 缺省时按GB 18218查表", title="临界量Q（t）"
+    )
+    beta: float | None = Field(default=None, gt=0, le=100, description="校正系数 β; 缺省时按表3/表4查取", title="β")
     categories: list[Annotated[str, Field(max_length=8)]] = Field(
-        default_factory=list, max_length=10, description="GB 18218 表2危险性类别, e.g. W2"
+        default_factory=list, max_length=10, description="GB 18218 表2危险性类别, e.g. W2", title="危险性类别"
+    )
+    override_reason: Annotated[str, Field(max_length=200)] = Field(
+        default="", description="另行指定 Q/β 的原因（仅限表1未列的化学品）", title="指定原因"
+    )
+    override_reviewer: Annotated[str, Field(max_length=64)] = Field(
+        default="", description="另行指定 Q/β 的审核人", title="审核人"
     )
 
     @model_validator(mode="after")
@@ -67,10 +114,45 @@ class ChemicalAmount(BaseModel):
                 categories=tuple(self.categories),
                 critical_t=self.critical_t,
                 beta=self.beta,
+                override_reason=self.override_reason,
+                override_reviewer=self.override_reviewer,
             )
         )
         self.critical_t, self.beta = term.critical_t, term.beta
         return self
+
+
+class ChemicalStored(BaseModel):
+    """A chemical as stored and shown: not re-validated, so a row stored under older rules still reads."""
+
+    name: str
+    cas: str = ""
+    quantity_t: float
+    critical_t: float | None = None
+    beta: float | None = None
+    categories: list[str] = Field(default_factory=list)
+    override_reason: str = ""
+    override_reviewer: str = ""
+
+
+def _table_5_alpha(value: float | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return check_alpha(value)
+    except IdentificationError as err:
+        raise ValueError(str(err)) from None
+
+
+Alpha = Annotated[
+    float,
+    Field(
+        gt=0,
+        description=f"α（表5）：{'/'.join(str(a) for a in ALPHA_VALUES)}；给出暴露人数时由人数确定",
+        json_schema_extra={"enum": list(ALPHA_VALUES)},
+    ),
+    AfterValidator(_table_5_alpha),
+]
 
 
 def _parse_chemicals(value: Any) -> Any:
@@ -96,11 +178,13 @@ class HazardSourceCreate(BaseModel):
     code: CodeStr = Field(description="编号, e.g. MHS-01")
     name: Name = Field(description="名称")
     area: Str64 = Field(default="", description="所在区域")
-    unit_kind: UnitKind = Field(description="单元类型")
+    unit_kind: UnitKindIn = Field(
+        description="单元类型：储存单元 / 生产单元", json_schema_extra={"x-enum-labels": UNIT_KIND_LABELS}
+    )
     process: Str64 | None = Field(default=None, description="涉及的危险工艺")
     chemicals: Chemicals
     exposed_population: int | None = Field(default=None, ge=0, le=10_000_000, description="500m内暴露人数")
-    alpha: float | None = Field(default=None, gt=0, le=10, description="α; 给出暴露人数时由人数确定")
+    alpha: Alpha | None = None
     principal_person: Person = None
     technical_person: Person = None
     operational_person: Person = None
@@ -112,7 +196,21 @@ class HazardSourceCreate(BaseModel):
         if self.alpha is None and self.exposed_population is None:
             msg = "请给出 α 或 暴露人数 / give alpha or exposed_population"
             raise ValueError(msg)
+        _alpha_agrees(self.alpha, self.exposed_population)
         return self
+
+
+def _alpha_agrees(alpha: float | None, population: int | None) -> None:
+    """An α typed next to a population must be the one Table 5 gives for it (never silently replaced)."""
+    if alpha is None or population is None:
+        return
+    expected = alpha_for_population(population)
+    if alpha != expected:
+        msg = (
+            f"暴露人数 {population} 人按表5对应 α={expected}，与填写的 α={alpha} 不符；请只填暴露人数"
+            f" / alpha {alpha} contradicts the exposed population ({expected})"
+        )
+        raise ValueError(msg)
 
 
 class HazardSourceUpdate(BaseModel):
@@ -123,16 +221,21 @@ class HazardSourceUpdate(BaseModel):
     code: CodeStr | None = None
     name: Name | None = None
     area: Str64 | None = None
-    unit_kind: UnitKind | None = None
+    unit_kind: UnitKindIn | None = Field(default=None, json_schema_extra={"x-enum-labels": UNIT_KIND_LABELS})
     process: Str64 | None = None
     chemicals: Chemicals | None = None
     exposed_population: int | None = Field(default=None, ge=0, le=10_000_000)
-    alpha: float | None = Field(default=None, gt=0, le=10)
+    alpha: Alpha | None = None
     principal_person: Person = None
     technical_person: Person = None
     operational_person: Person = None
     record_number: Str64 | None = None
     next_assessment_due: date | None = None
+
+    @model_validator(mode="after")
+    def _alpha_consistent(self) -> HazardSourceUpdate:
+        _alpha_agrees(self.alpha, self.exposed_population)
+        return self
 
 
 class HazardSourceRead(RegisterRead):
@@ -143,7 +246,7 @@ class HazardSourceRead(RegisterRead):
     area: str
     unit_kind: UnitKind
     process: str | None
-    chemicals: list[ChemicalAmount]
+    chemicals: list[ChemicalStored]
     exposed_population: int | None
     alpha: float
     s_value: float
@@ -156,10 +259,35 @@ class HazardSourceRead(RegisterRead):
     record_number: str | None
     next_assessment_due: date | None
 
+    @computed_field(description="级别（一级…四级；未构成重大危险源时为“未构成”）")  # type: ignore[prop-decorator]
     @property
-    def grade_label(self) -> str | None:
-        """一级 … 四级, or None when the unit is not a major hazard source."""
-        return HazardGrade(self.grade).label if self.grade else None
+    def grade_label(self) -> str:
+        """一级 … 四级, or 未构成 when the unit is not a major hazard source."""
+        return HazardGrade(self.grade).label if self.grade else "未构成"
+
+    @computed_field(description="辨识过程：各化学品 q、Q、q/Q、β 及 S、R 的计算")  # type: ignore[prop-decorator]
+    @property
+    def explanation(self) -> str:
+        """The worked identification (each chemical's q/Q and β, α, the sums), recomputed from the stored row."""
+        from models.hazard_identification import identify
+
+        items = [
+            ChemicalInventory(
+                name=c.name,
+                cas=c.cas,
+                quantity_t=c.quantity_t,
+                categories=tuple(c.categories),
+                critical_t=c.critical_t,
+                beta=c.beta,
+                override_reason=c.override_reason,
+                override_reviewer=c.override_reviewer,
+            )
+            for c in self.chemicals
+        ]
+        try:
+            return identify(items, alpha=self.alpha).explain()
+        except IdentificationError as err:  # a row stored under older rules: say so, do not fail
+            return f"按现行表格无法复核：{err}"
 
 
 class DutyCreate(BaseModel):

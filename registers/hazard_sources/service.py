@@ -25,7 +25,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.hazard_identification import ChemicalInventory, HazardGrade, alpha_for_population, identify
+from models.hazard_identification import (
+    ChemicalInventory,
+    HazardGrade,
+    Identification,
+    IdentificationError,
+    alpha_for_population,
+    check_alpha,
+    identify,
+    lookup_table_1,
+    normalise_cas,
+    normalise_name,
+)
 from registers.framework.service import DueDate, InvalidInput, Register
 from registers.hazard_sources.models import HazardSource, HazardSourceDuty
 from registers.hazard_sources.scheduled import (
@@ -46,6 +57,7 @@ from registers.hazard_sources.schemas import (
     HazardSourceRead,
     HazardSourceUpdate,
 )
+from registers.process.models import Chemical as MsdsChemical
 
 __all__ = [
     "ASSESSMENT_LEAD_DAYS",
@@ -58,6 +70,9 @@ __all__ = [
     "DutyRegister",
     "get_by_code",
     "derive_identification",
+    "identify_values",
+    "MsdsLink",
+    "msds_links",
     "duties",
     "overdue_duties",
     "register",
@@ -99,46 +114,108 @@ DUTY_LABELS: Mapping[str, str] = {
 ASSESSMENT_LEAD_DAYS: tuple[int, ...] = (90, 30, 7, 0)
 
 
-def derive_identification(values: Mapping[str, Any]) -> dict[str, Any]:
-    """α (from the exposed population when known), S, R, grade and is_major from the chemicals.
+def _inventory(values: Mapping[str, Any]) -> list[ChemicalInventory]:
+    return [
+        ChemicalInventory(
+            name=c["name"],
+            cas=c.get("cas") or "",
+            quantity_t=c["quantity_t"],
+            categories=tuple(c.get("categories") or ()),
+            critical_t=c.get("critical_t"),
+            beta=c.get("beta"),
+            override_reason=c.get("override_reason") or "",
+            override_reviewer=c.get("override_reviewer") or "",
+        )
+        for c in values.get("chemicals") or []
+    ]
 
-    The chemicals come back with the Q and β actually used, so the stored row shows its sums.
+
+def identify_values(values: Mapping[str, Any]) -> Identification:
+    """The register's identification of a source's field values: THE one S/R path.
+
+    α comes from the exposed population when that is known, else from the stored α (a Table 5
+    value). The twin and every route use this (or :func:`identify` on the same inputs), so a
+    source never has two different R values.
+
+    Raises:
+        InvalidInput: naming the field (``chemicals`` or ``alpha``) the tables cannot use.
     """
-    chemicals = [dict(c) for c in values.get("chemicals") or []]
     population = values.get("exposed_population")
     alpha = alpha_for_population(population) if population is not None else values.get("alpha")
     if alpha is None:
         msg = "请给出 α 或 暴露人数 / give alpha or exposed_population"
         raise InvalidInput("alpha", msg)  # noqa: EM101 - the field name, not a message
-    if not chemicals:
+    try:
+        alpha = check_alpha(alpha)
+    except IdentificationError as err:
+        raise InvalidInput("alpha", str(err)) from None  # noqa: EM101 - the field name
+    if not values.get("chemicals"):
         msg = "至少需要一种危险化学品 / at least one chemical"
         raise InvalidInput("chemicals", msg)  # noqa: EM101 - the field name, not a message
-    result = identify(
-        [
-            ChemicalInventory(
-                name=c["name"],
-                cas=c.get("cas") or "",
-                quantity_t=c["quantity_t"],
-                categories=tuple(c.get("categories") or ()),
-                critical_t=c.get("critical_t"),
-                beta=c.get("beta"),
-            )
-            for c in chemicals
-        ],
-        alpha=alpha,
-    )
+    try:
+        return identify(_inventory(values), alpha=alpha)
+    except IdentificationError as err:
+        raise InvalidInput("chemicals", str(err)) from None  # noqa: EM101 - the field name
+
+
+def derive_identification(values: Mapping[str, Any]) -> dict[str, Any]:
+    """α (from the exposed population when known), S, R, grade and is_major from the chemicals.
+
+    The chemicals come back with the Q and β actually used, so the stored row shows its sums.
+    A unit with S < 1 whose β the tables cannot give stores R = 0 (it is not graded).
+    """
+    result = identify_values(values)
+    chemicals = [dict(c) for c in values.get("chemicals") or []]
     for chemical, term in zip(chemicals, result.terms, strict=True):
         chemical["critical_t"], chemical["beta"] = term.critical_t, term.beta
         chemical.setdefault("cas", "")
         chemical.setdefault("categories", [])
+        for key in ("override_reason", "override_reviewer"):  # kept only where an override was made
+            if not chemical.get(key):
+                chemical.pop(key, None)
     return {
         "chemicals": chemicals,
         "alpha": result.alpha,
         "s_value": result.s,
-        "r_value": result.r,
+        "r_value": result.r if result.r is not None else 0.0,
         "grade": int(result.grade) if result.grade is not None else None,
         "is_major": result.is_major,
     }
+
+
+def _check_identification(values: Mapping[str, Any]) -> None:
+    """Whole-record rule on create, import and the merged record of an update: the tables can place it."""
+    identify_values(values)
+
+
+class HazardSourceRegister(Register[HazardSource, HazardSourceCreate, HazardSourceUpdate, HazardSourceRead]):
+    """The hazard source register: a PATCH of α alone is refused where a population decides α."""
+
+    def update(
+        self,
+        *,
+        session: Session,
+        record_id: int,
+        data: HazardSourceUpdate,
+        actor: str | None,
+        expected_version: int | None = None,
+    ) -> HazardSource:
+        """As the framework's; an α that the stored exposed population contradicts is a 422, not ignored."""
+        values = data.model_dump(exclude_unset=True)
+        if values.get("alpha") is not None and "exposed_population" not in values:
+            record = self.get(session=session, record_id=record_id)
+            if record.exposed_population is not None:
+                expected = alpha_for_population(record.exposed_population)
+                if values["alpha"] != expected:
+                    msg = (
+                        f"已填暴露人数 {record.exposed_population} 人，α 按表5为 {expected}；"
+                        f"要改变 α，请修改暴露人数（或将其清空后再填 α）"
+                        f" / alpha is set by the exposed population ({expected}); change the population instead"
+                    )
+                    raise InvalidInput("alpha", msg)  # noqa: EM101 - the field name
+        return super().update(
+            session=session, record_id=record_id, data=data, actor=actor, expected_version=expected_version
+        )
 
 
 def _describe(record: HazardSource) -> str:
@@ -146,7 +223,7 @@ def _describe(record: HazardSource) -> str:
     return f"{record.code} {record.name}{grade}"
 
 
-register: Register[HazardSource, HazardSourceCreate, HazardSourceUpdate, HazardSourceRead] = Register(
+register = HazardSourceRegister(
     name="hazard_source",
     title="重大危险源",
     model=HazardSource,
@@ -160,6 +237,7 @@ register: Register[HazardSource, HazardSourceCreate, HazardSourceUpdate, HazardS
     unique=("code",),
     due_dates=(DueDate("next_assessment_due", ASSESSMENT_LEAD_DAYS, label="安全评估"),),
     derive=derive_identification,
+    check=_check_identification,
     describe=_describe,
     default_sort="code",
 )
@@ -435,3 +513,69 @@ def report_xlsx(report: AssessmentReport) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+# --- link to the chemicals (MSDS) register -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MsdsLink:
+    """One chemical of a source's inventory and the chemicals-register (MSDS) row it is, if any."""
+
+    name: str
+    cas: str
+    quantity_t: float
+    table_1_seq: int | None
+    chemical_id: int | None
+    chemical_name: str | None
+    gb18218_categories: str | None
+
+    @property
+    def has_msds(self) -> bool:
+        """Whether the chemicals register holds this chemical (a 40号令 inventory needs its MSDS)."""
+        return self.chemical_id is not None
+
+
+def _row_of(name: str, cas: str) -> int | None:
+    try:
+        row = lookup_table_1(name=name, cas=cas)
+    except IdentificationError:
+        return None
+    return row.seq if row is not None else None
+
+
+def msds_links(*, session: Session, record: HazardSource) -> list[MsdsLink]:
+    """Each inventory chemical with its MSDS row (chemicals register).
+
+    Matched by CAS, else by being the same Table 1 row (液氯 in the inventory and 氯 / 7782-50-5
+    in the chemicals register), else by name.
+    """
+    live = list(session.scalars(select(MsdsChemical).where(MsdsChemical.deleted_at.is_(None))))
+    by_cas = {normalise_cas(c.cas): c for c in live}
+    by_row: dict[int, MsdsChemical] = {}
+    by_name = {normalise_name(c.name): c for c in live}
+    for c in live:
+        seq = _row_of(c.name, c.cas)
+        if seq is not None:
+            by_row.setdefault(seq, c)
+    links = []
+    for item in record.chemicals or []:
+        name, cas = str(item.get("name", "")), normalise_cas(item.get("cas"))
+        seq = _row_of(name, cas)
+        found = (
+            (by_cas.get(cas) if cas else None)
+            or (by_row.get(seq) if seq is not None else None)
+            or by_name.get(normalise_name(name))
+        )
+        links.append(
+            MsdsLink(
+                name=name,
+                cas=cas or (found.cas if found else ""),
+                quantity_t=float(item.get("quantity_t", 0)),
+                table_1_seq=seq,
+                chemical_id=found.id if found else None,
+                chemical_name=found.name if found else None,
+                gb18218_categories=found.gb18218_categories if found else None,
+            )
+        )
+    return links

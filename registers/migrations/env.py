@@ -19,14 +19,20 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import registers.alarms.models  # noqa: F401 - registers the tables on Base.metadata
+import registers.audit.models  # noqa: F401
 import registers.certificates.models  # noqa: F401
 import registers.contractors.models  # noqa: F401
+import registers.dual_prevention.models  # noqa: F401
 import registers.equipment.models  # noqa: F401
 import registers.framework.models  # noqa: F401
 import registers.hazard_sources.models  # noqa: F401
+import registers.hidden_hazards.models  # noqa: F401
+import registers.inspections.models  # noqa: F401
 import registers.notifications.models  # noqa: F401
 import registers.people.models  # noqa: F401
+import registers.permits.models  # noqa: F401
 import registers.process.models  # noqa: F401
+import registers.risk_warnings.models  # noqa: F401
 import registers.training.models  # noqa: F401
 import registers.users.models  # noqa: F401 - registers the tables on Base.metadata
 from registers.db import Base, make_engine

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registers.db import Base
+from registers.db import Base, utcnow
 from registers.mixins import AuditMixin, TimestampMixin
 
 user_roles = Table(
@@ -49,6 +49,10 @@ class User(TimestampMixin, AuditMixin, Base):
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Bumped on password change, role change, disabling and "log out everywhere": every token
+    # carries the version it was issued under, so all older tokens die at once (等保2.0 8.1.4).
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    password_changed_at: Mapped[datetime | None] = mapped_column(default=None, comment="for password expiry")
 
     # Roles are needed on every authenticated request, so load them with the user.
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin", order_by=Role.name)
@@ -60,3 +64,24 @@ class User(TimestampMixin, AuditMixin, Base):
 
     def __repr__(self) -> str:
         return f"User({self.username!r})"
+
+
+class PasswordHistory(Base):
+    """Hashes of a user's previous passwords, so the last few cannot be chosen again."""
+
+    __tablename__ = "user_password_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RevokedToken(Base):
+    """A token id (``jti``) revoked by logout before it expired; rows past ``expires_at`` may go."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -97,3 +97,17 @@ class PasswordChange(BaseModel):
 
     current_password: str = Field(min_length=1, max_length=128)
     new_password: str = Field(min_length=1, max_length=128)
+
+
+class PasswordReset(BaseModel):
+    """Body of an administrator's password reset; the user must change it at next login."""
+
+    password: str = Field(min_length=1, max_length=128, description="checked against the password rule")
+
+
+class RoleRead(BaseModel):
+    """A built-in role and what it may do (resource -> actions)."""
+
+    name: str
+    title: str
+    grants: dict[str, list[str]]

@@ -24,12 +24,14 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Insert, func, insert, select
+from sqlalchemy import delete as sa_delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from registers.db import utcnow
 from registers.permissions import ROLE_TITLES, RoleName
-from registers.users.models import Role, User, user_roles
+from registers.users.common_passwords import COMMON_PASSWORDS, COMMON_SEQUENCES, COMMON_WORDS
+from registers.users.models import PasswordHistory, RevokedToken, Role, User, user_roles
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128
 MIN_CHARACTER_CLASSES = 3
+PASSWORD_HISTORY = 5  # the last five passwords cannot be chosen again
 DEMO_ADMIN_USERNAME = "admin"
 
 PASSWORD_RULE = (
@@ -157,6 +160,27 @@ def check_password_policy(password: str, *, username: str | None = None) -> None
     if username and username.strip().lower() in password.lower():
         msg = "密码不能包含用户名 / Password must not contain the username"
         raise PasswordPolicyError(msg)
+    if is_common_password(password):
+        msg = "密码过于常见，容易被猜中 / Password is too common (a well-known password or word)"
+        raise PasswordPolicyError(msg)
+
+
+_LEET = str.maketrans({"@": "a", "4": "a", "0": "o", "1": "i", "!": "i", "3": "e", "$": "s", "5": "s", "7": "t"})
+_EDGE = string.digits + string.punctuation + " "
+
+
+def is_common_password(password: str) -> bool:
+    """Whether the password is a well-known one or a common word dressed up with digits and symbols."""
+    lowered = password.strip().lower()
+    if lowered in COMMON_PASSWORDS:
+        return True
+    core = lowered.strip(_EDGE)  # Password1 -> password, @Admin2024! -> admin
+    if not core or core in COMMON_WORDS or len(set(core)) <= 2:
+        return True
+    unleet = lowered.translate(_LEET)  # P@ssw0rd -> password
+    if unleet.strip(_EDGE) in COMMON_WORDS or unleet in COMMON_PASSWORDS:
+        return True
+    return any(seq in lowered or seq in unleet for seq in COMMON_SEQUENCES)  # 1qaz2wsx!Q, Qwerty-9x
 
 
 def generate_password(length: int = 20) -> str:
@@ -263,37 +287,38 @@ def create_user(
     return user
 
 
-def ensure_demo_admin(*, session: Session) -> str | None:
-    """Create the ``admin`` account on first start; return its password exactly once.
+def ensure_demo_admin(
+    *, session: Session, username: str = DEMO_ADMIN_USERNAME, role: RoleName = RoleName.ADMIN, must_change: bool = True
+) -> str | None:
+    """Create a built-in account on first start; return its password exactly once.
 
-    The password is random (a fixed default password is what 等保2.0 forbids) and the account
-    must change it at first login. Nothing is created while any account holds the admin
-    role, so an ``admin`` account that was deliberately renamed or deleted stays gone.
+    ``admin`` by default; with ``username``/``role`` also the security administrator and the
+    auditor of 三员分立. The password is random (a fixed default password is what 等保2.0
+    forbids); ``must_change`` makes the owner replace it at first login. Nothing is created
+    while any account holds the role, so an account deliberately renamed or deleted stays gone.
 
     Returns:
         The generated password on the run that created the account, else ``None``.
     """
     roles = ensure_roles(session=session)
-    holders = session.scalar(
-        select(func.count()).select_from(user_roles).where(user_roles.c.role_id == roles[RoleName.ADMIN].id)
-    )
+    holders = session.scalar(select(func.count()).select_from(user_roles).where(user_roles.c.role_id == roles[role].id))
     if holders:
         return None
     password = generate_password()
     stmt = _insert_ignoring_duplicates(session, User).values(
-        username=DEMO_ADMIN_USERNAME,
-        display_name=ROLE_TITLES[RoleName.ADMIN],
+        username=username,
+        display_name=ROLE_TITLES[role],
         password_hash=hash_password(password),
-        must_change_password=True,
+        must_change_password=must_change,
     )
     user_id = session.scalar(stmt.returning(User.id))
     if user_id is None:
-        log.warning("no account holds the admin role, but the username %r is taken", DEMO_ADMIN_USERNAME)
+        log.warning("no account holds the %s role, but the username %r is taken", role, username)
         return None
     user = session.get_one(User, user_id)
-    user.roles.append(roles[RoleName.ADMIN])
+    user.roles.append(roles[role])
     session.flush()
-    log.warning("created the initial %r account; its password is shown once", DEMO_ADMIN_USERNAME)
+    log.warning("created the initial %r account (%s)", username, role)
     return password
 
 
@@ -362,19 +387,51 @@ def authenticate(*, session: Session, username: str, password: str, now: datetim
     return user
 
 
+def _reused(session: Session, user: User, password: str) -> bool:
+    """Whether ``password`` is the current one or one of the last :data:`PASSWORD_HISTORY`."""
+    if user.id is None:
+        return False
+    previous = session.scalars(
+        select(PasswordHistory.password_hash)
+        .where(PasswordHistory.user_id == user.id)
+        .order_by(PasswordHistory.id.desc())
+        .limit(PASSWORD_HISTORY)
+    )
+    return any(verify_password(password, old) for old in [user.password_hash, *previous])
+
+
 def set_password(
-    *, session: Session, user: User, password: str, actor: str | None = None, must_change_password: bool = False
+    *,
+    session: Session,
+    user: User,
+    password: str,
+    actor: str | None = None,
+    must_change_password: bool = False,
+    now: datetime | None = None,
 ) -> User:
     """Set a new password after checking the rule; an administrator's reset passes ``must_change_password``.
 
+    The old hash goes into the history, and ``token_version`` is bumped: every token issued
+    before the change stops working at once (a thief's token dies with the old password).
+
     Raises:
-        PasswordPolicyError: the password breaks the complexity rule.
+        PasswordPolicyError: the password breaks the rule or is one of the last five.
     """
     check_password_policy(password, username=user.username)
+    if _reused(session, user, password):
+        msg = (
+            f"新密码不能与当前或最近 {PASSWORD_HISTORY} 次使用过的密码相同"
+            f" / The new password must differ from the current one and the last {PASSWORD_HISTORY}"
+        )
+        raise PasswordPolicyError(msg)
+    if user.id is not None:
+        session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, created_at=now or utcnow()))
     user.password_hash = hash_password(password)
+    user.password_changed_at = now or utcnow()
     user.must_change_password = must_change_password
     user.failed_logins = 0
     user.locked_until = None
+    user.token_version = (user.token_version or 0) + 1
     user.updated_by = actor
     session.flush()
     log.info("password set: %s by=%s", user.username, actor)
@@ -402,4 +459,77 @@ def change_password(
     if new_password == current_password:
         msg = "新密码不能与当前密码相同 / The new password must differ from the current one"
         raise PasswordPolicyError(msg)
-    return set_password(session=session, user=user, password=new_password, actor=user.username)
+    return set_password(session=session, user=user, password=new_password, actor=user.username, now=now)
+
+
+def password_expired(user: User, *, max_age_days: int, now: datetime | None = None) -> bool:
+    """Whether the password is older than ``max_age_days`` (0 turns expiry off).
+
+    An account that never changed its password counts from its creation.
+    """
+    if max_age_days <= 0:
+        return False
+    since = user.password_changed_at or user.created_at
+    return since is not None and (now or utcnow()) - since > timedelta(days=max_age_days)
+
+
+# --- administration and sessions -------------------------------------------------------------
+
+
+def update_user(
+    *,
+    session: Session,
+    user: User,
+    actor: str,
+    display_name: str | None = None,
+    is_active: bool | None = None,
+    roles: Iterable[str] | None = None,
+) -> User:
+    """Change an account; a role change or disabling ends its sessions (``token_version``).
+
+    Raises:
+        UnknownRole: a role name is not a ``RoleName``.
+    """
+    ends_sessions = False
+    if display_name is not None:
+        user.display_name = display_name
+    if roles is not None:
+        new_roles = _roles_by_names(session, roles)
+        if {r.name for r in new_roles} != set(user.role_names):
+            user.roles = new_roles
+            ends_sessions = True
+    if is_active is not None and is_active != user.is_active:
+        user.is_active = is_active
+        ends_sessions = ends_sessions or not is_active
+    if ends_sessions:
+        user.token_version = (user.token_version or 0) + 1
+    user.updated_by = actor
+    session.flush()
+    log.info("user updated: %s roles=%s active=%s by=%s", user.username, user.role_names, user.is_active, actor)
+    return user
+
+
+def end_sessions(*, session: Session, user: User) -> None:
+    """Invalidate every token of the user ("log out everywhere")."""
+    user.token_version = (user.token_version or 0) + 1
+    session.flush()
+
+
+def revoke_token(*, session: Session, jti: str, username: str, expires_at: datetime) -> None:
+    """Revoke one token (logout) until it would have expired anyway; old revocations are purged."""
+    now = utcnow()
+    session.execute(sa_delete(RevokedToken).where(RevokedToken.expires_at < now))
+    if session.get(RevokedToken, jti) is None:
+        session.add(RevokedToken(jti=jti, username=username, expires_at=expires_at))
+    session.flush()
+
+
+def is_revoked(*, session: Session, jti: str) -> bool:
+    """Whether the token id was revoked by a logout."""
+    return session.get(RevokedToken, jti) is not None
+
+
+def list_users(*, session: Session, offset: int = 0, limit: int = 100) -> tuple[list[User], int]:
+    """One page of accounts by username, and the total."""
+    total = session.scalar(select(func.count()).select_from(User)) or 0
+    return list(session.scalars(select(User).order_by(User.username).offset(offset).limit(limit))), total

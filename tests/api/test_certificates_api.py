@@ -192,7 +192,7 @@ def test_export_xlsx_and_csv(api: Api) -> None:
 
 def test_attachments_upload_list_download(api: Api, tmp_path: Path) -> None:
     rid = api.create()["id"]
-    scan = "许可证正本".encode() * 50
+    scan = b"%PDF-1.4\n" + "许可证正本".encode() * 50  # a PDF by its bytes: uploads are sniffed (issue 13)
     uploaded = api.client.post(
         f"{BASE}/{rid}/attachments", files={"file": ("许可证.pdf", scan, "application/pdf")}, headers=api.as_("admin")
     )

@@ -79,7 +79,7 @@ def test_create_grade_and_regrade_over_http(client: TestClient) -> None:
 
 def test_bad_input_is_422_with_the_reason(client: TestClient) -> None:
     boss = auth(client, "boss")
-    unknown = {**SOURCE, "chemicals": [{"name": "某溶剂", "cas": "1234-56-7", "quantity_t": 10}]}
+    unknown = {**SOURCE, "chemicals": [{"name": "某溶剂", "cas": "1330-20-7", "quantity_t": 10}]}
     response = client.post("/api/v1/hazard-sources", json=unknown, headers=boss)
     assert response.status_code == 422
     assert "表1" in response.text

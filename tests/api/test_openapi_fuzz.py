@@ -39,12 +39,20 @@ from api.routers import (
     alarm_management,
     certificates,
     contractors,
+    dual_prevention,
     equipment,
     hazard_sources,
+    hidden_hazards,
+    inspections,
     notifications,
+    pdm,
     people,
+    permits,
+    positioning,
     process,
+    risk,
     training,
+    video,
 )
 from api.settings import Settings
 from models.contracts import AlarmEvent, AlarmPriority, AlarmState
@@ -67,8 +75,16 @@ ROUTERS = {
     "people": people,
     "training": training,
     "contractors": contractors,
+    "permits": permits,
     "alarm_management": alarm_management,
     "notifications": notifications,
+    "risk": risk,
+    "pdm": pdm,
+    "positioning": positioning,
+    "video": video,
+    "dual_prevention": dual_prevention,
+    "hidden_hazards": hidden_hazards,
+    "inspections": inspections,
 }
 # Examples per operation (half valid, half schema-breaking on average). ~380 operations x 8
 # keeps the file near a minute on two cores, with the same requests every run. For a deeper,

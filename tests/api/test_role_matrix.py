@@ -56,6 +56,7 @@ AUTHENTICATED_ONLY: frozenset[tuple[str, str]] = frozenset(
     {
         ("GET", "/api/v1/auth/me"),
         ("POST", "/api/v1/auth/me/password"),
+        ("POST", "/api/v1/auth/logout"),
         ("GET", "/api/v1/plant"),
         ("GET", "/api/v1/tags"),
         ("GET", "/api/v1/tags/{tag}/latest"),
@@ -71,8 +72,10 @@ AUTHENTICATED_ONLY: frozenset[tuple[str, str]] = frozenset(
     }
 )
 
-# Resources only admin may touch (等保2.0 separation of duties): accounts, roles, audit log.
+# Resources of 三员分立 (等保2.0 separation of duties): accounts, roles, audit log. Only the
+# security administrator and the auditor touch them; admin's "*" does not reach them.
 ADMIN_ONLY_RESOURCES = ("user", "role", "audit")
+SEPARATED_ROLES = {"security_admin", "auditor"}
 
 
 # --- discovery -------------------------------------------------------------------------------
@@ -247,6 +250,8 @@ def harness(app: FastAPI) -> Iterator[Harness]:
                 urls = matrix.urls if who != "anonymous" and endpoint.allows(who) else matrix.missing_urls
                 response = client.request(endpoint.method, urls[endpoint.key], headers=headers.get(who, {}))
                 matrix.statuses.setdefault(endpoint.key, {})[who] = response.status_code
+                if endpoint.key == ("POST", "/api/v1/auth/logout") and response.status_code == 204:
+                    headers[who] = _login(client, f"m_{who}")  # the logout revoked that token
         yield Harness(app, client, headers, matrix)
     _report(matrix, tmp / "role_matrix.txt")
 
@@ -378,14 +383,20 @@ def test_regulator_never_gets_a_write_action() -> None:
 
 
 def test_only_admin_manages_accounts_and_roles() -> None:
+    """三员分立: accounts and the audit log belong to the security admin and the auditor, not admin."""
     for resource in ADMIN_ONLY_RESOURCES:
         for action in Action:
-            assert can(["admin"], action, resource)
             for role in ROLES:
-                if role != "admin":
+                if role not in SEPARATED_ROLES:
                     assert not can([role], action, resource), (role, action, resource)
+    assert can(["security_admin"], "create", "user")
+    assert not can(["security_admin"], "read", "audit")
+    assert can(["auditor"], "export", "audit")
+    assert not can(["auditor"], "update", "user")
     for role, table in grants().items():
-        if role != "admin":
+        if role in SEPARATED_ROLES:
+            assert set(table) <= set(ADMIN_ONLY_RESOURCES), role  # nothing of the plant
+        elif role != "admin":
             assert not set(table) & {*ADMIN_ONLY_RESOURCES, "*"}, role
 
 
@@ -408,4 +419,4 @@ def test_every_route_asks_for_an_action_and_resource_the_table_knows(endpoints: 
 def test_several_roles_may_what_any_one_of_them_may(roles: list[str], action: str, resource: str) -> None:
     assert can(roles, action, resource) == any(can([role], action, resource) for role in roles)
     if action == "fly" or not {*roles} & {*ROLES}:
-        assert can(roles, action, resource) is ("admin" in roles)
+        assert can(roles, action, resource) is ("admin" in roles and resource not in ADMIN_ONLY_RESOURCES)

@@ -43,7 +43,8 @@ def test_excursion_turns_the_reactor_red(live_app: LiveApp, chromium_path: str, 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 900}, locale="zh-CN")
+            # bypass_csp: the app runs under a CSP without eval; Playwright's string predicates need eval
+            page = browser.new_page(viewport={"width": 1600, "height": 900}, locale="zh-CN", bypass_csp=True)
             page.on("pageerror", lambda err: errors.append(str(err)))
 
             page.goto(f"{live_app.base_url}/")

@@ -104,7 +104,7 @@ def test_bad_chemicals_are_refused_with_the_reason() -> None:
     base = {"code": "X-1", "name": "x", "unit_kind": "storage", "alpha": 1.0}
     with pytest.raises(ValidationError, match="不在 GB 18218-2018 表1 中"):
         HazardSourceCreate.model_validate(
-            {**base, "chemicals": [{"name": "某溶剂", "cas": "1234-56-7", "quantity_t": 1}]}
+            {**base, "chemicals": [{"name": "某溶剂", "cas": "1330-20-7", "quantity_t": 1}]}
         )
     with pytest.raises(ValidationError, match="W9"):
         HazardSourceCreate.model_validate({**base, "chemicals": [{"name": "x", "quantity_t": 1, "categories": ["W9"]}]})

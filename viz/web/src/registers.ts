@@ -127,6 +127,8 @@ export const REGISTERS: RegisterConfig[] = [
       alpha: '校正系数 α',
       s_value: 'S值',
       is_major: '构成重大危险源',
+      grade_label: '级别（文字）',
+      explanation: '辨识过程（GB 18218）',
       technical_person: '技术负责人',
       operational_person: '操作负责人',
     },

@@ -1,0 +1,1 @@
+"""DeepStream edge analytics: nvmsgconv payloads from Kafka, and a pyds probe for edge boxes."""

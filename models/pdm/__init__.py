@@ -1,0 +1,1 @@
+"""Predictive maintenance: window features of vibration, temperature and current; RUL and warnings."""

@@ -1,0 +1,1 @@
+"""Personnel positioning stream: ranges or fixes to positions and alarms (issue 11)."""

@@ -1,0 +1,1 @@
+"""Video-detection stream: DeepStream payloads to detections and alarms (issue 11)."""
