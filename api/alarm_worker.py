@@ -32,6 +32,7 @@ from registers.catalog import reminder_registers
 from registers.db import utcnow
 from registers.dual_prevention import service as dual_prevention
 from registers.framework.reminders import due_reminders
+from registers.hazard_sources import duty_notices
 from registers.hidden_hazards import scheduled as hazards_scheduled
 from registers.notifications import service as notifications
 from registers.permits import service as permits
@@ -204,7 +205,8 @@ class AlarmWorker:
         Special work (GB 30871): expire tickets past their validity, suspend running work whose
         gas analysis went stale, remind before it does. Dual prevention: generate the
         investigation tasks of the next day from their schedules, mark missed ones overdue,
-        escalate hidden hazards past their rectification deadline.
+        escalate hidden hazards past their rectification deadline. Major hazard sources: notify
+        each missed 包保 duty period once.
         """
         now = now or utcnow()
         jobs: list[tuple[str, Callable[[Session], object]]] = [
@@ -216,6 +218,10 @@ class AlarmWorker:
             (
                 "hidden hazards escalate",
                 lambda s: hazards_scheduled.escalate_overdue(session=s, notifier=self.notifier, now=now),
+            ),
+            (
+                "包保 overdue duties",
+                lambda s: duty_notices.notify_overdue_duties(session=s, notifier=self.notifier, now=now),
             ),
         ]
         for name, job in jobs:
