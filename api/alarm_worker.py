@@ -33,6 +33,7 @@ from registers.db import utcnow
 from registers.dual_prevention import service as dual_prevention
 from registers.framework.reminders import due_reminders
 from registers.hazard_sources import duty_notices
+from registers.hazard_sources import reports as duty_reports
 from registers.hidden_hazards import scheduled as hazards_scheduled
 from registers.notifications import service as notifications
 from registers.permits import service as permits
@@ -97,6 +98,7 @@ class AlarmWorker:
         self.area_of = area_lookup(plant)
         self.notifier = notifications.Notifier(channels=channels_from_settings(settings), area_of=self.area_of)
         self.housekeeping_s = housekeeping_s
+        self.duty_escalation_days = settings.duty_escalation_days
         self.recorded = 0
         self.errors = 0
         self._stop = threading.Event()
@@ -206,7 +208,9 @@ class AlarmWorker:
         gas analysis went stale, remind before it does. Dual prevention: generate the
         investigation tasks of the next day from their schedules, mark missed ones overdue,
         escalate hidden hazards past their rectification deadline. Major hazard sources: notify
-        each missed 包保 duty period once.
+        each missed 包保 duty period once, escalate it to the 主要负责人 when still missed
+        ``settings.duty_escalation_days`` (7) days later, and issue each ended month's 包保
+        assessment report once.
         """
         now = now or utcnow()
         jobs: list[tuple[str, Callable[[Session], object]]] = [
@@ -223,6 +227,13 @@ class AlarmWorker:
                 "包保 overdue duties",
                 lambda s: duty_notices.notify_overdue_duties(session=s, notifier=self.notifier, now=now),
             ),
+            (
+                "包保 escalation",
+                lambda s: duty_notices.escalate_overdue_duties(
+                    session=s, notifier=self.notifier, now=now, after_days=self.duty_escalation_days
+                ),
+            ),
+            ("包保 monthly reports", lambda s: duty_reports.generate_due_reports(session=s, now=now)),
         ]
         for name, job in jobs:
             try:

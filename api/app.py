@@ -36,6 +36,7 @@ from api.routers import (
     inspections,
     live,
     notifications,
+    overview,
     pdm,
     people,
     permits,
@@ -83,11 +84,16 @@ def create_app(
         engine = make_engine(url)
         app.state.session_factory = make_session_factory(engine)
         _seed_admin(app)
+        if start_runtime:  # serving for real; tests that hit a few routes keep the lazy build
+            _warm_routes(app)
         worker = AlarmWorker(rt.bus, app.state.session_factory, plant_model, settings)
         app.state.alarm_worker = worker
         feed = None
         if start_runtime:
             worker.start()  # subscribed before the flow can raise anything
+            from api.risk_warnings import start_risk_warnings  # risk.score -> 风险预警 (bus or Kafka)
+
+            app.state.risk_warnings = start_risk_warnings(rt, app.state.session_factory, worker.notifier)
             await rt.start()
             if rt.distributed:  # the flow runs elsewhere: its alarm topics feed the register
                 feed = KafkaAlarmFeed(worker, settings.kafka_brokers, prefix=settings.kafka_topic_prefix).start()
@@ -96,6 +102,7 @@ def create_app(
             yield
         finally:
             if start_runtime:
+                await asyncio.to_thread(app.state.risk_warnings.stop)
                 if feed is not None:
                     await asyncio.to_thread(feed.stop)
                 await rt.stop()
@@ -151,6 +158,7 @@ def create_app(
         *inspections.routers,
         reminders.router,
         risk.router,
+        overview.router,
         pdm.router,
         positioning.router,
         video.router,
@@ -161,6 +169,21 @@ def create_app(
     app.include_router(live.router)  # authenticates the ?token= itself (browsers cannot set WS headers)
     _mount_web(app, settings.web_dist)
     return app
+
+
+def _warm_routes(app: FastAPI) -> None:
+    """Build FastAPI's per-router route contexts at start-up instead of in the first requests.
+
+    FastAPI builds the context of an included router's routes (dependencies re-analysed)
+    lazily, when a request is first matched against that router; the first request to a
+    route mounted late (permits: ~450 routes before it) paid seconds for all of them, and every
+    concurrent first request waited on that build. Walks the routers as matching would.
+    """
+    pending = list(app.router.routes)
+    while pending:
+        candidates = getattr(pending.pop(), "effective_candidates", None)  # FastAPI's _IncludedRouter
+        if callable(candidates):
+            pending.extend(candidates())
 
 
 def _mount_web(app: FastAPI, dist: Path) -> None:

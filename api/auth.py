@@ -34,7 +34,7 @@ from starlette.requests import HTTPConnection
 
 from api.settings import Settings
 from registers.audit import service as audit
-from registers.db import utcnow
+from registers.db import REQUEST_SESSIONS, utcnow
 from registers.permissions import can
 from registers.users import service as users
 from registers.users.models import User
@@ -74,6 +74,9 @@ MUST_CHANGE_PASSWORD = "请先修改密码 / Password change required: POST /api
 # What an account that must change its password may still do (等保2.0: the initial or reset
 # password is good for nothing but replacing it).
 PASSWORD_CHANGE_PATHS = frozenset({"/api/v1/auth/me", "/api/v1/auth/me/password", "/api/v1/auth/logout"})
+# What an account of a role in ``settings.totp_required_roles`` may do before it enrolled.
+TOTP_ENROL_PATHS = PASSWORD_CHANGE_PATHS | {"/api/v1/auth/me/totp", "/api/v1/auth/me/totp/confirm"}
+TOTP_REQUIRED = "请先绑定动态口令 / Second factor required: POST /api/v1/auth/me/totp"
 
 
 class TokenClaims(BaseModel):
@@ -247,8 +250,11 @@ def get_session(conn: HTTPConnection) -> Iterator[Session]:
 
 
 # scope="function": the commit runs before the response is sent, so a failed commit is a
-# 500 and never a 200 for work that was lost.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+# 500 and never a 200 for work that was lost. max_concurrency: at most REQUEST_SESSIONS
+# requests of a process hold a session (the rest wait on the event loop, without a thread),
+# fewer than the pool's connections; uncapped, 50 users stalled the API for the pool timeout
+# (threads waiting for connections held by requests waiting for a thread). One alias, one limit.
+SessionDep = Annotated[Session, Depends(get_session, scope="function", max_concurrency=REQUEST_SESSIONS)]
 
 
 @contextmanager
@@ -325,6 +331,13 @@ def get_current_user(conn: HTTPConnection, session: SessionDep, token: TokenDep)
         if conn.scope["type"] == "websocket":
             raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=MUST_CHANGE_PASSWORD)
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=MUST_CHANGE_PASSWORD)
+    if (
+        settings.totp_required_roles
+        and conn.url.path not in TOTP_ENROL_PATHS
+        and not user.totp_enabled
+        and set(user.role_names) & set(settings.totp_required_roles)
+    ):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=TOTP_REQUIRED)
     return user
 
 

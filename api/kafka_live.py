@@ -172,6 +172,10 @@ class KafkaLivePush:
             # (an unreachable cluster is retried with back-off by _run).
             "bootstrap_timeout_ms": 1_000,
             "reconnect_backoff_max_ms": 2_000,
+            # A topic created after this consumer subscribed (an operator who starts the API
+            # before `safetwin topics create`, or a first metadata answer that raced topic
+            # creation) would otherwise stay unassigned for kafka-python's default 5 minutes.
+            "metadata_max_age_ms": 5_000,
         }
         config.update(self.consumer_config)
         return KafkaConsumer(**config)

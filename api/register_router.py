@@ -6,6 +6,7 @@
 method path                                   action    what
 ====== ====================================== ========= ==========================================
 GET    ``""``                                 read      list: filters, ``sort``, ``page``, ``size``, ``q``
+GET    ``/form-schema``                       read      the create / edit form (api/register_forms.py)
 GET    ``/export``                            export    same filters, ``format=xlsx|csv``
 POST   ``/import``                            import    upload .xlsx/.csv; 422 with row errors, nothing written
 POST   ``""``                                 create    create (201)
@@ -43,6 +44,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from api.auth import SessionDep, require
+from api.register_forms import add_form_route
 from registers.framework.attachments import (
     DEFAULT_MAX_BYTES,
     AttachmentStorage,
@@ -219,6 +221,7 @@ def register_router(
         A router; add register-specific routes to it before including it in the app.
     """
     router = APIRouter(prefix=prefix, tags=tags)
+    add_form_route(router, register, prefix=prefix, resource=resource)  # before ``/{record_id}``
     create_schema = register.create_schema
     update_schema = register.update_schema
     read_schema = register.read_schema

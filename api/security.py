@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
 from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.auth import get_current_user
 from api.settings import SECRET_FILE, Settings, write_private
 from registers.audit import service as audit
 from registers.permissions import RoleName
@@ -198,18 +200,39 @@ def install_log_redaction() -> None:
 # --- app wiring ------------------------------------------------------------------------------
 
 
+SIGNED_IN_SCHEMA_PATH = "/api/v1/openapi.json"
+
+
 def docs_urls(settings: Settings) -> dict[str, str | None]:
-    """FastAPI's docs arguments: the interactive docs and the schema are closed in production."""
+    """FastAPI's docs arguments: the public docs and schema are closed in production.
+
+    Signed-in users still get the schema there, at :data:`SIGNED_IN_SCHEMA_PATH` with their
+    bearer token (see :func:`install`); Swagger UI stays closed because it loads its
+    scripts from a CDN and cannot send a token when the browser navigates to it.
+    """
     if settings.environment == "production":
         return {"docs_url": None, "redoc_url": None, "openapi_url": None}
     return {}
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add the middlewares and the log filter to the app."""
+    """Add the middlewares and the log filter to the app; in production the signed-in schema route."""
     app.add_middleware(AuditTrail)
     app.add_middleware(SecurityHeaders, hsts_max_age_s=settings.hsts_max_age_s)
     install_log_redaction()
+    if settings.environment == "production":
+
+        def openapi_schema() -> JSONResponse:
+            return JSONResponse(app.openapi())
+
+        app.add_api_route(
+            SIGNED_IN_SCHEMA_PATH,
+            openapi_schema,
+            methods=["GET"],
+            dependencies=[Depends(get_current_user)],
+            include_in_schema=False,
+            summary="OpenAPI schema for signed-in users (production)",
+        )
 
 
 # --- files and first start -------------------------------------------------------------------

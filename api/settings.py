@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     )
     token_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
     password_max_age_days: int = Field(default=90, ge=0, description="password expiry; 0 turns it off")
+    totp_required_roles: list[str] = Field(
+        default_factory=list,
+        description='roles that must enrol a TOTP second factor before using the API, e.g. ["admin","security_admin"]',
+    )
     ws_recheck_s: float = Field(default=30.0, gt=0, description="/ws/live re-checks its token this often")
     hsts_max_age_s: int = Field(default=31536000, ge=0, description="Strict-Transport-Security on HTTPS")
     web_dist: Path = Field(default=REPO_ROOT / "viz" / "web" / "dist")
@@ -115,6 +119,9 @@ class Settings(BaseSettings):
         default=0.3, gt=0, le=50, description="ranging noise of the site's tags: UWB ~0.3 m, BLE ~3 m"
     )
     sim_people: int = Field(default=12, ge=0, le=20_000, description="embedded: simulated people walking the plant")
+    duty_escalation_days: int = Field(
+        default=7, ge=1, le=92, description="包保: missed this many days after its period: escalated to 主要负责人"
+    )
 
     # notification channels (each enabled when its address is set)
     notify_sms_url: str | None = Field(default=None, description="SMS gateway endpoint (HTTP POST JSON)")

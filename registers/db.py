@@ -42,6 +42,17 @@ NAMING_CONVENTION: dict[str, str] = {
     "pk": "pk_%(table_name)s",
 }
 
+# Connections of one process. Request sessions are the only ones held across the hops of a
+# request between the event loop and the thread pool, so their number is capped (by the API's
+# session dependency, waiting without a thread) below the pool: a request that holds a
+# connection then always finds a thread, and a thread never waits for a connection held by a
+# request that waits for a thread (the stall of 50 users on the pool of 5 + 10). The rest of
+# the pool serves short uses within one thread: the audit writer, logins, WebSocket checks,
+# the alarm worker. Per process, so N API workers open at most N x (size + overflow).
+REQUEST_SESSIONS = 12
+POOL_SIZE = REQUEST_SESSIONS + 4
+POOL_OVERFLOW = 8
+
 # Arbitrary but fixed key of the PostgreSQL advisory lock that serialises migrations when
 # several API replicas start at once.
 _MIGRATION_LOCK_KEY = 0x5AFE7_1
@@ -104,6 +115,13 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
         cursor.close()
 
 
+def _default_pool(kwargs: dict[str, Any]) -> None:
+    """The queue pool's size (see :data:`REQUEST_SESSIONS`), unless the caller chose a pool."""
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_OVERFLOW)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create the engine for a registers database URL (SQLite file or PostgreSQL).
 
@@ -120,6 +138,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)  # survive a database restart under a long-lived API
+        _default_pool(kwargs)
         return create_engine(parsed, **kwargs)
 
     connect_args = dict(kwargs.pop("connect_args", {}))
@@ -128,8 +147,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if database in ("", ":memory:"):
         # One shared connection, else every pooled connection would see its own empty database.
         kwargs.setdefault("poolclass", StaticPool)
-    elif not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        _default_pool(kwargs)
+        if not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, connect_args=connect_args, **kwargs)
     event.listen(engine, "connect", _sqlite_on_connect)
     return engine

@@ -126,6 +126,7 @@ _GRANTS: Mapping[RoleName, Mapping[str, frozenset[str]]] = {
     },
     RoleName.INSPECTOR: {
         "twin": _READ,
+        "reading": _READ,  # compares the field gauge with the DCS value on a round
         "equipment": _READ,
         "hazard_source": _READ,
         "hazard_source_duty": frozenset({Action.READ, Action.CREATE}),  # a duty done on a round
@@ -161,6 +162,7 @@ _GRANTS: Mapping[RoleName, Mapping[str, frozenset[str]]] = {
     RoleName.REGULATOR: {
         resource: _LOOK
         for resource in (
+            "reading",  # 重大危险源在线监测: the monitored values of the hazard sources
             "risk",
             "alarm",
             "hazard_source",

@@ -37,7 +37,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC
 
 import numpy as np
@@ -60,9 +60,11 @@ MODBUS_DEVICE_ID = 1
 OPCUA_NAMESPACE_INDEX = 2  # 0 is the OPC Foundation's, 1 the server's own; ours is the first registered
 _WRITE_MULTIPLE_REGISTERS = 16
 MODBUS_DATA_VALID_TAG = "_data_valid"
+"""Tag name of the field server's "data valid" register in :func:`modbus_data_valid`."""
 WRITE_SLICE = 250
 """Values written between two yields to the event loop (see ``FieldServers._write``)."""
-"""Tag name of the field server's "data valid" register in :func:`modbus_data_valid`."""
+PROTOCOLS = ("modbus", "opcua")
+"""The field protocols the simulated devices can serve."""
 
 OnSample = Callable[[list[SensorReading]], None]
 
@@ -143,6 +145,10 @@ class FieldServers:
         host: Interface both servers bind to.
         mqtt_url: ``mqtt://host:port`` of a broker to publish readings to; None for no MQTT.
         on_sample: Called with each step's readings (e.g. to feed an in-memory bus directly).
+        protocols: Which servers to run (``"modbus"``, ``"opcua"``). The embedded runtime
+            reads one of them; at 10,000 tags feeding the other every second is most of the
+            device process's CPU (asyncua's per-node writes) and delays the answers to the
+            protocol that is actually read.
     """
 
     def __init__(
@@ -155,7 +161,13 @@ class FieldServers:
         host: str = "127.0.0.1",
         mqtt_url: str | None = None,
         on_sample: OnSample | None = None,
+        protocols: Iterable[str] = PROTOCOLS,
     ) -> None:
+        chosen = frozenset(protocols)
+        if not chosen or not chosen <= set(PROTOCOLS):
+            msg = f"protocols must be a non-empty subset of {PROTOCOLS}, got {sorted(chosen)}"
+            raise ValueError(msg)
+        self.protocols = chosen
         self.plant = plant
         self.simulator = simulator
         self.host = host
@@ -202,17 +214,20 @@ class FieldServers:
         t_first = time.time() if first_sample_s is None else first_sample_s
         try:
             t0 = time.perf_counter()
-            modbus = self._build_modbus()
+            modbus = self._build_modbus() if "modbus" in self.protocols else None
             self._modbus = modbus
             t1 = time.perf_counter()
-            self._opcua = await self._build_opcua()
+            self._opcua = await self._build_opcua() if "opcua" in self.protocols else None
             t2 = time.perf_counter()
             await self._write(self.simulator.readings_at(t_first), t_first)
-            await modbus.async_setValues(MODBUS_DEVICE_ID, _WRITE_MULTIPLE_REGISTERS, self._data_valid_address, [1])
+            if modbus is not None:
+                await modbus.async_setValues(MODBUS_DEVICE_ID, _WRITE_MULTIPLE_REGISTERS, self._data_valid_address, [1])
             t3 = time.perf_counter()
-            await modbus.serve_forever(background=True)
+            if modbus is not None:
+                await modbus.serve_forever(background=True)
             t4 = time.perf_counter()
-            await self._opcua.start()
+            if self._opcua is not None:
+                await self._opcua.start()
             t5 = time.perf_counter()
             self.startup_s = {"modbus": t1 - t0 + t4 - t3, "opcua": t2 - t1 + t5 - t4, "first_sample": t3 - t2}
             if self.mqtt_url is not None:
@@ -224,10 +239,9 @@ class FieldServers:
             await self.stop()
             raise
         logger.info(
-            "field servers up: modbus %s:%s, %s%s (start-up %s)",
-            self.host,
-            self.modbus_port,
-            self.opcua_url,
+            "field servers up: %s%s%s (start-up %s)",
+            f"modbus {self.host}:{self.modbus_port} " if self._modbus is not None else "",
+            self.opcua_url if self._opcua is not None else "",
             f", mqtt {self.mqtt_url}" if self.mqtt_url else "",
             {k: round(v, 3) for k, v in self.startup_s.items()},
         )

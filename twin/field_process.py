@@ -40,6 +40,8 @@ class FieldConfig:
     opcua_port: int
     mqtt_url: str | None
     interval_s: float
+    protocols: tuple[str, ...] = ("modbus", "opcua")
+    """Servers to run; the runtime asks for the one it reads (see ``FieldServers``)."""
 
 
 class FieldProcessError(RuntimeError):
@@ -143,6 +145,7 @@ def main() -> None:
     try:
         raw = json.loads(sys.stdin.readline())
         raw["plant_file"] = Path(raw["plant_file"])
+        raw["protocols"] = tuple(raw.get("protocols", ("modbus", "opcua")))
         config = FieldConfig(**raw)
         asyncio.run(_serve(config))
     except Exception as err:  # noqa: BLE001 - reported to the parent, which decides
@@ -159,7 +162,12 @@ async def _serve(config: FieldConfig) -> None:
     plant = load_plant(config.plant_file)
     simulator = Simulator(plant, seed=config.seed, start_s=time.time())
     servers = FieldServers(
-        plant, simulator, modbus_port=config.modbus_port, opcua_port=config.opcua_port, mqtt_url=config.mqtt_url
+        plant,
+        simulator,
+        modbus_port=config.modbus_port,
+        opcua_port=config.opcua_port,
+        mqtt_url=config.mqtt_url,
+        protocols=config.protocols,
     )
     await servers.start()
     stop = asyncio.Event()

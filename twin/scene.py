@@ -18,13 +18,15 @@ Example:
     >>> from twin.plant import load_plant
     >>> scene = build_scene(load_plant())
     >>> scene.graph.get("R-401")[1]
-    'R-401-mesh'
+    'shape-reactor-5x5x8'
     >>> export_glb(load_plant())[:4]
     b'glTF'
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 import re
 from collections.abc import Sequence
@@ -68,6 +70,7 @@ COLORS: dict[str, str] = {
     "column": "#b3bcc6",
     "camera": "#2e3440",
     "anchor": "#f5c400",
+    "rack": "#7d8893",
 }
 
 # Heights (plant z, metres) of the flat layers, stacked to avoid z-fighting.
@@ -123,9 +126,13 @@ def _box(sx: float, sy: float, sz: float, cx: float = 0.0, cy: float = 0.0, z0: 
     return trimesh.creation.box(extents=[sx, sy, sz], transform=_translate(cx, cy, z0 + sz / 2))  # type: ignore[no-any-return]
 
 
+_detail = {"sections": _SECTIONS, "sphere": 3, "legs": 12}
+_COARSE = {"sections": 10, "sphere": 1, "legs": 4}
+
+
 def _solid(profile: Sequence[tuple[float, float]]) -> trimesh.Trimesh:
     """Revolve a (radius, z) profile about +z; the profile runs from the axis back to the axis."""
-    return trimesh.creation.revolve(np.asarray(profile, dtype=np.float64), sections=_SECTIONS)
+    return trimesh.creation.revolve(np.asarray(profile, dtype=np.float64), sections=_detail["sections"])
 
 
 def _ellipse(r: float, h: float, z: float, *, up: bool, n: int = 8) -> list[tuple[float, float]]:
@@ -151,10 +158,11 @@ def _equipment_mesh(e: Equipment) -> trimesh.Trimesh:
     if e.kind == "sphere":
         d = min(plan, sz) * 0.85
         cz = sz - d / 2
-        parts.append(trimesh.creation.icosphere(subdivisions=3, radius=d / 2).apply_translation([0, 0, cz]))
+        ball = trimesh.creation.icosphere(subdivisions=_detail["sphere"], radius=d / 2)
+        parts.append(ball.apply_translation([0, 0, cz]))
         for k in range(4):
             a = math.pi / 4 + k * math.pi / 2
-            leg = trimesh.creation.cylinder(radius=d * 0.035, height=cz, sections=12)
+            leg = trimesh.creation.cylinder(radius=d * 0.035, height=cz, sections=_detail["legs"])
             parts.append(leg.apply_translation([0.36 * d * math.cos(a), 0.36 * d * math.sin(a), cz / 2]))
     elif e.kind in ("tank", "column"):
         r = plan / 2
@@ -176,11 +184,11 @@ def _equipment_mesh(e: Equipment) -> trimesh.Trimesh:
             shell = _concat(
                 [
                     trimesh.creation.cylinder(
-                        radius=r * 0.88, height=length * 0.86, sections=_SECTIONS
+                        radius=r * 0.88, height=length * 0.86, sections=_detail["sections"]
                     ).apply_translation([0, 0, -length * 0.07]),
-                    trimesh.creation.cylinder(radius=r, height=length * 0.14, sections=_SECTIONS).apply_translation(
-                        [0, 0, length * 0.43]
-                    ),
+                    trimesh.creation.cylinder(
+                        radius=r, height=length * 0.14, sections=_detail["sections"]
+                    ).apply_translation([0, 0, length * 0.43]),
                 ]
             )
         shell.apply_transform(_horizontal(along_y))
@@ -198,7 +206,7 @@ def _equipment_mesh(e: Equipment) -> trimesh.Trimesh:
         profile = [(0.0, skirt), *_ellipse(r, head, bottom, up=False)[1:], *_ellipse(r, head, top, up=True)]
         parts.append(_solid(profile))
         parts.append(
-            trimesh.creation.cylinder(radius=r * 0.75, height=bottom, sections=_SECTIONS).apply_translation(
+            trimesh.creation.cylinder(radius=r * 0.75, height=bottom, sections=_detail["sections"]).apply_translation(
                 [0, 0, bottom / 2]
             )
         )
@@ -206,9 +214,95 @@ def _equipment_mesh(e: Equipment) -> trimesh.Trimesh:
     elif e.kind == "pump":
         parts.append(_box(sx, sy, sz * 0.25))
         parts.append(_box(sx * 0.9, sy * 0.8, sz * 0.75, z0=sz * 0.25))
-    else:  # building
-        parts.append(_box(sx, sy, sz))
+    else:  # building: storeys of about 4 m, each marked by a floor slab band, and a roof parapet
+        floors = _floors(e)
+        inset = min(0.3, plan * 0.05)  # walls stand back from the slab edges, within the footprint
+        parts.append(_box(sx - inset, sy - inset, sz))
+        for k in range(1, floors):
+            parts.append(_box(sx, sy, 0.25, z0=sz * k / floors - 0.125))
+        parts.append(_box(sx, sy, min(0.6, sz * 0.1), z0=sz - min(0.6, sz * 0.1)))
     return _concat(parts)
+
+
+def _coarse_mesh(e: Equipment) -> trimesh.Trimesh:
+    """The same shape with a tenth of the triangles: what the page draws for items far from the camera."""
+    saved = dict(_detail)
+    _detail.update(_COARSE)
+    try:
+        return _equipment_mesh(e)
+    finally:
+        _detail.update(saved)
+
+
+def _floors(e: Equipment) -> int:
+    """Storeys of a building (about 4 m each); 1 for anything else."""
+    return max(1, round(e.size[2] / 4.0)) if e.kind == "building" else 1
+
+
+_RACK_HEIGHT = 5.0
+_RACK_WIDTH = 3.0
+_RACK_BAY = 6.0
+
+
+def _rack_mesh(length: float) -> trimesh.Trimesh:
+    """A pipe rack along plant +x from 0 to ``length``: portal frames every 6 m carrying four pipes."""
+    parts: list[trimesh.Trimesh] = []
+    bays = max(1, round(length / _RACK_BAY))
+    for k in range(bays + 1):
+        x = length * k / bays
+        for side in (-1.0, 1.0):
+            parts.append(_box(0.3, 0.3, _RACK_HEIGHT, x, side * _RACK_WIDTH / 2))
+        parts.append(_box(0.3, _RACK_WIDTH + 0.3, 0.3, x, 0.0, _RACK_HEIGHT - 0.3))
+    for i, radius in enumerate((0.25, 0.2, 0.2, 0.15)):
+        y = -_RACK_WIDTH / 2 + 0.4 + i * (_RACK_WIDTH - 0.8) / 3
+        pipe = trimesh.creation.cylinder(radius=radius, height=length, sections=12)
+        pipe.apply_transform(_horizontal(False))
+        parts.append(pipe.apply_translation([length / 2, y, _RACK_HEIGHT + radius]))
+    return _concat(parts)
+
+
+def pipe_racks(plant: Plant) -> list[tuple[str, tuple[float, float], tuple[float, float]]]:
+    """Pipe racks between units: ``(name, start, end)`` in plan, one per production area.
+
+    A production unit is fed from its nearest storage or production neighbour that faces it
+    across a road (bounds overlapping in x or y); the rack crosses the road between the two
+    facing edges along the middle of the overlap, 10 m into each unit.
+
+    Example:
+        >>> from twin.plant import load_plant
+        >>> pipe_racks(load_plant())
+        [('rack-tank_farm-reaction_unit', (110.0, 115.0), (150.0, 115.0))]
+    """
+    racks: list[tuple[str, tuple[float, float], tuple[float, float]]] = []
+    units = [a for a in plant.areas if a.kind in ("storage", "production")]
+    seen: set[frozenset[str]] = set()
+    for a in units:
+        if a.kind != "production":
+            continue
+        (ax0, ay0), (ax1, ay1) = a.bounds
+        best: tuple[float, str, tuple[float, float], tuple[float, float]] | None = None
+        for b in units:
+            if b.id == a.id or frozenset((a.id, b.id)) in seen:
+                continue
+            (bx0, by0), (bx1, by1) = b.bounds
+            if min(ay1, by1) - max(ay0, by0) > 4 and (bx1 <= ax0 or ax1 <= bx0):  # side by side, gap in x
+                y = (max(ay0, by0) + min(ay1, by1)) / 2
+                x0, x1 = (bx1, ax0) if bx1 <= ax0 else (ax1, bx0)
+                gap, start, end = x1 - x0, (x0 - 10.0, y), (x1 + 10.0, y)
+            elif min(ax1, bx1) - max(ax0, bx0) > 4 and (by1 <= ay0 or ay1 <= by0):  # one above the other
+                x = (max(ax0, bx0) + min(ax1, bx1)) / 2
+                y0, y1 = (by1, ay0) if by1 <= ay0 else (ay1, by0)
+                gap, start, end = y1 - y0, (x, y0 - 10.0), (x, y1 + 10.0)
+            else:
+                continue
+            if gap > 0 and (best is None or gap < best[0]):
+                best = (gap, b.id, start, end)
+        if best is not None:
+            _, other, start, end = best
+            seen.add(frozenset((a.id, other)))
+            first, second = sorted((a.id, other), key=lambda i: [u.id for u in units].index(i))
+            racks.append((f"rack-{first}-{second}", start, end))
+    return racks
 
 
 def _polygon_triangles(points: FloatArray) -> list[tuple[int, int, int]]:
@@ -305,6 +399,12 @@ def _to_gltf(mesh: trimesh.Trimesh, material: Any, *, origin: Sequence[float] = 
     return out
 
 
+def _shape_name(e: Equipment) -> str:
+    """The mesh name shared by every equipment of this kind and size, e.g. ``shape-tank-14x14x12``."""
+    dims = "x".join(f"{v:g}".replace(".", "_").replace("-", "m") for v in e.size)
+    return f"shape-{e.kind}-{dims}"
+
+
 def _y_up(point: Sequence[float]) -> FloatArray:
     x, y, z = point
     return _translate(x, z, -y)
@@ -345,10 +445,16 @@ def build_scene(plant: Plant) -> trimesh.Scene:
     ground = _box(w, h, _GROUND_DEPTH, w / 2, h / 2, -_GROUND_DEPTH)
     add("ground", _to_gltf(ground, materials["ground"]), np.eye(4), {"role": "ground", "color": COLORS["ground"]})
 
+    def place(node: str, shape: str, build: Any, material: str, transform: FloatArray, extras: dict[str, Any]) -> None:
+        """A node showing the shared mesh ``shape`` (built on first use)."""
+        if shape not in scene.geometry:
+            scene.geometry[shape] = _to_gltf(build(), materials[material])
+        graph: Any = scene.graph  # trimesh's graph is untyped
+        graph.update(frame_from=graph.base_frame, frame_to=node, matrix=transform, geometry=shape, metadata=extras)
+
     for area in plant.areas:
         (x0, y0), (x1, y1) = area.bounds
         top = _AREA_TOP.get(area.kind, _AREA_TOP_DEFAULT)
-        slab = _box(x1 - x0, y1 - y0, top, (x0 + x1) / 2, (y0 + y1) / 2)
         key = f"area:{area.kind}"
         extras: dict[str, Any] = {
             "role": "area",
@@ -357,16 +463,24 @@ def build_scene(plant: Plant) -> trimesh.Scene:
             "name": area.name,
             "color": COLORS[key],
         }
-        add(_node_name("area-", area.id), _to_gltf(slab, materials[key]), np.eye(4), extras)
+        w_a, h_a = x1 - x0, y1 - y0
+        shape = f"shape-area-{area.kind}-{w_a:g}x{h_a:g}".replace(".", "_")
+        slab = lambda w_a=w_a, h_a=h_a, top=top: _box(w_a, h_a, top, w_a / 2, h_a / 2)  # noqa: E731
+        place(_node_name("area-", area.id), shape, slab, key, _y_up((x0, y0, 0.0)), extras)
 
     for zone in plant.zones:
-        fill, outline = _zone_meshes(zone.polygon)
+        pts = np.asarray(zone.polygon, dtype=np.float64)
+        corner = pts.min(axis=0)
+        local = [(float(x), float(y)) for x, y in np.round(pts - corner, 6)]
+        digest = hashlib.sha1(repr(local).encode(), usedforsecurity=False).hexdigest()[:10]
+        meshes = functools.cache(lambda local=local: _zone_meshes(local))
         key = f"zone:{zone.kind}"
         extras = {"role": "zone", "zone_id": zone.id, "kind": zone.kind, "name": zone.name, "color": COLORS[key]}
-        add(_node_name("zone-", zone.id), _to_gltf(fill, materials[key]), np.eye(4), extras)
-        add(
-            _node_name("zone-", f"{zone.id}-outline"), _to_gltf(outline, materials[f"{key}-outline"]), np.eye(4), extras
-        )
+        at = _y_up((float(corner[0]), float(corner[1]), 0.0))
+        shape = f"shape-zone-{zone.kind}-{digest}"
+        place(_node_name("zone-", zone.id), shape, lambda m=meshes: m()[0], key, at, extras)
+        outline = _node_name("zone-", f"{zone.id}-outline")
+        place(outline, f"{shape}-outline", lambda m=meshes: m()[1], f"{key}-outline", at, extras)
 
     tags_of: dict[str, list[str]] = {e.id: [] for e in plant.equipment}
     for t in plant.tags:
@@ -382,26 +496,59 @@ def build_scene(plant: Plant) -> trimesh.Scene:
             "tags": tags_of[e.id],
             "color": COLORS[e.kind],
         }
-        mesh = _to_gltf(_equipment_mesh(e), materials[e.kind])
-        add(_node_name("", e.id), mesh, _y_up(e.position), extras)
+        if e.kind == "building":
+            extras["floors"] = _floors(e)
+        # one glTF mesh per shape (kind and size): a generated plant of 2,000 items has a
+        # handful of shapes, so the GLB is built and sent once per shape and the page can
+        # draw every copy of a shape as one instanced mesh
+        shape = _shape_name(e)
+        extras["shape"] = shape
+        if shape not in scene.geometry and e.kind != "building":
+            # level of detail: a coarse twin of the shape on a node of its own (role "lod"), at the
+            # first item's place; the page draws far items with it and does not draw the node itself
+            lod = {"role": "lod", "shape": shape}
+            place(f"lod-{shape}", f"{shape}-lod", lambda e=e: _coarse_mesh(e), e.kind, _y_up(e.position), lod)
+        place(_node_name("", e.id), shape, lambda e=e: _equipment_mesh(e), e.kind, _y_up(e.position), extras)
+
+    for name, (x0, y0), (x1, y1) in pipe_racks(plant):
+        along_y = abs(y1 - y0) > abs(x1 - x0)
+        length = abs(y1 - y0) if along_y else abs(x1 - x0)
+
+        def rack(length: float = length, along_y: bool = along_y) -> trimesh.Trimesh:
+            mesh = _rack_mesh(length)
+            if along_y:  # x -> y: the rack then runs from (0, 0) to (0, length)
+                mesh.apply_transform(np.asarray(_tf.rotation_matrix(math.pi / 2, [0.0, 0.0, 1.0]), dtype=np.float64))
+            return mesh
+
+        extras = {"role": "rack", "name": "管廊", "length": round(length, 3), "color": COLORS["rack"]}
+        shape = f"shape-rack-{'y' if along_y else 'x'}-{length:g}".replace(".", "_")
+        place(name, shape, rack, "rack", _y_up((min(x0, x1), min(y0, y1), 0.0)), extras)
 
     zone_centres = {z.id: np.mean(np.asarray(z.polygon, dtype=np.float64), axis=0) for z in plant.zones}
+
+    def cone() -> trimesh.Trimesh:
+        mesh: trimesh.Trimesh = trimesh.creation.cone(radius=0.6, height=1.4, sections=16)  # apex at +z
+        mesh.apply_translation([0, 0, -1.4])  # apex at the camera position, opening downward
+        return mesh
+
     for cam in plant.cameras:
-        cone = trimesh.creation.cone(radius=0.6, height=1.4, sections=16)  # apex at +z
-        cone.apply_translation([0, 0, -1.4])  # apex at the camera position, opening downward
         target = np.append(zone_centres[cam.zone], 0.0) if cam.zone else np.asarray([*cam.position[:2], 0.0])
         view = target - np.asarray(cam.position)
+        turn = np.eye(4)
         if np.linalg.norm(view) > 1e-9:
-            # the cone opens along -z; turn -z to the viewing direction
-            turn = _geometry.align_vectors([0.0, 0.0, -1.0], view / np.linalg.norm(view))
-            cone.apply_transform(turn)
+            # the cone opens along -z; turn -z to the viewing direction (plant frame, then glTF's)
+            turn = np.asarray(_geometry.align_vectors([0.0, 0.0, -1.0], view / np.linalg.norm(view)), dtype=np.float64)
+        turn = _Z_UP_TO_Y_UP @ turn @ _Z_UP_TO_Y_UP.T
         extras = {"role": "camera", "camera_id": cam.id, "name": cam.name, "zone": cam.zone, "color": COLORS["camera"]}
-        add(_node_name("camera-", cam.id), _to_gltf(cone, materials["camera"]), _y_up(cam.position), extras)
+        place(_node_name("camera-", cam.id), "shape-camera", cone, "camera", _y_up(cam.position) @ turn, extras)
+
+    def puck() -> trimesh.Trimesh:
+        mesh: trimesh.Trimesh = trimesh.creation.cylinder(radius=0.25, height=0.6, sections=16)
+        return mesh
 
     for anchor in plant.anchors:
-        puck = trimesh.creation.cylinder(radius=0.25, height=0.6, sections=16)
         extras = {"role": "anchor", "anchor_id": anchor.id, "color": COLORS["anchor"]}
-        add(_node_name("anchor-", anchor.id), _to_gltf(puck, materials["anchor"]), _y_up(anchor.position), extras)
+        place(_node_name("anchor-", anchor.id), "shape-anchor", puck, "anchor", _y_up(anchor.position), extras)
     return scene
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from api.auth import SessionDep
+from api.auth import SessionDep, require
 from api.deps import StoreDep
 from models.alarm_states import AlarmStatus
 from models.contracts import to_builtins
 from registers.alarms import service as alarms
 
-router = APIRouter(prefix="/api/v1/alarms", tags=["alarms 报警"])
+router = APIRouter(prefix="/api/v1/alarms", tags=["alarms 报警"], dependencies=[Depends(require("read", "alarm"))])
 
 
 @router.get("/active")
@@ -55,7 +55,7 @@ def alarm_events(
     return [to_builtins(a) for a in store.alarm_events(start, end, limit)]
 
 
-@router.get("/deadletters", tags=["deadletter 死信"])
+@router.get("/deadletters", tags=["deadletter 死信"], dependencies=[Depends(require("read", "reading"))])
 def deadletters(store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
     """Messages the pipeline could not use, with the reason (nothing is silently lost)."""
     return [to_builtins(d) for d in store.deadletters(limit)]

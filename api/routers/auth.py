@@ -3,6 +3,11 @@
 ``/login`` and ``/token`` are the only unauthenticated routes of the API (they have to be);
 mount this router *outside* the aggregating router that adds authentication.
 
+Second factor (等保2.0 8.1.4.1 d): an account that enrolled an authenticator app
+(``POST /me/totp``, then ``/me/totp/confirm`` with a first code) logs in with ``otp`` as
+well. Without it the right password gets 401 with ``X-OTP-Required: true`` (nothing is
+counted); a wrong code counts toward the lockout like a wrong password.
+
 Status codes: 401 wrong credentials, 423 account locked (with ``Retry-After``), 403 account
 disabled, 422 invalid input or a new password that breaks the rule, 400 a wrong current
 password on ``/me/password`` (not 401, which the front end reads as "logged out").
@@ -32,12 +37,25 @@ from api.auth import (
 from api.settings import Settings
 from registers.users import service as users
 from registers.users.models import User
-from registers.users.schemas import LoginRequest, PasswordChange, Token, TokenUser, UserRead
+from registers.users.schemas import (
+    LoginRequest,
+    PasswordChange,
+    Token,
+    TokenUser,
+    TotpCode,
+    TotpEnrolment,
+    UserRead,
+)
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth 认证"])
 
 _LOGIN_ERRORS: dict[int | str, dict[str, Any]] = {
-    status.HTTP_401_UNAUTHORIZED: {"description": "用户名或密码错误 / invalid username or password"},
+    status.HTTP_401_UNAUTHORIZED: {
+        "description": "用户名、密码或动态口令错误；需要动态口令时带 X-OTP-Required / invalid credentials or code",
+        "headers": {
+            "X-OTP-Required": {"description": "true: send the authenticator code as otp", "schema": {"type": "string"}}
+        },
+    },
     status.HTTP_403_FORBIDDEN: {"description": "账户已停用 / account disabled"},
     status.HTTP_423_LOCKED: {"description": "账户已锁定 / account locked after 5 failed logins"},
 }
@@ -54,6 +72,7 @@ _FORM_BODY: dict[str, Any] = {
                         "grant_type": {"type": "string", "enum": ["password"]},
                         "username": {"type": "string"},
                         "password": {"type": "string", "format": "password"},
+                        "otp": {"type": "string", "pattern": "^[0-9]{6}$"},
                     },
                 }
             }
@@ -73,7 +92,12 @@ def _translate_errors(*, wrong_password_status: int = status.HTTP_401_UNAUTHORIZ
         ) from err
     except users.AccountDisabled as err:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(err)) from err
-    except users.InvalidCredentials as err:
+    except users.OtpRequired as err:
+        otp_headers = {"WWW-Authenticate": "Bearer", "X-OTP-Required": "true"}
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=str(err), headers=otp_headers) from err
+    except users.TotpStateError as err:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(err)) from err
+    except (users.InvalidCredentials, users.InvalidOtp) as err:
         headers = {"WWW-Authenticate": "Bearer"} if wrong_password_status == status.HTTP_401_UNAUTHORIZED else None
         raise HTTPException(wrong_password_status, detail=str(err), headers=headers) from err
     except users.PasswordPolicyError as err:
@@ -84,6 +108,8 @@ def _audit_login_failure(request: Request, err: users.LoginError) -> None:
     action = {
         users.AccountLocked: "account_locked",
         users.AccountDisabled: "login_disabled",
+        users.OtpRequired: "login_otp_required",  # the password was right: worth seeing in the trail
+        users.InvalidOtp: "login_otp_failed",
     }.get(type(err), "login_failed")
     audit_event(
         request,
@@ -102,7 +128,9 @@ def _issue_token(request: Request, credentials: LoginRequest) -> Token:
     with _translate_errors():
         try:
             with security_session(factory) as session:
-                user = users.authenticate(session=session, username=credentials.username, password=credentials.password)
+                user = users.authenticate(
+                    session=session, username=credentials.username, password=credentials.password, otp=credentials.otp
+                )
                 token = Token(
                     access_token=create_token(settings, user),
                     expires_in=settings.token_ttl_minutes * 60,
@@ -111,8 +139,9 @@ def _issue_token(request: Request, credentials: LoginRequest) -> Token:
         except users.LoginError as err:
             _audit_login_failure(request, err)
             raise
+    factors = "password+totp" if credentials.otp and user.totp_enabled else "password"
     audit_event(
-        request, actor=user.username, roles=user.role_names, action="login", object_type="session", detail="password"
+        request, actor=user.username, roles=user.role_names, action="login", object_type="session", detail=factors
     )
     return token
 
@@ -124,7 +153,7 @@ async def password_form(request: Request) -> LoginRequest:
     Swagger's "Authorize" dialog.
     """
     form = parse_qs((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True)
-    data = {key: values[0] for key in ("username", "password") if (values := form.get(key))}
+    data = {key: values[0] for key in ("username", "password", "otp") if (values := form.get(key))}
     try:
         return LoginRequest.model_validate(data)
     except ValidationError as err:
@@ -221,4 +250,70 @@ def logout(
         action="logout",
         object_type="session",
         detail="everywhere" if everywhere else "",
+    )
+
+
+@router.post(
+    "/me/totp",
+    status_code=status.HTTP_201_CREATED,
+    summary="绑定动态口令 / start TOTP enrolment",
+    responses={status.HTTP_409_CONFLICT: {"description": "已启用动态口令 / already enabled"}},
+)
+def enrol_totp(user: CurrentUser, request: Request) -> TotpEnrolment:
+    """A new secret for an authenticator app; login does not change until ``/me/totp/confirm``."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    # A transaction of its own, committed before the audit entry is written: on SQLite a
+    # second writer would wait for the request's write lock.
+    with _translate_errors(), security_session(factory) as session:
+        account = session.get_one(User, user.id)
+        secret = users.start_totp_enrolment(session=session, user=account)
+        enrolment = TotpEnrolment(secret=secret, otpauth_uri=users.totp_uri(account, secret))
+    audit_event(
+        request,
+        actor=user.username,
+        roles=user.role_names,
+        action="totp_enrol",
+        object_type="user",
+        object_id=user.username,
+    )
+    return enrolment
+
+
+@router.post(
+    "/me/totp/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="确认动态口令 / confirm TOTP with a first code",
+    responses={
+        status.HTTP_400_BAD_REQUEST: {"description": "动态口令错误 / wrong code"},
+        status.HTTP_409_CONFLICT: {"description": "没有待确认的绑定 / nothing to confirm"},
+    },
+)
+def confirm_totp(body: TotpCode, user: CurrentUser, request: Request) -> None:
+    """Turn the second factor on; every token of the account ends, so log in again with a code."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    try:
+        with (
+            _translate_errors(wrong_password_status=status.HTTP_400_BAD_REQUEST),
+            security_session(factory) as session,
+        ):
+            users.confirm_totp(session=session, user=session.get_one(User, user.id), code=body.code)
+    except HTTPException as err:
+        audit_event(
+            request,
+            actor=user.username,
+            roles=user.role_names,
+            action="totp_enable",
+            result="failure",
+            object_type="user",
+            object_id=user.username,
+            detail=str(err.detail),
+        )
+        raise
+    audit_event(
+        request,
+        actor=user.username,
+        roles=user.role_names,
+        action="totp_enable",
+        object_type="user",
+        object_id=user.username,
     )

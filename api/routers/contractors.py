@@ -22,7 +22,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from api.auth import SessionDep, require
 from api.register_router import RecordId, register_router, translate_errors
-from api.routers.hazard_sources import form_schema_routes
 from registers.contractors import service
 from registers.contractors.schemas import (
     ContractorFileRead,
@@ -177,22 +176,10 @@ def permit_check(
     return PermitCheckRead(contractor_id=record_id, allowed=allowed, reason=reason)
 
 
-forms = form_schema_routes(
-    [
-        (service.contractors, "/api/v1/contractors", RESOURCE),
-        (service.documents, "/api/v1/contractor-documents", RESOURCE),
-        (service.tools, "/api/v1/contractor-tools", RESOURCE),
-        (service.violations, "/api/v1/contractor-violations", RESOURCE),
-    ],
-    tags=TAGS,
-)
-
-
 # ``routers`` are the leaf routers, in matching order; ``api/app.py`` includes them one by one.
 # FastAPI analyses every route again at each level of nested ``include_router``; flat keeps
 # start-up fast. ``router`` (all of them, one level deep) is for tests and other apps.
 routers: tuple[APIRouter, ...] = (
-    forms,
     extra,
     register_router(service.contractors, prefix="/api/v1/contractors", tags=TAGS, resource=RESOURCE),
     *(

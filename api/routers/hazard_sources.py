@@ -8,17 +8,16 @@ factory's ``/{record_id}`` so their names are not read as record ids:
   (source, role, period) with its state, or only the overdue ones;
 * ``GET /api/v1/hazard-sources/report``: periodic assessment report (JSON);
 * ``GET /api/v1/hazard-sources/report/export``: the same report as an Excel workbook;
-* ``GET /api/v1/hazard-sources/form-schema``: the create / edit form as JSON Schema with the
-  Chinese labels (the web form is generated from it; labels live in one place, the API);
+* ``GET /api/v1/hazard-sources/periodic-reports``: the monthly reports issued on schedule and
+  stored (``registers/hazard_sources/reports.py``), ``/{report_id}`` one as issued and
+  ``/{report_id}/export`` its Excel file;
 * ``GET /api/v1/hazard-sources/{record_id}/msds``: the source's inventory linked to the
   chemicals (MSDS) register, chemicals without an MSDS flagged.
 
 This module has no ``from __future__ import annotations``: FastAPI reads the annotations.
 """
 
-from collections.abc import Callable, Iterable
-from datetime import date, timedelta
-from enum import Enum
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -29,12 +28,13 @@ from api.auth import SessionDep, require
 from api.register_router import register_router, translate_errors
 from registers.db import utcnow
 from registers.framework.exporting import XLSX_MEDIA_TYPE
-from registers.framework.service import Register
+from registers.hazard_sources import reports as periodic
 from registers.hazard_sources import service as hazard_sources
+from registers.hazard_sources.models import HazardSourceReport
 from registers.hazard_sources.scheduled import DutyCheck, DutyState
 from registers.users.models import User
 
-__all__ = ["FormSchemaRead", "form_schema", "form_schema_routes", "router", "routers"]
+__all__ = ["router", "routers"]
 
 # The longest span one request may assess: five years of weekly periods is ~260 per source.
 MAX_SPAN = timedelta(days=5 * 366)
@@ -100,20 +100,7 @@ class ReportRead(BaseModel):
 
 
 def _check(check: DutyCheck) -> DutyCheckRead:
-    return DutyCheckRead(
-        hazard_source_code=check.source.code,
-        hazard_source_name=check.source.name,
-        role=check.rule.role.value,
-        role_label=check.rule.role.label,
-        person=check.source.person(check.rule.role),
-        period=check.rule.period.value,
-        start=check.start,
-        last_day=check.last_day,
-        done=check.done,
-        required=check.rule.minimum,
-        state=check.state,
-        state_label=check.state.label,
-    )
+    return DutyCheckRead.model_validate(periodic.check_json(check))
 
 
 def _span(first: date, last: date) -> None:
@@ -134,55 +121,7 @@ def _report(session: SessionDep, first: date, last: date) -> hazard_sources.Asse
 
 
 assessment = APIRouter(prefix="/api/v1/hazard-sources", tags=["hazard sources 重大危险源"])
-
-
-class FormSchemaRead(BaseModel):
-    """What a create / edit form needs: the JSON Schemas the API validates with and the Chinese labels."""
-
-    title: str
-    create: dict[str, Any]
-    update: dict[str, Any]
-    labels: dict[str, str]
-
-
-def form_schema(register: Register[Any, Any, Any, Any]) -> FormSchemaRead:
-    """The register's create / update schemas and labels, for a form generated in the browser."""
-    return FormSchemaRead(
-        title=register.title,
-        create=register.create_schema.model_json_schema(),
-        update=register.update_schema.model_json_schema(),
-        labels={name: register.label(name) for name in register.create_schema.model_fields},
-    )
-
-
-def _form_endpoint(register: Register[Any, Any, Any, Any]) -> Callable[[], FormSchemaRead]:
-    def form() -> FormSchemaRead:
-        """JSON Schemas and Chinese labels of the create and edit forms (the web form is generated from them)."""
-        return form_schema(register)
-
-    return form
-
-
-def form_schema_routes(
-    items: Iterable[tuple[Register[Any, Any, Any, Any], str, str]], *, tags: list[str | Enum]
-) -> APIRouter:
-    """``GET {prefix}/form-schema`` for each (register, prefix, permission resource); include it first.
-
-    Readers of the register may fetch its form (it holds no data); saving still needs the
-    create / update permission, checked by the register's own routes.
-    """
-    router = APIRouter(tags=tags)
-    for register, prefix, resource in items:
-        router.add_api_route(
-            f"{prefix}/form-schema",
-            _form_endpoint(register),
-            methods=["GET"],
-            response_model=FormSchemaRead,
-            dependencies=[Depends(require("read", resource))],
-            summary=f"{register.title}表单定义",
-            name=f"{register.name}_form_schema",
-        )
-    return router
+reports = APIRouter(prefix="/api/v1/hazard-sources/periodic-reports", tags=["hazard sources 重大危险源"])
 
 
 class MsdsLinkRead(BaseModel):
@@ -246,38 +185,7 @@ def duty_report(
     last: Annotated[date, Query(ge=EARLIEST, le=LATEST, description="报告截止日期(含)")],
 ) -> ReportRead:
     """Per source: grade, R and per role the periods required, done and overdue."""
-    report = _report(session, first, last)
-    return ReportRead(
-        first=report.first,
-        last=report.last,
-        required=report.required,
-        done=report.done,
-        rows=[
-            ReportRowRead(
-                code=row.code,
-                name=row.name,
-                grade=row.grade,
-                grade_label=row.grade_label,
-                r_value=row.r_value,
-                s_value=row.s_value,
-                roles=[
-                    RoleSummaryRead(
-                        role=r.role.value,
-                        role_label=r.role.label,
-                        person=r.person,
-                        required=r.required,
-                        done=r.done,
-                        overdue=r.overdue,
-                        records=r.records,
-                        rate=r.rate,
-                    )
-                    for r in row.roles
-                ],
-            )
-            for row in report.rows
-        ],
-        overdue=[_check(c) for c in report.overdue],
-    )
+    return ReportRead.model_validate(periodic.report_json(_report(session, first, last)))
 
 
 @assessment.get(
@@ -299,20 +207,73 @@ def export_duty_report(
     return Response(body, media_type=XLSX_MEDIA_TYPE, headers={"Content-Disposition": disposition})
 
 
+class PeriodicReportRead(BaseModel):
+    """A stored periodic report, without its content (the list)."""
+
+    id: int
+    period: str
+    first: date
+    last: date
+    generated_at: datetime
+    sources: int
+    required: int
+    done: int
+    overdue: int
+
+
+class PeriodicReportDetailRead(PeriodicReportRead):
+    """A stored periodic report with the report as it was issued."""
+
+    report: ReportRead
+
+
+ReportId = Annotated[int, Path(ge=1, le=2**31 - 1, description="报告ID")]
+
+
+def _stored(session: SessionDep, report_id: int) -> HazardSourceReport:
+    found = periodic.get_report(session=session, report_id=report_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"考核报告 {report_id} 不存在 / no such report")
+    return found
+
+
+def _summary(row: HazardSourceReport) -> dict[str, Any]:
+    return {k: getattr(row, k) for k in PeriodicReportRead.model_fields}
+
+
+@reports.get("", response_model=list[PeriodicReportRead], summary="包保考核定期报告列表")
+def list_periodic_reports(session: SessionDep, user: Reader) -> list[PeriodicReportRead]:
+    """The monthly reports issued on schedule, newest first."""
+    return [PeriodicReportRead.model_validate(_summary(r)) for r in periodic.list_reports(session=session)]
+
+
+@reports.get("/{report_id}", response_model=PeriodicReportDetailRead, summary="查看包保考核定期报告")
+def get_periodic_report(session: SessionDep, user: Reader, report_id: ReportId) -> PeriodicReportDetailRead:
+    """One stored report, as it was issued."""
+    row = _stored(session, report_id)
+    return PeriodicReportDetailRead.model_validate({**_summary(row), "report": row.content})
+
+
+@reports.get(
+    "/{report_id}/export",
+    response_class=Response,
+    summary="下载包保考核定期报告 (Excel)",
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}},
+)
+def export_periodic_report(session: SessionDep, user: Exporter, report_id: ReportId) -> Response:
+    """The stored report's Excel file, byte for byte as issued."""
+    row = _stored(session, report_id)
+    filename = f"重大危险源包保考核报告_{row.period}.xlsx"
+    disposition = f"attachment; filename=\"hazard-source-report-{row.period}.xlsx\"; filename*=UTF-8''{quote(filename)}"
+    return Response(row.workbook, media_type=XLSX_MEDIA_TYPE, headers={"Content-Disposition": disposition})
+
+
 # ``routers`` are the leaf routers, in matching order; ``api/app.py`` includes them one by one.
 # FastAPI analyses every route again at each level of nested ``include_router``; flat keeps
 # start-up fast. ``router`` (all of them, one level deep) is for tests and other apps.
-forms = form_schema_routes(
-    [
-        (hazard_sources.register, "/api/v1/hazard-sources", "hazard_source"),
-        (hazard_sources.duties, "/api/v1/hazard-source-duties", "hazard_source_duty"),
-    ],
-    tags=["hazard sources 重大危险源"],
-)
-
 routers: tuple[APIRouter, ...] = (
-    forms,
     assessment,
+    reports,
     register_router(
         hazard_sources.register,
         prefix="/api/v1/hazard-sources",

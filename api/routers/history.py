@@ -13,16 +13,17 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
+from api.auth import require
 from api.deps import PlantDep, StoreDep, TagDep
 from connectors.store.base import HistoryPoint, TagStatistics
 from models.contracts import now_ms
 from twin.plant import Plant
 
-router = APIRouter(tags=["history 历史与统计"])
+router = APIRouter(tags=["history 历史与统计"], dependencies=[Depends(require("read", "reading"))])
 
 DAY_MS = 86_400_000
 MAX_RANGE_MS = 400 * DAY_MS

@@ -61,8 +61,11 @@ Approver = Annotated[User, Depends(require("approve", RESOURCE))]
 Area = Annotated[str | None, Query(max_length=64, description="作业区域")]
 
 
-def _now(request: Request) -> datetime:
-    """The request's clock: the app's ``permit_clock`` if one is set (drills, tests), else UTC now."""
+async def _now(request: Request) -> datetime:
+    """The request's clock: the app's ``permit_clock`` if one is set (drills, tests), else UTC now.
+
+    ``async``: a plain function here cost every permit request a trip through the thread pool.
+    """
     clock: Callable[[], datetime] | None = getattr(request.app.state, "permit_clock", None)
     return clock() if clock is not None else utcnow()
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
-from api.auth import SessionDep
+from api.auth import SessionDep, require
 from api.deps import PlantDep
 from models.hazard_identification import HazardGrade
 from registers.hazard_sources.models import HazardSource
 
-router = APIRouter(prefix="/api/v1", tags=["plant 工厂模型"])
+router = APIRouter(prefix="/api/v1", tags=["plant 工厂模型"], dependencies=[Depends(require("read", "twin"))])
 
 
 def _grade_label(grade: int | None) -> str:

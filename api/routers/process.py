@@ -12,7 +12,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.register_router import register_router
-from api.routers.hazard_sources import form_schema_routes
 from registers.process import service as process
 
 __all__ = ["router", "routers"]
@@ -26,8 +25,6 @@ _REGISTERS = (
     (process.startups, "/api/v1/startup-shutdown", "start-up and shut-down 开停车记录"),
 )
 routers: tuple[APIRouter, ...] = (
-    # the create / edit forms' schemas, before the factory's ``/{record_id}``
-    form_schema_routes([(r, prefix, "process") for r, prefix, _tag in _REGISTERS], tags=["process 生产过程"]),
     *(register_router(r, prefix=prefix, tags=[tag], resource="process") for r, prefix, tag in _REGISTERS),
 )
 router = APIRouter()

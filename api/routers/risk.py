@@ -8,18 +8,33 @@ the risk dataflow (``pipelines.risk``) through the time-series store.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, status
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 
-from api.auth import require
+from api.auth import SessionDep, require
 from api.deps import PlantDep, RuntimeDep
 from api.runtime import Runtime, hazard_contexts, risk_table
-from models.contracts import RiskScore
+from models.contracts import RiskLevel, RiskScore
 from models.risk import HazardContext, input_decoder
 from models.risk_rules import LEVEL_LABELS, RiskRuleTable
+from registers.risk_warnings import service as risk_warnings
+from registers.risk_warnings.models import RiskWarning
+from registers.risk_warnings.workflow import (
+    ACTION_PERMISSION,
+    TRANSITIONS,
+    Feedback,
+    InvalidTransition,
+    WarningAction,
+    WarningState,
+    allowed_actions,
+)
+from registers.users.models import User
 
 router = APIRouter(prefix="/api/v1/risk", tags=["risk 风险"])
 
@@ -140,3 +155,194 @@ def post_input(
         raise HTTPException(status_code=409, detail="风险数据流未在本进程运行 / the risk flow does not run here")
     runtime.publish_risk_input(item)
     return {"accepted": msgspec.to_builtins(item)}
+
+
+# --- risk warnings (风险预警): the closed loop of an episode of elevated risk ------------------
+
+WarningPk = Annotated[int, Path(ge=1, le=2**31 - 1, description="风险预警ID")]
+
+
+Dispatcher = Annotated[User, Depends(require(*ACTION_PERMISSION[WarningAction.DISPATCH]))]
+Reporter = Annotated[User, Depends(require(*ACTION_PERMISSION[WarningAction.REPORT]))]
+Approver = Annotated[User, Depends(require(*ACTION_PERMISSION[WarningAction.CLOSE]))]
+
+
+@contextmanager
+def _warning_errors() -> Iterator[None]:
+    """The risk-warning register's errors as HTTP answers, in one place."""
+    try:
+        yield
+    except risk_warnings.WarningNotFound as err:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err)) from err
+    except InvalidTransition as err:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(err)) from err
+    except risk_warnings.IncompleteReport as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from err
+
+
+def _load_warning(warning_id: WarningPk, session: SessionDep) -> RiskWarning:
+    with _warning_errors():
+        return risk_warnings.get(session=session, warning_id=warning_id)
+
+
+WarningDep = Annotated[RiskWarning, Depends(_load_warning)]
+
+
+def _warning_view(
+    w: RiskWarning, table: RiskRuleTable, names: dict[str, str], *, steps: bool = False
+) -> dict[str, Any]:
+    reasons = msgspec.json.decode(w.reasons.encode()) if w.reasons else []
+    state = WarningState(w.state)
+    out: dict[str, Any] = {
+        "id": w.id,
+        "hazard_source_id": w.hazard_source_id,
+        "name": names.get(w.hazard_source_id, w.hazard_source_id),
+        "ts": w.ts,
+        "from_level": w.from_level,
+        "to_level": w.to_level,
+        "to_level_label": LEVEL_LABELS[RiskLevel(w.to_level)],
+        "level": w.level,
+        "ongoing": w.cleared_ts is None,
+        "cleared_ts": w.cleared_ts,
+        "score": w.score,
+        "rules_version": w.rules_version,
+        "contributions": [
+            {"rule": r.get("factor"), "label": table.label(str(r.get("factor"))), "points": r.get("value")}
+            for r in reasons
+        ],
+        "state": state.value,
+        "state_label": state.label,
+        "allowed_actions": [a.value for a in allowed_actions(TRANSITIONS, state)],
+        "dispatched_to": w.dispatched_to,
+        "disposal_report": w.disposal_report,
+        "cause": w.cause,
+        "measures": w.measures,
+        "feedback": w.feedback,
+        "closed_at": w.closed_at.isoformat() if w.closed_at else None,
+        "closed_by": w.closed_by,
+    }
+    if steps:
+        out["steps"] = [
+            {
+                "action": st.action,
+                "from_state": st.from_state,
+                "to_state": st.to_state,
+                "actor": st.actor,
+                "at": st.at.isoformat(),
+                "note": st.note,
+            }
+            for st in w.steps
+        ]
+    return out
+
+
+def _names(plant: PlantDep) -> dict[str, str]:
+    return {hs.id: hs.name for hs in plant.hazard_sources}
+
+
+@router.get("/warnings", dependencies=_READ)
+def list_warnings(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    plant: PlantDep,
+    hazard_source_id: Annotated[str | None, Query(max_length=64)] = None,
+    state: Annotated[WarningState | None, Query(description="raised / dispatched / reported / closed")] = None,
+    level: Annotated[RiskLevel | None, Query(description="peak level of the episode")] = None,
+    open_only: Annotated[bool, Query(description="only warnings not closed yet")] = False,
+    ongoing: Annotated[bool, Query(description="only episodes whose risk has not fallen back yet")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    """Risk warnings, newest first: one per episode of orange/red risk, with its reasons and closed-loop state."""
+    rows, total = risk_warnings.list_warnings(
+        session=session,
+        hazard_source_id=hazard_source_id,
+        state=state,
+        level=level,
+        open_only=open_only,
+        ongoing_only=ongoing,
+        limit=limit,
+        offset=offset,
+    )
+    table, names = _table(runtime), _names(plant)
+    return {"items": [_warning_view(w, table, names) for w in rows], "total": total}
+
+
+@router.get("/warnings/{warning_id}", dependencies=_READ)
+def get_warning(warning: WarningDep, runtime: RuntimeDep, plant: PlantDep) -> dict[str, Any]:
+    """One warning with its journal: who acknowledged, reported, closed it, and when the risk fell back."""
+    return _warning_view(warning, _table(runtime), _names(plant), steps=True)
+
+
+class DispatchBody(BaseModel):
+    """Acknowledge and dispatch (接警派发): to whom, if not the people the level calls for."""
+
+    to: str | None = Field(default=None, min_length=1, max_length=500, description="推送对象; default by level")
+
+
+class ReportBody(BaseModel):
+    """The disposal report (处置反馈) a warning needs before it may close."""
+
+    disposal: str = Field(min_length=1, max_length=4000, description="处置情况")
+    cause: str = Field(min_length=1, max_length=4000, description="原因分析")
+    measures: str = Field(min_length=1, max_length=4000, description="整改/管控措施")
+    feedback: Feedback = Field(description="已处置 handled / 误报 false_alarm / 设备故障 equipment_fault")
+
+
+class RejectBody(BaseModel):
+    """Why the report goes back."""
+
+    reason: str = Field(min_length=1, max_length=2000, description="退回原因")
+
+
+@router.post("/warnings/{warning_id}/acknowledge")
+def acknowledge_warning(
+    user: Dispatcher,
+    warning: WarningDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    plant: PlantDep,
+    body: DispatchBody | None = None,
+) -> dict[str, Any]:
+    """Acknowledge the warning and dispatch it (to the people its level calls for, or ``to``)."""
+    with _warning_errors():
+        risk_warnings.dispatch(session=session, warning=warning, actor=user.username, to=body.to if body else None)
+    return _warning_view(warning, _table(runtime), _names(plant))
+
+
+@router.post("/warnings/{warning_id}/report")
+def report_warning(
+    user: Reporter, warning: WarningDep, session: SessionDep, runtime: RuntimeDep, plant: PlantDep, body: ReportBody
+) -> dict[str, Any]:
+    """Report the disposal: what was done, the cause, the measures, the verdict."""
+    with _warning_errors():
+        risk_warnings.report(
+            session=session,
+            warning=warning,
+            actor=user.username,
+            disposal=body.disposal,
+            cause=body.cause,
+            measures=body.measures,
+            feedback=body.feedback,
+        )
+    return _warning_view(warning, _table(runtime), _names(plant))
+
+
+@router.post("/warnings/{warning_id}/reject")
+def reject_warning(
+    user: Approver, warning: WarningDep, session: SessionDep, runtime: RuntimeDep, plant: PlantDep, body: RejectBody
+) -> dict[str, Any]:
+    """Send the disposal report back for more work."""
+    with _warning_errors():
+        risk_warnings.reject(session=session, warning=warning, actor=user.username, reason=body.reason)
+    return _warning_view(warning, _table(runtime), _names(plant))
+
+
+@router.post("/warnings/{warning_id}/close")
+def close_warning(
+    user: Approver, warning: WarningDep, session: SessionDep, runtime: RuntimeDep, plant: PlantDep
+) -> dict[str, Any]:
+    """Sign the warning off (闭环): only after its disposal was reported."""
+    with _warning_errors():
+        risk_warnings.close(session=session, warning=warning, actor=user.username)
+    return _warning_view(warning, _table(runtime), _names(plant))

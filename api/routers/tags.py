@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
+from api.auth import require
 from api.deps import PlantDep, RuntimeDep, StoreDep, TagDep
 from models.contracts import Quality, SensorReading, now_ms, to_builtins
 
-router = APIRouter(prefix="/api/v1/tags", tags=["tags 位号"])
+router = APIRouter(prefix="/api/v1/tags", tags=["tags 位号"], dependencies=[Depends(require("read", "reading"))])
 
 DAY_MS = 86_400_000
 

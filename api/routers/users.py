@@ -148,3 +148,16 @@ def list_roles(_user: RoleReader) -> list[RoleRead]:
     """The built-in roles with their Chinese titles and the permission table."""
     table = grants()
     return [RoleRead(name=role.value, title=ROLE_TITLES[role], grants=table.get(role.value, {})) for role in RoleName]
+
+
+@router.delete(
+    "/users/{user_id}/totp",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="重置动态口令 / remove the second factor (lost phone)",
+    responses=_NOT_FOUND,
+)
+def reset_totp(user_id: UserId, session: SessionDep, actor: Editor, request: Request) -> None:
+    """Remove an account's authenticator; its sessions end and the owner may enrol again."""
+    user = _get(session, user_id)
+    users.reset_totp(session=session, user=user, actor=actor.username)
+    request.state.audit_detail = f"totp reset for {user.username}"

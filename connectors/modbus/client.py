@@ -39,6 +39,13 @@ there is nothing to hold yet, and a communication failure of a device never hear
 matter for the source's own supervision (:attr:`ModbusPoller.waiting_devices`). Once valid,
 a failed read (or the data-valid point dropping to zero) gives BAD readings as above.
 
+Chunks: a 10,000-tag device is 162 block reads, a chain of round trips that takes a third of a
+second or more; held until the last block, the first values would be that old before anyone
+sees them. :meth:`ModbusPoller.poll_chunks` hands the readings over as their blocks arrive,
+each chunk stamped with the time its first block was requested (when its values were
+sampled), and reads the blocks holding data-valid points first so a chunk can be judged
+valid or not at once, as a SCADA driver reads a PLC's status word before its data.
+
 Example:
     >>> p = RegisterPoint(tag="TT-101", address=4)
     >>> p.width, decode_point(p, [16812, 0])
@@ -59,7 +66,7 @@ import math
 import struct
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
 
@@ -363,7 +370,16 @@ class ModbusPoller:
         self.initial_backoff_s = initial_backoff_s
         self.max_backoff_s = max_backoff_s
         self.data_valid = flags
-        self.blocks = plan_blocks([*self.points, *flags.values()])
+        blocks = plan_blocks([*self.points, *flags.values()])
+        flag_tags = {f.tag for f in flags.values()}
+        # Blocks holding a data-valid point first (see "Chunks" in the module docs).
+        self.blocks = [b for b in blocks if any(p.tag in flag_tags for p in b.points)] + [
+            b for b in blocks if not any(p.tag in flag_tags for p in b.points)
+        ]
+        self._n_flag_blocks = sum(1 for b in blocks if any(p.tag in flag_tags for p in b.points))
+        self._index = {p.tag: i for i, p in enumerate(self.points)}
+        self._tag_points = {id(b): sum(1 for p in b.points if p.tag in self._index) for b in self.blocks}
+        self._unflagged_devices = {p.device_id for p in self.points} - set(flags)
         self._client: AsyncModbusTcpClient | None = None
         self._valid_devices: set[int] = set()
         self._last_value: dict[str, float] = {}
@@ -419,54 +435,111 @@ class ModbusPoller:
         Args:
             now_ms: Timestamp of the readings (epoch ms); the current time by default.
         """
-        ts = _now_ms() if now_ms is None else now_ms
+        chunks = [chunk async for chunk in self.poll_chunks(now_ms=now_ms)]
+        return chunks[0] if len(chunks) == 1 else [r for chunk in chunks for r in chunk]
+
+    async def poll_chunks(
+        self, *, chunk_points: int | None = None, now_ms: int | None = None
+    ) -> AsyncIterator[list[SensorReading]]:
+        """Read every point once, handing over the readings as their blocks arrive.
+
+        Args:
+            chunk_points: Hand over a chunk once its blocks hold at least this many points
+                (``None``: one chunk for the whole poll, in the order of ``points``).
+            now_ms: Timestamp of every reading (epoch ms); by default each chunk is stamped
+                with the time its first block was requested.
+
+        Yields:
+            Readings of the chunk's points of valid devices (in the order of ``points``), BAD
+            where a read failed; a lost connection makes the rest of the poll one BAD chunk.
+        """
+
+        def stamp() -> int:
+            return _now_ms() if now_ms is None else now_ms
+
         if not self.connected and self._was_connected:
             self._lost(ConnectionError("closed by peer"))
         if not self.connected and (time.monotonic() < self._next_attempt or not await self.connect()):
-            return [self._bad(p, ts) for p in self.points if p.device_id in self._valid_devices]
+            ts = stamp()
+            yield [self._bad(p, ts) for p in self.points if p.device_id in self._valid_devices]
+            return
         assert self._client is not None
         raw: dict[str, Sequence[int | bool]] = {}  # registers (or bit) of each point read successfully
-        for block in self.blocks:
-            try:
-                rr = await self._read(block)
-            except (TimeoutError, ModbusException, OSError) as err:
-                self._lost(err)
-                await self._drop()
-                break
-            values: Sequence[int | bool] = (
-                [] if rr.isError() else (rr.bits if block.table in BIT_TABLES else rr.registers)
-            )
-            if len(values) < block.count:
-                logger.debug("Modbus device %s error for %s+%s: %s", block.device_id, block.address, block.count, rr)
+        flagged_invalid: set[int] = set()
+        group: list[RegisterBlock] = []
+        size = 0  # tag points in the group
+        group_ts = stamp()
+        lost = False
+        for i, block in enumerate(self.blocks):
+            if not group:
+                group_ts = stamp()
+            group.append(block)
+            size += self._tag_points[id(block)]
+            if not lost:
+                try:
+                    rr = await self._read(block)
+                except (TimeoutError, ModbusException, OSError) as err:
+                    self._lost(err)
+                    await self._drop()
+                    lost = True  # the rest of the poll: BAD, in this chunk
+                else:
+                    values: Sequence[int | bool] = (
+                        [] if rr.isError() else (rr.bits if block.table in BIT_TABLES else rr.registers)
+                    )
+                    if len(values) < block.count:
+                        logger.debug(
+                            "Modbus device %s error for %s+%s: %s", block.device_id, block.address, block.count, rr
+                        )
+                    else:
+                        for p in block.points:
+                            at = p.address - block.address
+                            raw[p.tag] = values[at : at + p.width]
+            last = i == len(self.blocks) - 1
+            if i + 1 == self._n_flag_blocks or (last and self._n_flag_blocks == 0):
+                flagged_invalid = self._update_flags(raw)
+            if lost and not last:
                 continue
-            for p in block.points:
-                at = p.address - block.address
-                raw[p.tag] = values[at : at + p.width]
-        flagged_invalid = self._update_validity(raw)
+            if last or (chunk_points is not None and i >= self._n_flag_blocks and size >= chunk_points):
+                self._update_unflagged(raw)
+                yield self._readings(group, raw, flagged_invalid, group_ts)
+                group, size = [], 0
+
+    def _readings(
+        self, blocks: Sequence[RegisterBlock], raw: Mapping[str, Sequence[int | bool]], invalid: set[int], ts: int
+    ) -> list[SensorReading]:
+        points = sorted((p for b in blocks for p in b.points if p.tag in self._index), key=lambda p: self._index[p.tag])
         out: list[SensorReading] = []
-        for p in self.points:
+        for p in points:
             if p.device_id not in self._valid_devices:
                 continue
             regs = raw.get(p.tag)
-            out.append(self._bad(p, ts) if regs is None or p.device_id in flagged_invalid else self._good(p, ts, regs))
+            out.append(self._bad(p, ts) if regs is None or p.device_id in invalid else self._good(p, ts, regs))
         return out
 
-    def _update_validity(self, raw: Mapping[str, Sequence[int | bool]]) -> set[int]:
-        """Mark devices valid after their first valid sample; return those whose data-valid point reads 0."""
+    def _update_flags(self, raw: Mapping[str, Sequence[int | bool]]) -> set[int]:
+        """Mark devices with a data-valid point valid once it reads non-zero; return those reading 0."""
         invalid: set[int] = set()
-        for device_id in {p.device_id for p in self.points}:
-            flag = self.data_valid.get(device_id)
-            if flag is not None:
-                regs = raw.get(flag.tag)
-                ok = regs is not None and decode_raw(flag, regs) != 0
-                if regs is not None and not ok:
-                    invalid.add(device_id)
-            else:
-                ok = any(p.tag in raw for p in self.points if p.device_id == device_id)
-            if ok and device_id not in self._valid_devices:
+        for device_id, flag in self.data_valid.items():
+            regs = raw.get(flag.tag)
+            if regs is None:
+                continue
+            if decode_raw(flag, regs) == 0:
+                invalid.add(device_id)
+            elif device_id not in self._valid_devices:
                 self._valid_devices.add(device_id)
                 logger.info("Modbus device %s at %s:%s: first valid sample", device_id, self.host, self.port)
         return invalid
+
+    def _update_unflagged(self, raw: Mapping[str, Sequence[int | bool]]) -> None:
+        """Mark devices without a data-valid point valid once any of their points was read."""
+        if self._unflagged_devices <= self._valid_devices:
+            return
+        for p in self.points:
+            device_id = p.device_id
+            if device_id in self._valid_devices or device_id in self.data_valid or p.tag not in raw:
+                continue
+            self._valid_devices.add(device_id)
+            logger.info("Modbus device %s at %s:%s: first valid sample", device_id, self.host, self.port)
 
     async def close(self) -> None:
         """Close the connection; a later poll reconnects."""

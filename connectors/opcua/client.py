@@ -59,6 +59,7 @@ from asyncua.common.subscription import (
 )
 from asyncua.ua.status_codes import StatusCodes
 
+from connectors.opcua.security import ClientSecurity, apply_client_security
 from models.contracts import Quality, SensorReading, now_ms
 
 logger = logging.getLogger(__name__)
@@ -180,6 +181,9 @@ class OpcUaSubscriber:
         watchdog_s: How often asyncua probes the server to notice a silent death.
         monitored_items_per_request: Most monitored items created by one request.
         timeout_per_item_s: Extra seconds a CreateMonitoredItems request may take per item.
+        security: Basic256Sha256 certificate, mode and identity
+            (:class:`~connectors.opcua.security.ClientSecurity`); ``None`` connects without
+            security, which a server configured as :mod:`connectors.opcua.security` refuses.
     """
 
     def __init__(
@@ -196,6 +200,7 @@ class OpcUaSubscriber:
         watchdog_s: float = 1.0,
         monitored_items_per_request: int = 1000,
         timeout_per_item_s: float = 0.002,
+        security: ClientSecurity | None = None,
     ) -> None:
         if monitored_items_per_request < 1:
             msg = f"monitored_items_per_request must be at least 1, got {monitored_items_per_request}"
@@ -215,6 +220,7 @@ class OpcUaSubscriber:
         self.watchdog_s = watchdog_s
         self.monitored_items_per_request = monitored_items_per_request
         self.timeout_per_item_s = timeout_per_item_s
+        self.security = security
         self.dropped_before_first_sample = 0
         """Notifications dropped because their tag had not delivered a valid first sample."""
         self._valid_tags: set[str] = set()
@@ -273,6 +279,8 @@ class OpcUaSubscriber:
     async def _connect(self) -> None:
         client = Client(self.url, timeout=self.timeout, watchdog_intervall=self.watchdog_s)
         client.connection_lost_callback = self._on_connection_lost
+        if self.security is not None:
+            await apply_client_security(client, self.security)
         await client.connect()
         self._client = client
         self._lost_reason = None

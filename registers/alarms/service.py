@@ -45,7 +45,7 @@ from registers.alarms.schemas import (
     StandingAlarm,
 )
 from registers.db import utcnow
-from registers.framework.attachments import AttachmentStorage, safe_filename
+from registers.framework.attachments import AttachmentStorage, safe_filename, sniff_content_type
 
 log = logging.getLogger(__name__)
 
@@ -488,13 +488,19 @@ def add_attachment(
     if len(content) > MAX_ATTACHMENT_BYTES:
         msg = f"附件过大 / {len(content)} bytes exceeds the limit of {MAX_ATTACHMENT_BYTES} bytes"
         raise AttachmentRefused(msg, too_large=True)
+    # The bytes decide, never the client's Content-Type (echoed on download it would turn an
+    # upload into stored XSS): an .exe renamed .jpg or an HTML page named .txt is refused.
+    sniffed = "image/bmp" if suffix == ".bmp" and content.startswith(b"BM") else sniff_content_type(content, name)
+    if sniffed is None or (sniffed == "application/octet-stream"):
+        msg = f"文件内容不是允许的类型 / the content of {name} is not an accepted kind (checked by its bytes)"
+        raise AttachmentRefused(msg)
     digest = hashlib.sha256(content).hexdigest()
     key = f"{digest[:2]}/{digest}"
     storage.put(key, content)
     row = AlarmAttachment(
         filename=name,
         stored_path=key,
-        content_type=(content_type or "application/octet-stream")[:128],
+        content_type=sniffed[:128],
         size=len(content),
         sha256=digest,
         uploaded_by=actor,

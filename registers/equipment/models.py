@@ -213,3 +213,6 @@ class WorkOrder(RegisterMixin, Base):
     pdm_ts: Mapped[int | None] = mapped_column(BigInteger, comment="PdM预测时间戳 (ms)")
     pdm_health: Mapped[float | None] = mapped_column(Float, comment="健康度 0–1")
     pdm_rul_days: Mapped[float | None] = mapped_column(Float, comment="剩余寿命 (天)")
+    pdm_failure_mode: Mapped[str | None] = mapped_column(
+        String(32), comment="PdM故障模式 (models.pdm.failure_modes); one open order per asset and mode"
+    )

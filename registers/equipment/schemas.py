@@ -660,6 +660,7 @@ class WorkOrderRead(RegisterRead):
     pdm_ts: int | None
     pdm_health: float | None
     pdm_rul_days: float | None
+    pdm_failure_mode: str | None = None
 
 
 class WorkOrderTransition(BaseModel):

@@ -48,6 +48,7 @@ from models.equipment_rules import (
     parse_code,
     pdm_priority,
 )
+from models.pdm.failure_modes import FAILURE_MODE_LABELS, failure_mode
 from registers.db import utcnow
 from registers.equipment.models import (
     BypassRecord,
@@ -96,6 +97,7 @@ from registers.equipment.schemas import (
     WorkOrderUpdate,
 )
 from registers.equipment.workflow import (
+    WORK_ORDER_TERMINAL,
     BypassAction,
     BypassState,
     InvalidTransition,
@@ -117,6 +119,7 @@ __all__ = [
     "bypasses",
     "calibrations",
     "create_from_prediction",
+    "open_for_prediction",
     "equipment_file",
     "get_by_code",
     "import_equipment_file",
@@ -991,8 +994,13 @@ def node_for_asset(*, session: Session, asset_id: str) -> EquipmentNode | None:
     return next((n for n in nodes if n.plant_id == asset_id), nodes[0] if nodes else None)
 
 
-def create_from_prediction(*, session: Session, prediction: PdmPrediction, actor: str | None = None) -> WorkOrder:
+def create_from_prediction(
+    *, session: Session, prediction: PdmPrediction, actor: str | None = None, failure_mode: str | None = None
+) -> WorkOrder:
     """A work order for a PdM prediction; the same ``(asset_id, ts)`` again returns the same order.
+
+    ``failure_mode`` (:mod:`models.pdm.failure_modes`) is named in the title and kept on the
+    order; :func:`open_for_prediction` uses it to keep one open order per asset and mode.
 
     The priority comes from health and remaining useful life (:func:`models.equipment_rules.pdm_priority`);
     the order is due before the predicted failure. Safe under concurrent delivery: the unique
@@ -1014,7 +1022,11 @@ def create_from_prediction(*, session: Session, prediction: PdmPrediction, actor
     life = f"，预计剩余寿命 {rul:.1f} 天" if rul is not None else ""
     data = WorkOrderCreate(
         equipment_code=node.code,
-        title=f"预测性维护: {node.name} 健康度 {prediction.health:.2f}"[:200],
+        title=(
+            f"预测性维护: {node.name}"
+            + (f" {FAILURE_MODE_LABELS.get(failure_mode, failure_mode)}" if failure_mode else "")
+            + f" 健康度 {prediction.health:.2f}"
+        )[:200],
         description=(
             f"PdM 预测 {at.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}: 健康度 {prediction.health:.2f}，"
             f"异常分 {prediction.anomaly_score:.2f}{life}；主要特征: {features}"
@@ -1029,6 +1041,7 @@ def create_from_prediction(*, session: Session, prediction: PdmPrediction, actor
             record.source = WorkOrderSource.PDM.value
             record.pdm_asset_id, record.pdm_ts = prediction.asset_id, prediction.ts
             record.pdm_health, record.pdm_rul_days = prediction.health, rul
+            record.pdm_failure_mode = failure_mode
             session.flush()
     except IntegrityError:
         existing = _order_for_prediction(session, prediction)
@@ -1041,6 +1054,63 @@ def create_from_prediction(*, session: Session, prediction: PdmPrediction, actor
 def _order_for_prediction(session: Session, prediction: PdmPrediction) -> WorkOrder | None:
     stmt = select(WorkOrder).where(WorkOrder.pdm_asset_id == prediction.asset_id, WorkOrder.pdm_ts == prediction.ts)
     return session.scalars(stmt.limit(1)).first()
+
+
+_PRIORITY_RANK: Mapping[str, int] = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+
+
+def open_for_prediction(
+    *, session: Session, prediction: PdmPrediction, actor: str | None = None, now: datetime | None = None
+) -> tuple[WorkOrder, bool]:
+    """ONE open work order per asset and failure mode for a PdM failure warning; ``(order, created)``.
+
+    The failure mode comes from the prediction's top features
+    (:func:`models.pdm.failure_modes.failure_mode`). While an order of that asset and mode is
+    open (not closed, cancelled or deleted), a new warning updates it (latest health and RUL,
+    priority raised and due date brought forward when the new prediction is more urgent, a line
+    in its description and its history) instead of raising a duplicate; once it is closed, the
+    next warning opens a new one. The same prediction delivered again returns its order.
+
+    Raises:
+        UnknownEquipment: the asset names no live equipment (the caller dead-letters the event).
+    """
+    replay = _order_for_prediction(session, prediction)
+    if replay is not None:
+        return replay, False
+    mode = failure_mode(prediction.top_features)
+    stmt = (
+        select(WorkOrder)
+        .where(
+            WorkOrder.pdm_asset_id == prediction.asset_id,
+            WorkOrder.pdm_failure_mode == mode,
+            WorkOrder.state.not_in([s.value for s in WORK_ORDER_TERMINAL]),
+            WorkOrder.deleted_at.is_(None),
+        )
+        .order_by(WorkOrder.id)
+        .limit(1)
+    )
+    order = session.scalars(stmt).first()
+    if order is None:
+        return create_from_prediction(session=session, prediction=prediction, actor=actor, failure_mode=mode), True
+    now = now or utcnow()
+    before = work_orders.snapshot(order)
+    rul = prediction.rul_days
+    order.pdm_health, order.pdm_rul_days = prediction.health, rul
+    priority = pdm_priority(health=prediction.health, rul_days=rul)
+    if _PRIORITY_RANK[priority] > _PRIORITY_RANK.get(order.priority, 0):
+        order.priority = priority
+    if rul is not None:
+        due = datetime.fromtimestamp(prediction.ts / 1000, UTC).astimezone(LOCAL_TZ).date() + timedelta(
+            days=int(max(rul, 0.0))
+        )
+        if order.due_on is None or due < order.due_on:
+            order.due_on = due
+    at = datetime.fromtimestamp(prediction.ts / 1000, UTC).astimezone(LOCAL_TZ)
+    life = f"，预计剩余寿命 {rul:.1f} 天" if rul is not None else ""
+    line = f"[PdM 更新 {at:%Y-%m-%d %H:%M}] 健康度 {prediction.health:.2f}{life}"
+    order.description = f"{order.description or ''}\n{line}".strip()
+    _bump(work_orders, session, order, actor, "pdm_update", before, now)
+    return order, False
 
 
 # --- views -----------------------------------------------------------------------------------

@@ -8,13 +8,21 @@ every attempt in the same delivery log as alarm notifications. Each missed (sour
 period) is notified exactly once: the fire is recorded in ``register_reminders``, whose unique
 key (register, source, role, period end) makes a repeat a no-op even when two API replicas run
 the job at the same moment. Nobody on duty is logged ``unrouted``, a roster gap that shows.
+
+Escalation (逾期升级): a period still missed :data:`ESCALATE_AFTER_DAYS` days after it ended
+(nobody 补录'd a record dated inside it) goes one level up, to the source's 主要负责人, at
+any hour: the roster lines naming that person, else roster lines of role ``principal``,
+else the people register's row of that name (or flagged 主要负责人) with a phone number.
+Once per missed period as well (``field`` ``escalated:<role>`` in ``register_reminders``).
+A missed duty of the 主要负责人 himself is escalated to him too: he is the top of the
+enterprise's chain, and the notice still reaches a person who can act.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,19 +30,33 @@ from sqlalchemy.orm import Session
 
 from connectors.notify.base import Notification
 from models.channels import ChannelKind
-from models.notify_rules import on_duty, targets_for
+from models.notify_rules import RosterEntry, on_duty, targets_for
 from registers.framework.models import ReminderSent
 from registers.hazard_sources.scheduled import DutyCheck
+from registers.hazard_sources.schemas import DutyRole
 from registers.hazard_sources.service import overdue_duties
 from registers.notifications import service as notifications
+from registers.people.models import Person
 
-__all__ = ["LOOKBACK_DAYS", "NOTICE_REGISTER", "DutyNotice", "notify_overdue_duties"]
+__all__ = [
+    "ESCALATE_AFTER_DAYS",
+    "ESCALATION_ROLES",
+    "LOOKBACK_DAYS",
+    "NOTICE_REGISTER",
+    "DutyNotice",
+    "escalate_overdue_duties",
+    "notify_overdue_duties",
+]
 
 NOTICE_REGISTER = "hazard_source_duty"
 """``register_reminders.register`` of these notices (the duty register's name)."""
 LOOKBACK_DAYS = 92
 """Missed periods that ended within this many days are notified (one quarter: the longest period)."""
 NOTICE_ROLES: tuple[str, ...] = ("safety_manager",)
+ESCALATE_AFTER_DAYS = 7
+"""A missed period still missed this many days after its last day is escalated to the 主要负责人."""
+ESCALATION_ROLES: tuple[str, ...] = ("principal",)
+"""Roster roles that stand for the 主要负责人 when no roster line names the source's one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +79,13 @@ def _message(check: DutyCheck) -> Notification:
     return Notification(address="", title=title, text=text, alarm_id=f"duty:{check.source.code}:{check.rule.role}")
 
 
-def _claim(session: Session, check: DutyCheck) -> bool:
+def _claim(session: Session, check: DutyCheck, *, kind: str = "overdue", days: int = 0) -> bool:
     """Record the notice as fired; False if it already was (here or by another replica)."""
     key = {
         "register": NOTICE_REGISTER,
         "record_id": check.source.id,
-        "field": f"overdue:{check.rule.role}",
-        "lead_days": 0,
+        "field": f"{kind}:{check.rule.role}",
+        "lead_days": days,
         "due_date": check.last_day,
     }
     exists = session.scalar(select(ReminderSent.id).filter_by(**key))
@@ -104,6 +126,74 @@ def notify_overdue_duties(
         for target in targets:
             rows += notifications.send_with_retries(
                 session=session, notifier=notifier, target=target, message=message, level=2
+            )
+        sent = tuple(sorted({r.recipient for r in rows if r.status == notifications.SENT}))
+        notices.append(DutyNotice(check, sent))
+    session.flush()
+    return notices
+
+
+def _escalation_message(check: DutyCheck, days: int) -> Notification:
+    base = _message(check)
+    principal = check.source.person(DutyRole.PRINCIPAL) or "主要负责人"
+    return Notification(
+        address="",
+        title=f"【包保履职逾期升级】{check.source.name} {check.rule.role.label}",
+        text=f"{principal}：{base.text}逾期已超过 {days} 天仍未履职，按包保责任制升级报告，请督办。",
+        alarm_id=f"duty-escalation:{check.source.code}:{check.rule.role}",
+    )
+
+
+def _principals(session: Session, roster: Sequence[RosterEntry], name: str | None) -> list[RosterEntry]:
+    """Who stands for the source's 主要负责人: roster lines naming them, the role, then the people register."""
+    if name:
+        named = [e for e in roster if e.person == name]
+        if named:
+            return named
+    by_role = [e for e in roster if e.role in ESCALATION_ROLES]
+    if by_role:
+        return by_role
+    stmt = select(Person).where(Person.deleted_at.is_(None), Person.phone.is_not(None), Person.phone != "")
+    stmt = stmt.where(Person.name == name) if name else stmt.where(Person.principal.is_(True))
+    return [
+        RosterEntry(
+            person=p.name,
+            role="principal",
+            shift_start=time(0),
+            shift_end=time(0),
+            addresses={ChannelKind.SMS: str(p.phone)},
+        )
+        for p in session.scalars(stmt.order_by(Person.id))
+    ]
+
+
+def escalate_overdue_duties(
+    *,
+    session: Session,
+    notifier: notifications.Notifier,
+    now: datetime,
+    after_days: int = ESCALATE_AFTER_DAYS,
+    channels: Sequence[ChannelKind] = (ChannelKind.SMS,),
+) -> list[DutyNotice]:
+    """Escalate every period missed for ``after_days`` or more to the 主要负责人, once; return them (caller commits)."""
+    today = now.date()
+    checks = overdue_duties(session=session, first=today - timedelta(days=LOOKBACK_DAYS + after_days), as_of=today)
+    roster = notifications.load_roster(session=session)
+    notices: list[DutyNotice] = []
+    for check in checks:
+        if (today - check.last_day).days < after_days or not _claim(session, check, kind="escalated", days=after_days):
+            continue
+        message = _escalation_message(check, after_days)
+        targets = targets_for(_principals(session, roster, check.source.person(DutyRole.PRINCIPAL)), channels)
+        if not targets:
+            why = "包保逾期升级：主要负责人无联系方式 / no address for the principal"
+            notifications._unrouted(session, alarm_id=message.alarm_id, level=3, title=message.title, why=why)  # noqa: SLF001
+            notices.append(DutyNotice(check, ()))
+            continue
+        rows = []
+        for target in targets:
+            rows += notifications.send_with_retries(
+                session=session, notifier=notifier, target=target, message=message, level=3
             )
         sent = tuple(sorted({r.recipient for r in rows if r.status == notifications.SENT}))
         notices.append(DutyNotice(check, sent))

@@ -1,7 +1,9 @@
 """SQLAlchemy models of the risk warnings (风险预警) and their closed-loop journal.
 
-One :class:`RiskWarning` per level change of a hazard source, unique on (source, event time)
-so the risk flow's at-least-once delivery raises it once. Every move of its closed loop lands
+One :class:`RiskWarning` per episode of elevated risk of a hazard source (the colour rising to
+orange or red until it falls back below orange), unique on (source, event time of the rise) so
+the risk flow's at-least-once delivery raises it once. ``cleared_ts`` is NULL while the
+episode lasts; ``level`` / ``last_ts`` follow the source's newest score in it. Every move of its closed loop lands
 in :class:`RiskWarningStep` with who and when (等保 and the Jilin mechanism both ask for it).
 """
 
@@ -38,6 +40,11 @@ class RiskWarning(TimestampMixin, Base):
     feedback: Mapped[str | None] = mapped_column(String(32), default=None, comment="workflow.Feedback")
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     closed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    level: Mapped[str | None] = mapped_column(String(16), default=None, comment="the source's current level")
+    last_ts: Mapped[int | None] = mapped_column(BigInteger, default=None, comment="newest score applied, epoch ms")
+    cleared_ts: Mapped[int | None] = mapped_column(
+        BigInteger, default=None, index=True, comment="risk fell back below orange, epoch ms; NULL: ongoing"
+    )
 
     steps: Mapped[list[RiskWarningStep]] = relationship(
         back_populates="warning", cascade="all, delete-orphan", order_by="RiskWarningStep.id"

@@ -84,13 +84,15 @@ TRANSITIONS: Mapping[tuple[WarningState, WarningAction], WarningState] = {
     (WarningState.REPORTED, WarningAction.CLOSE): WarningState.CLOSED,
 }
 
-ACTION_PERMISSION: Mapping[WarningAction, str] = {
-    WarningAction.DISPATCH: "update",
-    WarningAction.REPORT: "update",
-    WarningAction.REJECT: "approve",
-    WarningAction.CLOSE: "approve",
+ACTION_PERMISSION: Mapping[WarningAction, tuple[str, str]] = {
+    WarningAction.DISPATCH: ("acknowledge", "alarm"),
+    WarningAction.REPORT: ("update", "alarm"),
+    WarningAction.REJECT: ("approve", "alarm"),
+    WarningAction.CLOSE: ("approve", "alarm"),
 }
-"""Permission verb on resource ``risk`` each action needs: closing is the safety manager's sign-off."""
+"""(verb, resource) each action needs. Warnings are worked at the alarm desk: the control room
+acknowledges and dispatches (接警派发) and reports the disposal; closing or sending a report back
+is the safety manager's sign-off (``approve``)."""
 
 
 class InvalidTransition(ValueError):

@@ -53,6 +53,12 @@ class User(TimestampMixin, AuditMixin, Base):
     # carries the version it was issued under, so all older tokens die at once (等保2.0 8.1.4).
     token_version: Mapped[int] = mapped_column(default=0, server_default="0")
     password_changed_at: Mapped[datetime | None] = mapped_column(default=None, comment="for password expiry")
+    # Optional second factor (等保2.0 8.1.4.1 d): a TOTP secret (RFC 6238, base32). Pending
+    # until the owner proves the authenticator works (``totp_enabled_at``); the last accepted
+    # time step is kept so a code seen by a shoulder-surfer cannot be replayed.
+    totp_secret: Mapped[str | None] = mapped_column(String(64), default=None, comment="base32 TOTP secret")
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(default=None, comment="set when enrolment was confirmed")
+    totp_last_step: Mapped[int] = mapped_column(default=0, server_default="0", comment="last accepted 30 s step")
 
     # Roles are needed on every authenticated request, so load them with the user.
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin", order_by=Role.name)
@@ -61,6 +67,11 @@ class User(TimestampMixin, AuditMixin, Base):
     def role_names(self) -> list[str]:
         """Names of the user's roles, as ``can()`` and tokens want them."""
         return [role.name for role in self.roles]
+
+    @property
+    def totp_enabled(self) -> bool:
+        """Whether login asks for a one-time code (enrolment confirmed)."""
+        return self.totp_secret is not None and self.totp_enabled_at is not None
 
     def __repr__(self) -> str:
         return f"User({self.username!r})"

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+OTP_PATTERN = r"^[0-9]{6}$"
 
 
 def _role_names(value: Any) -> Any:
@@ -52,6 +53,8 @@ class UserRead(BaseModel):
     is_active: bool
     must_change_password: bool
     last_login_at: datetime | None = None
+    totp_enabled: bool = Field(default=False, description="动态口令（第二因素）已启用")
+    locked_until: datetime | None = Field(default=None, description="登录失败锁定至")
 
     _roles = field_validator("roles", mode="before")(_role_names)
 
@@ -68,6 +71,22 @@ class LoginRequest(BaseModel):
 
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=128)
+    otp: str | None = Field(
+        default=None, pattern=OTP_PATTERN, description="动态口令: six digits, for accounts with a second factor"
+    )
+
+
+class TotpEnrolment(BaseModel):
+    """A new TOTP secret for the authenticator app; confirmed with a first code."""
+
+    secret: str = Field(description="base32 secret, for typing into the app")
+    otpauth_uri: str = Field(description="otpauth:// URI, for a QR code")
+
+
+class TotpCode(BaseModel):
+    """A six-digit one-time code."""
+
+    code: str = Field(pattern=OTP_PATTERN)
 
 
 class TokenUser(BaseModel):

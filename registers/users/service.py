@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Insert, func, insert, select
@@ -93,6 +94,27 @@ class AccountDisabled(LoginError):
     def __init__(self, *, username: str) -> None:
         message = "账户已停用，请联系系统管理员 / Account disabled; contact the administrator"
         super().__init__(message, username=username)
+
+
+class OtpRequired(LoginError):
+    """The password was right and the account has a second factor: send the one-time code too.
+
+    Not a failed login (nothing is counted); the client asks for the code and logs in again.
+    """
+
+    def __init__(self, *, username: str) -> None:
+        super().__init__("请输入动态口令 / One-time code required (authenticator app)", username=username)
+
+
+class InvalidOtp(LoginError):
+    """A wrong, expired or replayed one-time code; counts toward the lockout like a wrong password."""
+
+    def __init__(self, *, username: str) -> None:
+        super().__init__("动态口令错误或已使用 / Wrong or already used one-time code", username=username)
+
+
+class TotpStateError(UserError, ValueError):
+    """Enrolment asked in the wrong state (already enabled, or nothing to confirm)."""
 
 
 class PasswordPolicyError(UserError, ValueError):
@@ -347,14 +369,17 @@ def _check_not_locked(user: User, now: datetime) -> None:
         raise AccountLocked(username=user.username, locked_until=user.locked_until, now=now)
 
 
-def authenticate(*, session: Session, username: str, password: str, now: datetime | None = None) -> User:
-    """Check a username and password; count failures and lock after the fifth.
+def authenticate(
+    *, session: Session, username: str, password: str, otp: str | None = None, now: datetime | None = None
+) -> User:
+    """Check a username and password (and the one-time code); count failures and lock after the fifth.
 
     Args:
         session: the session; failure counters are flushed before raising, so commit on
             :class:`LoginError` too.
         username: login name, case-insensitive.
         password: the password as typed.
+        otp: the six-digit code of an account with a second factor (ignored otherwise).
         now: the current time (tests pass a fixed one); aware UTC.
 
     Returns:
@@ -364,6 +389,8 @@ def authenticate(*, session: Session, username: str, password: str, now: datetim
         InvalidCredentials: unknown user or wrong password (failures 1 to 4).
         AccountLocked: the fifth failure in a row, and every attempt during the lock.
         AccountDisabled: right password for a disabled account.
+        OtpRequired: right password, the account has TOTP, and no code was given.
+        InvalidOtp: right password, wrong or replayed code (counted like a wrong password).
     """
     now = now or utcnow()
     user = get_by_username(session=session, username=username)
@@ -377,6 +404,12 @@ def authenticate(*, session: Session, username: str, password: str, now: datetim
         raise InvalidCredentials(username=user.username)
     if not user.is_active:
         raise AccountDisabled(username=user.username)
+    if user.totp_enabled:
+        if not otp:
+            raise OtpRequired(username=user.username)
+        if not _accept_totp(user, otp, now):
+            _record_failure(session, user, now)
+            raise InvalidOtp(username=user.username)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -471,6 +504,83 @@ def password_expired(user: User, *, max_age_days: int, now: datetime | None = No
         return False
     since = user.password_changed_at or user.created_at
     return since is not None and (now or utcnow()) - since > timedelta(days=max_age_days)
+
+
+# --- second factor (TOTP, RFC 6238) ----------------------------------------------------------
+
+TOTP_ISSUER = "SafeTwin"
+TOTP_VALID_WINDOW = 1  # one 30 s step either side: a phone clock a little off still works
+
+
+def _accept_totp(user: User, code: str, now: datetime) -> bool:
+    """Whether ``code`` is valid for the user's secret now and newer than the last one used.
+
+    On success the step is remembered (flushed with the login), so the same code cannot log
+    in twice: RFC 6238 5.2 "the verifier MUST NOT accept the second attempt of the same OTP".
+    """
+    if user.totp_secret is None or not code.isdecimal():
+        return False
+    totp = pyotp.TOTP(user.totp_secret)
+    step_now = totp.timecode(now.timestamp())
+    for offset in range(-TOTP_VALID_WINDOW, TOTP_VALID_WINDOW + 1):
+        step = step_now + offset
+        if step > (user.totp_last_step or 0) and secrets.compare_digest(totp.generate_otp(step), code):
+            user.totp_last_step = step
+            return True
+    return False
+
+
+def start_totp_enrolment(*, session: Session, user: User) -> str:
+    """Give the user a new (pending) TOTP secret; login is unchanged until :func:`confirm_totp`.
+
+    Raises:
+        TotpStateError: the second factor is already on (reset it first).
+    """
+    if user.totp_enabled:
+        msg = "已启用动态口令，需先由安全管理员重置 / TOTP is already enabled; have it reset first"
+        raise TotpStateError(msg)
+    user.totp_secret = pyotp.random_base32()
+    user.totp_enabled_at = None
+    user.totp_last_step = 0
+    session.flush()
+    return user.totp_secret
+
+
+def totp_uri(user: User, secret: str) -> str:
+    """The ``otpauth://`` URI an authenticator app reads from a QR code."""
+    return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=TOTP_ISSUER)
+
+
+def confirm_totp(*, session: Session, user: User, code: str, now: datetime | None = None) -> User:
+    """Turn the second factor on once the user typed a valid code from the new secret.
+
+    Raises:
+        TotpStateError: no pending enrolment, or already enabled.
+        InvalidOtp: the code does not match (nothing is counted: the password was not asked).
+    """
+    now = now or utcnow()
+    if user.totp_secret is None or user.totp_enabled:
+        msg = "没有待确认的动态口令绑定 / No pending TOTP enrolment"
+        raise TotpStateError(msg)
+    if not _accept_totp(user, code, now):
+        raise InvalidOtp(username=user.username)
+    user.totp_enabled_at = now
+    user.token_version = (user.token_version or 0) + 1  # sessions opened with one factor end
+    session.flush()
+    log.info("totp enabled: %s", user.username)
+    return user
+
+
+def reset_totp(*, session: Session, user: User, actor: str) -> User:
+    """Remove the second factor (a lost phone); the owner may enrol again."""
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = 0
+    user.token_version = (user.token_version or 0) + 1
+    user.updated_by = actor
+    session.flush()
+    log.info("totp reset: %s by=%s", user.username, actor)
+    return user
 
 
 # --- administration and sessions -------------------------------------------------------------

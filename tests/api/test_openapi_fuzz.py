@@ -45,6 +45,7 @@ from api.routers import (
     hidden_hazards,
     inspections,
     notifications,
+    overview,
     pdm,
     people,
     permits,
@@ -58,6 +59,9 @@ from api.settings import Settings
 from models.contracts import AlarmEvent, AlarmPriority, AlarmState
 from registers.alarms import service as alarms
 from registers.demo import load_demo
+
+# Hundreds of routes x roles (or examples): minutes on a 2-core CI box, more under load.
+pytestmark = pytest.mark.timeout(1200)
 
 try:
     import schemathesis
@@ -78,6 +82,7 @@ ROUTERS = {
     "permits": permits,
     "alarm_management": alarm_management,
     "notifications": notifications,
+    "overview": overview,
     "risk": risk,
     "pdm": pdm,
     "positioning": positioning,

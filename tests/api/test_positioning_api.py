@@ -36,6 +36,11 @@ PEOPLE = {
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    # "Latest" positions are the recent ones: date the data when the module's tests start,
+    # not when the suite was collected (minutes earlier in a full run).
+    global NOW, T0
+    NOW = time.time_ns() // 1_000_000
+    T0 = NOW - 60_000
     tmp = tmp_path_factory.mktemp("positioning-api")
     settings = Settings(environment="test", data_dir=tmp, web_dist=tmp / "no-web")
     plant = load_plant(settings.plant_file)

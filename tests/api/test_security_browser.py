@@ -44,7 +44,7 @@ def test_the_ui_runs_under_the_content_security_policy(live_app: LiveApp, chromi
             page.get_by_test_id("login-username").fill(live_app.admin_username)
             page.get_by_test_id("login-password").fill(live_app.admin_password)
             page.get_by_test_id("login-submit").click()
-            expect(page.get_by_test_id("scene-status")).to_have_text("loaded", timeout=30_000)
+            expect(page.get_by_test_id("scene-status")).to_have_attribute("data-state", "loaded", timeout=30_000)
             page.goto(f"{live_app.base_url}/alarms")
             page.wait_for_load_state("networkidle")
             page.goto(f"{live_app.base_url}/registers/certificates")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from hypothesis import given
@@ -452,3 +453,68 @@ async def test_without_a_data_valid_point_the_first_successful_read_counts(no_le
     finally:
         await poller.close()
         await server.shutdown()
+
+
+async def test_a_large_device_is_handed_over_in_chunks_stamped_when_read(no_leaks: None) -> None:
+    """1,000 FLOAT32 tags (17 block reads): chunks arrive as blocks are read, each stamped at its first request.
+
+    The data-valid point sits after the last tag, in the last block of the address map, yet it
+    is read first: the first chunk is already judged valid, and once the PLC drops the flag to
+    0 every chunk of the next poll is BAD, the early ones included.
+    """
+    port = free_port()
+    points = [RegisterPoint(tag=f"TT-{i:04d}", address=2 * i) for i in range(1000)]
+    flag = RegisterPoint(tag="_valid", address=2000, datatype="uint16")
+    server = await start_server(port, registers=2010)
+    poller = ModbusPoller(HOST, port, points, timeout=2.0, data_valid={1: flag})
+    try:
+        for p in points:
+            await write(server, p, p.address / 2 + 0.5)
+        await server.async_setValues(1, 16, flag.address, [1])
+        assert poller.blocks[0].address + poller.blocks[0].count > flag.address  # the flag's block first
+
+        chunks, handed = [], []
+        async for chunk in poller.poll_chunks(chunk_points=250):
+            handed.append(time.time() * 1000)
+            chunks.append(chunk)
+        assert len(chunks) >= 3
+        readings = [r for c in chunks for r in c]
+        assert sorted(r.tag for r in readings) == sorted(p.tag for p in points)  # each tag once
+        assert all(r.quality is Quality.GOOD and r.value == int(r.tag[3:]) + 0.5 for r in readings)
+        stamps = [c[0].ts for c in chunks]
+        assert all(len({r.ts for r in c}) == 1 for c in chunks)  # one sample time per chunk
+        assert stamps == sorted(stamps)
+        assert all(ts <= at for ts, at in zip(stamps, handed, strict=True))
+        # The chunks together are the same poll as poll(): same tags, same values.
+        whole = await poller.poll()
+        assert [r.tag for r in whole] == [p.tag for p in points]
+
+        await server.async_setValues(1, 16, flag.address, [0])
+        bad = [c async for c in poller.poll_chunks(chunk_points=250)]
+        assert len(bad) >= 3 and all(r.quality is Quality.BAD for c in bad for r in c)
+    finally:
+        await poller.close()
+        await server.shutdown()
+
+
+async def test_a_connection_lost_mid_poll_makes_the_rest_of_the_poll_bad(no_leaks: None) -> None:
+    port = free_port()
+    points = [RegisterPoint(tag=f"FT-{i:04d}", address=2 * i) for i in range(600)]
+    server = await start_server(port, registers=1210)
+    poller = ModbusPoller(HOST, port, points, timeout=0.5, initial_backoff_s=0.05)
+    try:
+        for p in points:
+            await write(server, p, 1.0)
+        assert all(r.quality is Quality.GOOD for r in await poller.poll())
+        chunks = []
+        async for chunk in poller.poll_chunks(chunk_points=100):
+            chunks.append(chunk)
+            if len(chunks) == 1:
+                await server.shutdown()  # the device goes away after the first chunk
+        readings = [r for c in chunks for r in c]
+        assert sorted(r.tag for r in readings) == sorted(p.tag for p in points)
+        assert all(r.quality is Quality.GOOD for r in chunks[0])
+        assert readings[-1].quality is Quality.BAD and readings[-1].value == 1.0  # last good value held
+        assert not poller.connected
+    finally:
+        await poller.close()

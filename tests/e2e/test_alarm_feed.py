@@ -177,3 +177,23 @@ def test_the_distributed_api_shows_an_alarm_from_kafka_on_the_alarm_page(
             return any(item["tag"] == "PT-101" for item in page["items"])
 
         _wait(shown, 60, "PT-101 on the alarm page")
+
+
+def test_a_feed_started_before_its_topics_exist_records_once_they_are_created(
+    kafka_brokers: list[str], producer: KafkaProducer, tmp_path: Path
+) -> None:
+    """An operator may start API replicas before `safetwin topics create`: alarms must not wait minutes."""
+    late = f"late{uuid.uuid4().hex[:8]}"
+    url = _register(tmp_path)
+    worker = AlarmWorker(
+        Bus(), make_session_factory(make_engine(url)), load_plant(), Settings(environment="test", data_dir=tmp_path)
+    )
+    feed = KafkaAlarmFeed(worker, kafka_brokers, prefix=late).start()
+    try:
+        time.sleep(2.0)  # subscribed, topics still missing
+        ensure_topics(kafka_brokers, dict.fromkeys(alarm_topics(late), 2))
+        _produce(producer, list(alarm_topics(late))[0], [_event("FT-201", 1_700_000_000_000)])
+        _wait(lambda: worker.recorded >= 1, 30, "the alarm recorded after its topic was created")
+    finally:
+        feed.stop()
+    assert _active(url) == {"FT-201": 1}

@@ -53,9 +53,9 @@ def test_excursion_turns_the_reactor_red(live_app: LiveApp, chromium_path: str, 
             page.get_by_test_id("login-submit").click()
 
             page.wait_for_function(
-                "document.querySelector('[data-testid=scene-status]')?.textContent.trim() === 'loaded'",
-                timeout=30_000,
+                "document.querySelector('[data-testid=scene-status]')?.dataset.state === 'loaded'", timeout=30_000
             )
+            assert page.get_by_test_id("scene-status").inner_text() == "已加载"
             assert page.evaluate("window.__safetwin.loaded") is True
             # the simulator's own schedule may have the reactor in alarm right now: wait it out
             page.wait_for_function(

@@ -153,3 +153,56 @@ def test_any_change_to_any_field_breaks_the_hash(index: int, field: str, value: 
         value += "!"
     setattr(target, field, value)
     assert audit.entry_hash(target.prev_hash, target) != target.hash
+
+
+def test_concurrent_entries_share_transactions_and_keep_their_order(factory: sessionmaker[Session]) -> None:
+    """Group commit: 40 requests auditing at once cost fewer transactions than entries, chain intact."""
+    commits: list[int] = []
+    engine = factory.kw["bind"]
+    sa.event.listen(engine, "commit", lambda _conn: commits.append(1))
+    start = threading.Barrier(40)
+
+    def write(worker: int) -> None:
+        start.wait()
+        for i in range(3):
+            audit.record(factory, audit.Event(actor=f"w{worker}", action="update", object_id=f"{worker}/{i}"))
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with factory() as session:
+        result = audit.verify(session=session)
+        rows = list(session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id)))
+    assert result.ok
+    assert result.checked == 120
+    assert len(commits) < 120  # without batching: one transaction per entry
+    for worker in range(40):  # each caller's entries in the order it recorded them
+        mine = [r.object_id for r in rows if r.actor == f"w{worker}"]
+        assert mine == [f"{worker}/{i}" for i in range(3)]
+    assert all(a.ts <= b.ts for a, b in zip(rows, rows[1:], strict=False))
+
+
+def test_a_failed_batch_fails_every_caller_in_it_and_the_next_batch_is_written(
+    factory: sessionmaker[Session],
+) -> None:
+    """A lost entry is reported to its own caller (never silently dropped), and the writer recovers."""
+    engine = factory.kw["bind"]
+    fail = threading.Event()
+    fail.set()
+
+    def refuse(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if fail.is_set() and statement.lstrip().upper().startswith("INSERT INTO AUDIT_LOG"):
+            msg = "disk full"
+            raise RuntimeError(msg)
+
+    sa.event.listen(engine, "before_cursor_execute", refuse)
+    with pytest.raises(audit.AuditWriteError, match="disk full"):
+        audit.record(factory, audit.Event(actor="x", action="update"))
+    fail.clear()
+    audit.record(factory, audit.Event(actor="y", action="update"))
+    with factory() as session:
+        rows = list(session.scalars(sa.select(AuditEntry)))
+        assert [r.actor for r in rows] == ["y"]
+        assert audit.verify(session=session).ok

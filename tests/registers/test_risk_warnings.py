@@ -1,14 +1,15 @@
-"""The risk warning closed loop: raised once per level change, dispatched, reported, closed; every move journaled."""
+"""The risk warning closed loop: one warning per episode of orange/red risk, dispatched, reported, closed; journaled."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
@@ -48,19 +49,10 @@ def test_migration_matches_the_models(database_url: str) -> None:
     assert mine == []
 
 
-def test_level_change_raises_one_warning_and_same_level_none(session: Session) -> None:
-    assert warnings.raise_for_change(session=session, previous=None, score=score(RiskLevel.ORANGE)) is None
-    assert warnings.raise_for_change(session=session, previous=RiskLevel.ORANGE, score=score(RiskLevel.ORANGE)) is None
-    first = warnings.raise_for_change(session=session, previous=RiskLevel.YELLOW, score=score(RiskLevel.ORANGE))
-    again = warnings.raise_for_change(session=session, previous=RiskLevel.YELLOW, score=score(RiskLevel.ORANGE))
-    assert first is not None and again is not None and first.id == again.id  # a replayed score raises nothing new
-    assert session.scalar(sa.select(sa.func.count()).select_from(RiskWarning)) == 1
-    assert first.state == WarningState.RAISED and '"GAS.L1"' in first.reasons
-
-
 def test_full_closed_loop_records_who_and_when(session: Session) -> None:
-    w = warnings.raise_for_change(session=session, previous=RiskLevel.ORANGE, score=score(RiskLevel.RED))
-    assert w is not None
+    outcome = warnings.on_score(session=session, score=score(RiskLevel.RED))
+    assert outcome is not None
+    w = outcome.warning
     warnings.dispatch(session=session, warning=w, actor="值班长")
     assert "监管部门" in w.dispatched_to  # red goes to the principal and the regulator
     with pytest.raises(warnings.IncompleteReport):
@@ -98,6 +90,7 @@ def test_full_closed_loop_records_who_and_when(session: Session) -> None:
     assert w.state == WarningState.CLOSED and w.closed_by == "安全经理" and w.closed_at is not None
     steps = [(s.action, s.from_state, s.to_state, s.actor) for s in w.steps]
     assert steps == [
+        ("raise", "raised", "raised", None),  # the system's entry: the score that opened it
         ("dispatch", "raised", "dispatched", "值班长"),
         ("report", "dispatched", "reported", "张工"),
         ("reject", "reported", "dispatched", "安全经理"),
@@ -121,3 +114,94 @@ def test_transition_table_is_the_only_truth(actions: list[Any]) -> None:
             assert "不能执行" in str(err.value)
     # closed is final: nothing leaves it
     assert allowed_actions(TRANSITIONS, WarningState.CLOSED) == []
+
+
+# --- episodes: the risk.score stream applied to the register ---------------------------------
+
+
+def scored(level: RiskLevel, ts: int, *factors: tuple[str, float], sid: str = "MHS-02") -> RiskScore:
+    contributions = [Contribution(factor=f, value=v) for f, v in factors]
+    return RiskScore(
+        hazard_source_id=sid, ts=ts, level=level, score=sum(v for _, v in factors), contributions=contributions
+    )
+
+
+def scenario_scores() -> list[RiskScore]:
+    """The demo plant's scripted scenario (tests/models/test_risk_scenario.py), one score per source and step."""
+    from tests.models.test_risk_scenario import SCENARIO, run_scenario
+
+    steps = run_scenario()
+    return [
+        msgspec.structs.replace(s, ts=T0 + i * 60_000)
+        for i, (step, _) in enumerate(SCENARIO)
+        for s in steps[step].values()
+    ]
+
+
+def test_scripted_scenario_opens_one_warning_per_source_and_episode(session: Session) -> None:
+    changes = []
+    for s in scenario_scores():
+        outcome = warnings.on_score(session=session, score=s, rules_version="v1")
+        if outcome is not None:
+            changes.append((s.hazard_source_id, outcome.change.value, outcome.warning.to_level))
+    # normal: nothing (MHS-01/03 are orange by their grade alone); gas alarm: 01 and 03 go red;
+    # hot work: 02 and 04 orange; SIS bypass: 02 and 04 red (same warning); recovery: all cleared
+    assert changes == [
+        ("MHS-01", "raise", "red"),
+        ("MHS-03", "raise", "red"),
+        ("MHS-02", "raise", "orange"),
+        ("MHS-04", "raise", "orange"),
+        ("MHS-02", "escalate", "red"),
+        ("MHS-04", "escalate", "red"),
+        ("MHS-01", "clear", "red"),
+        ("MHS-02", "clear", "red"),
+        ("MHS-03", "clear", "red"),
+        ("MHS-04", "clear", "red"),
+    ]
+    rows = {w.hazard_source_id: w for w in session.scalars(sa.select(RiskWarning))}
+    assert len(rows) == 4
+    assert (rows["MHS-01"].from_level, rows["MHS-01"].level) == ("orange", "orange")
+    assert (rows["MHS-04"].from_level, rows["MHS-04"].to_level) == ("yellow", "red")
+    reasons = msgspec.json.decode(rows["MHS-04"].reasons.encode())
+    assert {r["factor"] for r in reasons} == {"INH.GRADE", "INH.PROCESS", "WORK.GRADE1", "SIS.BYPASS"}
+    assert all(w.cleared_ts == T0 + 4 * 60_000 for w in rows.values())
+    # cleared is not closed: the loop still wants its feedback (DOMAIN.md §3.3)
+    assert {w.state for w in rows.values()} == {WarningState.RAISED.value}
+    assert [st.action for st in rows["MHS-02"].steps] == ["raise", "escalate", "clear"]
+    # the whole stream again (a replay after a crash): nothing changes
+    assert all(warnings.on_score(session=session, score=s) is None for s in scenario_scores())
+    assert session.scalar(sa.select(sa.func.count()).select_from(RiskWarning)) == 4
+
+
+def test_a_new_rise_after_recovery_is_a_new_warning(session: Session) -> None:
+    inh = ("INH.GRADE", 0.0)
+    first = warnings.on_score(session=session, score=scored(RiskLevel.ORANGE, T0, inh, ("GAS.L1", 25), ("X", 25)))
+    assert first is not None
+    assert warnings.on_score(session=session, score=scored(RiskLevel.ORANGE, T0 + 1, inh, ("GAS.L1", 25))) is None
+    assert warnings.on_score(session=session, score=scored(RiskLevel.BLUE, T0 + 2, inh)) is not None
+    again = warnings.on_score(session=session, score=scored(RiskLevel.ORANGE, T0 + 3, inh, ("WORK.SPECIAL", 25)))
+    assert again is not None and again.change is warnings.Change.RAISED and again.warning.id != first.warning.id
+    assert warnings.ongoing(session=session, hazard_source_id="MHS-02") is again.warning
+    page, total = warnings.list_warnings(session=session, ongoing_only=True)
+    assert total == 1 and page == [again.warning]
+
+
+@settings(deadline=None, max_examples=60)  # a scratch database per example: shared CI cores
+@given(st.lists(st.tuples(st.sampled_from(list(RiskLevel)), st.booleans()), max_size=25))
+def test_warnings_are_the_episodes_of_elevated_risk(steps: list[tuple[RiskLevel, bool]]) -> None:
+    """Whatever the sequence: one warning per rising edge of 'orange or red because of a dynamic factor'."""
+    engine = make_engine("sqlite://")
+    Base.metadata.create_all(engine)  # an in-memory scratch database per example (the migration is tested above)
+    with Session(engine) as session:
+        elevated_before = False
+        edges = 0
+        for i, (level, dynamic) in enumerate(steps):
+            factors = [("INH.GRADE", 50.0)] + ([("GAS.L1", 25.0)] if dynamic else [])
+            warnings.on_score(session=session, score=scored(level, T0 + i, *factors))
+            elevated = dynamic and level in (RiskLevel.ORANGE, RiskLevel.RED)
+            edges += elevated and not elevated_before
+            elevated_before = elevated
+            ongoing = session.scalars(sa.select(RiskWarning).where(RiskWarning.cleared_ts.is_(None))).all()
+            assert len(ongoing) == (1 if elevated else 0)
+        assert session.scalar(sa.select(sa.func.count()).select_from(RiskWarning)) == edges
+    engine.dispose()

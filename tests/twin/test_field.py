@@ -180,3 +180,23 @@ async def test_opcua_initial_notifications_are_the_first_sample_not_the_base_val
     assert all(r.value == produced[r.tag] and r.quality is Quality.GOOD for r in initial)
     assert not [r for r in readings if r.value == base[r.tag] and r.ts < first_ms]
     assert sub.dropped_before_first_sample == 0  # the server never showed a node without data
+
+
+async def test_devices_serve_only_the_protocol_the_runtime_reads(no_leaks: None) -> None:
+    """The runtime asks for its ingest protocol only; the other server is not started at all."""
+    sim = Simulator(demo(), seed=42, start_s=START)
+    servers = FieldServers(demo(), sim, modbus_port=free_port(), opcua_port=free_port(), protocols=("modbus",))
+    await servers.start(first_sample_s=START)
+    poller = ModbusPoller(servers.host, servers.modbus_port, modbus_points(demo()), timeout=1.0)
+    try:
+        produced = await servers.step(START + 1)
+        polled = await poller.poll()
+        assert [r.value for r in polled] == [f32(r.value) for r in produced]
+        with pytest.raises(OSError):  # nothing listens on the OPC UA port
+            _, writer = await asyncio.open_connection(servers.host, servers.opcua_port)
+            writer.close()
+    finally:
+        await poller.close()
+        await servers.stop()
+    with pytest.raises(ValueError, match="protocols"):
+        FieldServers(demo(), sim, modbus_port=free_port(), opcua_port=free_port(), protocols=("profibus",))

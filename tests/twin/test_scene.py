@@ -40,6 +40,7 @@ NODE_NAMES = [
     "E-401",
     "WH-501",
     "CR-01",
+    "rack-tank_farm-reaction_unit",
     "camera-CAM-01",
     "camera-CAM-02",
     "camera-CAM-03",
@@ -93,7 +94,11 @@ def test_export_is_deterministic(plant: Plant, glb: bytes) -> None:
 
 
 def test_node_names_snapshot(gltf_json: dict[str, Any]) -> None:
-    assert [n["name"] for n in gltf_json["nodes"]] == NODE_NAMES
+    names = [n["name"] for n in gltf_json["nodes"]]
+    assert [n for n in names if not n.startswith("lod-")] == NODE_NAMES
+    # one coarse twin per shape of equipment (buildings are boxes already)
+    shapes = {n["extras"]["shape"] for n in gltf_json["nodes"] if n["extras"].get("role") == "equipment"}
+    assert {n[4:] for n in names if n.startswith("lod-")} == {s for s in shapes if "building" not in s}
 
 
 def test_glb_round_trips_with_every_equipment_node(plant: Plant, loaded: trimesh.Scene) -> None:

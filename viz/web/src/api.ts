@@ -147,13 +147,17 @@ export async function upload<T>(path: string, file: File): Promise<UploadResult<
   return { status: res.status, ok: res.ok, body, message }
 }
 
-export async function login(username: string, password: string): Promise<LoginResponse> {
+/** The password was right; the account has a second factor (TOTP): ask for the code and log in again. */
+export class OtpRequiredError extends ApiError {}
+
+export async function login(username: string, password: string, otp?: string): Promise<LoginResponse> {
   const res = await fetch('/api/v1/auth/login', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: JSON.stringify({ username, password }),
+    body: JSON.stringify(otp ? { username, password, otp } : { username, password }),
   })
-  if (!res.ok) throw new ApiError(res.status, res.status === 401 ? '用户名或密码错误' : await errorMessage(res))
+  if (res.status === 401 && res.headers.get('X-OTP-Required') === 'true') throw new OtpRequiredError(401, '请输入动态口令')
+  if (!res.ok) throw new ApiError(res.status, res.status === 401 ? (otp ? '用户名、密码或动态口令错误' : '用户名或密码错误') : await errorMessage(res))
   const body = (await res.json()) as LoginResponse
   localStorage.setItem(TOKEN_KEY, body.access_token)
   localStorage.setItem(USER_KEY, JSON.stringify(body.user))

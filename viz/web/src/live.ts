@@ -38,9 +38,10 @@ export class LiveSocket {
     const token = this.opts.token()
     if (!token || this.stopped) return
     const proto = location.protocol === 'https:' ? 'wss' : 'ws'
-    const url = `${proto}://${location.host}/ws/live?token=${encodeURIComponent(token)}`
+    // The token travels as a subprotocol, not in the URL: URLs end up in proxy and access logs.
+    const url = `${proto}://${location.host}/ws/live`
     this.opts.onState?.('connecting')
-    const ws = new WebSocket(url)
+    const ws = new WebSocket(url, ['safetwin.bearer', token])
     this.ws = ws
     ws.onopen = () => {
       this.attempt = 0

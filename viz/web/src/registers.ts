@@ -2,9 +2,12 @@
  * The management registers (台账) the generic list page shows, one small declaration each.
  *
  * Every register endpoint shares one shape (registers/framework on the Python side), so a
- * register here is only its URL prefix, its title, and which columns to show with their
- * Chinese labels. Fields not listed as columns still appear in the detail drawer, labelled
- * from `labels` (or the common bookkeeping labels below).
+ * register here is only its URL prefix, its title, and which columns to show. The Chinese
+ * labels of record fields come from the API (`GET {prefix}/form-schema`, the register's own
+ * declaration, the same words as the import template and the export): the page uses them for
+ * the column headers, the detail drawer, the change history and the create / edit form. The
+ * labels written here are only what the page shows before that answer arrives (or if a role
+ * may not read the form).
  */
 
 export type TagType = 'primary' | 'success' | 'warning' | 'danger' | 'info'

@@ -2,9 +2,40 @@ import * as THREE from 'three'
 import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js'
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js'
 import { CSS2DObject, CSS2DRenderer } from 'three/addons/renderers/CSS2DRenderer.js'
+import { mergeGeometries } from 'three/addons/utils/BufferGeometryUtils.js'
 
 /** Colour of equipment with an active alarm. */
 export const ALARM_COLOR = '#ff3030'
+
+/** Risk colours of the four levels (重大 red, 较大 orange, 一般 yellow, 低 blue) and "not scored yet". */
+export const RISK_COLORS: Record<string, string> = {
+  red: '#e0262b',
+  orange: '#f5871f',
+  yellow: '#f2c80f',
+  blue: '#2f6fd6',
+  none: '#8c98a4',
+}
+
+/** Colours of a permit icon by ticket status. */
+const PERMIT_STATUS_COLOR: Record<string, string> = {
+  working: '#2f9e57',
+  作业中: '#2f9e57',
+  已批准: '#2f6fd6',
+  suspended: '#f5871f',
+  已中断: '#f5871f',
+}
+
+/** One Chinese character per special-work type for the permit icon. */
+const PERMIT_GLYPH: Array<[RegExp, string]> = [
+  [/hot|动火/i, '火'],
+  [/confined|受限/i, '限'],
+  [/blind|盲板/i, '盲'],
+  [/height|高处/i, '高'],
+  [/lift|吊装/i, '吊'],
+  [/power|electric|临时用电/i, '电'],
+  [/excavat|动土/i, '土'],
+  [/road|断路/i, '路'],
+]
 
 export interface EquipmentExtras {
   role: 'equipment'
@@ -17,19 +48,77 @@ export interface EquipmentExtras {
   color?: string
 }
 
-interface EquipmentNode {
-  mesh: THREE.Mesh
-  material: THREE.MeshStandardMaterial
-  normalColor: string
-  extras: EquipmentExtras
-  label: CSS2DObject | null
-  alarm: boolean
+/** What the pointer is on. */
+export type Pick =
+  | { kind: 'equipment'; id: string }
+  | { kind: 'person'; id: string }
+  | { kind: 'permit'; id: string }
+  | { kind: 'hazard'; id: string }
+
+export interface PersonMarker {
+  person_id: string
+  tag_id: string
+  x: number
+  y: number
+  z?: number
+  zone_ids?: string[]
+}
+
+export interface PermitMarker {
+  id: string
+  work_type: string
+  status: string
+  x: number
+  y: number
+  label: string
+}
+
+export interface AreaPreset {
+  id: string
+  name: string
+  box: THREE.Box3
 }
 
 export interface ViewerOptions {
-  /** Called when the user clicks a piece of equipment (null: clicked empty space). */
-  onSelect?: (id: string | null) => void
+  /** Called when the user clicks an object (null: clicked empty space). */
+  onSelect?: (pick: Pick | null) => void
+  /** Called when the pointer moves onto / off an object, with the pointer position in the host. */
+  onHover?: (pick: Pick | null, x: number, y: number) => void
 }
+
+/** Every item of one shape: a detailed instanced mesh for the near ones, a coarse one for the rest. */
+interface Batch {
+  mesh: THREE.InstancedMesh
+  coarse: THREE.InstancedMesh | null
+  ids: string[]
+  matrices: THREE.Matrix4[]
+  fineSlots: number[]
+  coarseSlots: number[]
+}
+
+interface EquipmentNode {
+  extras: EquipmentExtras
+  batch: Batch
+  index: number
+  color: THREE.Color
+  normalColor: THREE.Color
+  centre: THREE.Vector3
+  top: number
+  footprint: THREE.Box3
+  alarm: boolean
+}
+
+interface StaticLabel {
+  text: string
+  kind: 'area' | 'zone'
+  position: THREE.Vector3
+}
+
+const MAX_EQUIPMENT_LABELS = 40
+const MAX_STATIC_LABELS = 30
+const LABEL_REFRESH_MS = 200
+const HOVER_THROTTLE_MS = 60
+const PEOPLE_EASE_MS = 1000
 
 function hex(color: THREE.Color): string {
   return `#${color.getHexString()}`
@@ -39,41 +128,108 @@ function isEquipment(data: unknown): data is EquipmentExtras {
   return typeof data === 'object' && data !== null && (data as { asset_id?: unknown }).asset_id !== undefined
 }
 
+/** True when WebGL is drawn in software (SwiftShader, llvmpipe): every pixel costs CPU. */
+function softwareRenderer(): boolean {
+  try {
+    const gl = document.createElement('canvas').getContext('webgl2')
+    if (!gl) return false
+    const info = gl.getExtension('WEBGL_debug_renderer_info')
+    const name = info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : String(gl.getParameter(gl.RENDERER))
+    gl.getExtension('WEBGL_lose_context')?.loseContext()
+    return /swiftshader|llvmpipe|software|softpipe/i.test(name)
+  } catch {
+    return false
+  }
+}
+
+function permitGlyph(workType: string): string {
+  for (const [re, glyph] of PERMIT_GLYPH) if (re.test(workType)) return glyph
+  return '票'
+}
+
 /**
- * The three.js twin: loads the plant GLB, colours equipment by alarm state and picks
- * equipment under the mouse. The scene graph works without WebGL (no renderer), so the
- * alarm colouring stays testable on machines without a GPU.
+ * The three.js twin: loads the plant GLB, draws every shape of equipment as one instanced
+ * mesh (2,000 items are a handful of draw calls), colours equipment by alarm state,
+ * outlines hazard sources in their risk colour, moves people as one instanced mesh, puts
+ * permit icons at their work points and picks what is under the mouse. Labels are a small
+ * pool given to the nearest objects (level of detail), never one per object.
+ * The scene graph works without WebGL (no renderer), so the colouring stays testable on
+ * machines without a GPU.
  */
 export class TwinViewer {
   readonly scene = new THREE.Scene()
-  readonly camera = new THREE.PerspectiveCamera(45, 1, 0.5, 3000)
+  readonly camera = new THREE.PerspectiveCamera(45, 1, 0.5, 5000)
   private renderer: THREE.WebGLRenderer | null = null
   private labels: CSS2DRenderer | null = null
   private controls: OrbitControls | null = null
   private readonly equipment = new Map<string, EquipmentNode>()
+  private readonly batches: Batch[] = []
   private readonly resize = new ResizeObserver(() => this.fit())
   private readonly raycaster = new THREE.Raycaster()
   private frame = 0
   private selected: string | null = null
+  private hovered: Pick | null = null
   private downAt: { x: number; y: number } | null = null
+  private lastHover = 0
+  private plantBox = new THREE.Box3()
+  private homeDistance = 300
+  private flight: { from: THREE.Vector3; to: THREE.Vector3; fromTarget: THREE.Vector3; toTarget: THREE.Vector3; t0: number } | null =
+    null
+  // labels (level of detail)
+  private readonly equipmentLabels: CSS2DObject[] = []
+  private readonly staticLabelPool: CSS2DObject[] = []
+  private staticLabels: StaticLabel[] = []
+  private labelledIds: string[] = []
+  private lastLabels = 0
+  private lastCamera = new THREE.Matrix4()
+  // alarm halo
+  private halo: THREE.InstancedMesh | null = null
+  private haloMaterial = new THREE.MeshBasicMaterial({ color: ALARM_COLOR, transparent: true, opacity: 0.5, depthWrite: false })
+  // hazard sources
+  private hazardMesh: THREE.InstancedMesh | null = null
+  private readonly hazardIndex = new Map<string, number[]>() // source -> instance indices
+  private readonly hazardOfInstance: string[] = []
+  private readonly hazardLevel = new Map<string, string>()
+  // people
+  private people: THREE.InstancedMesh | null = null
+  private readonly peopleMaterial = new THREE.MeshLambertMaterial({ color: '#ffffff' })
+  private peopleIds: string[] = []
+  private readonly personIndex = new Map<string, number>()
+  private peopleFrom = new Float32Array(0)
+  private peopleTo = new Float32Array(0)
+  private peopleT0 = 0
+  private readonly peopleData = new Map<string, PersonMarker>()
+  // permits
+  private readonly permitGroup = new THREE.Group()
+  private readonly permitSprites = new Map<string, THREE.Sprite>()
+  private readonly glyphTextures = new Map<string, THREE.CanvasTexture>()
+  // frame counter for the benchmark, and the adaptive resolution it steers
+  private frames = 0
+  private fpsWindow = { t0: 0, frames: 0 }
+  private scale = 1
+  private readonly dummy = new THREE.Object3D()
   loaded = false
   webgl = false
+  software = false
+  areas: AreaPreset[] = []
   plantUserData: Record<string, unknown> = {}
 
   constructor(
     private readonly host: HTMLElement,
     private readonly opts: ViewerOptions = {},
   ) {
-    this.scene.background = new THREE.Color('#dce6ee')
-    this.scene.fog = new THREE.Fog('#dce6ee', 450, 1200)
-    this.scene.add(new THREE.HemisphereLight('#ffffff', '#6b7560', 1.6))
-    const sun = new THREE.DirectionalLight('#ffffff', 2.2)
+    this.scene.background = new THREE.Color('#dfe8ef')
+    this.scene.add(new THREE.HemisphereLight('#ffffff', '#6b7560', 1.7))
+    const sun = new THREE.DirectionalLight('#ffffff', 2.0)
     sun.position.set(-120, 220, 140)
     this.scene.add(sun)
+    this.scene.add(this.permitGroup)
     this.camera.position.set(120, 170, 120)
+    this.software = softwareRenderer()
     try {
-      this.renderer = new THREE.WebGLRenderer({ antialias: true })
-      this.renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2))
+      // in software WebGL, multisampling and a doubled pixel ratio cost more than everything else
+      this.renderer = new THREE.WebGLRenderer({ antialias: !this.software, powerPreference: 'high-performance' })
+      this.renderer.setPixelRatio(this.software ? 1 : Math.min(window.devicePixelRatio, 2))
       this.renderer.domElement.dataset.testid = 'twin-webgl'
       host.appendChild(this.renderer.domElement)
       this.webgl = true
@@ -88,10 +244,13 @@ export class TwinViewer {
     this.controls = new OrbitControls(this.camera, target)
     this.controls.enableDamping = true
     this.controls.maxPolarAngle = Math.PI * 0.48
-    this.controls.minDistance = 10
+    this.controls.minDistance = 8
     this.controls.maxDistance = 900
+    this.controls.addEventListener('start', () => (this.flight = null))
     target.addEventListener('pointerdown', this.onPointerDown)
     target.addEventListener('pointerup', this.onPointerUp)
+    target.addEventListener('pointermove', this.onPointerMove)
+    target.addEventListener('pointerleave', this.onPointerLeave)
     this.resize.observe(host)
     this.fit()
     this.animate()
@@ -101,69 +260,320 @@ export class TwinViewer {
   async load(url: string, headers: Record<string, string>): Promise<void> {
     const loader = new GLTFLoader()
     loader.setRequestHeader(headers)
+    performance.mark('twin:glb-request')
     const gltf = await loader.loadAsync(url)
+    performance.mark('twin:glb-parsed')
     const root = gltf.scene
     this.plantUserData = root.userData as Record<string, unknown>
+    root.updateMatrixWorld(true)
+    const shapes = new Map<string, THREE.Mesh[]>()
+    const statics = new Map<THREE.Material, THREE.BufferGeometry[]>()
+    const areas: AreaPreset[] = []
+    const staticLabels: StaticLabel[] = []
+    const lods = new Map<string, THREE.BufferGeometry>()
     root.traverse((obj) => {
       const mesh = obj as THREE.Mesh
       if (!mesh.isMesh) return
-      const source = mesh.material as THREE.MeshStandardMaterial
-      if (source.transparent) source.depthWrite = false
-      if (!isEquipment(mesh.userData)) return
-      // GLTFLoader shares materials between nodes: give every equipment its own.
-      const material = source.clone()
-      const extras = mesh.userData
-      if (extras.color) material.color.set(extras.color)
-      material.emissive.set('#000000')
-      mesh.material = material
-      const node: EquipmentNode = {
-        mesh,
-        material,
-        normalColor: hex(material.color),
-        extras,
-        label: null,
-        alarm: false,
+      const data = mesh.userData as Record<string, unknown>
+      if (data.role === 'lod') {
+        lods.set(String(data.shape), mesh.geometry)
+        return
       }
-      this.equipment.set(extras.asset_id, node)
+      if (isEquipment(data)) {
+        const key = `${mesh.geometry.uuid}|${(mesh.material as THREE.Material).uuid}`
+        const list = shapes.get(key) ?? []
+        list.push(mesh)
+        shapes.set(key, list)
+        return
+      }
+      const box = new THREE.Box3().setFromObject(mesh)
+      if (data.role === 'area' && typeof data.name === 'string' && data.kind !== 'road') {
+        areas.push({ id: String(data.area_id), name: data.name, box })
+        staticLabels.push({ text: data.name, kind: 'area', position: new THREE.Vector3(box.min.x + 4, 1, box.max.z - 4) })
+      }
+      if (data.role === 'zone' && typeof data.name === 'string' && !mesh.name.endsWith('-outline')) {
+        staticLabels.push({ text: data.name, kind: 'zone', position: box.getCenter(new THREE.Vector3()).setY(1) })
+      }
+      // static scenery is merged per material: hundreds of slabs, zones and racks become a few draws
+      const material = mesh.material as THREE.Material
+      const geometry = mesh.geometry.clone().applyMatrix4(mesh.matrixWorld)
+      for (const name of Object.keys(geometry.attributes)) if (name !== 'position' && name !== 'normal') geometry.deleteAttribute(name)
+      const list = statics.get(material) ?? []
+      list.push(geometry)
+      statics.set(material, list)
     })
-    this.scene.add(root)
-    root.updateMatrixWorld(true)
-    for (const node of this.equipment.values()) node.label = this.addLabel(node)
-    this.frameAll(root)
+    for (const [source, geometries] of statics) {
+      const merged = geometries.length === 1 ? geometries[0] : mergeGeometries(geometries, false)
+      if (!merged) continue
+      const material = this.shade(source)
+      if (material.transparent) material.depthWrite = false
+      const mesh = new THREE.Mesh(merged, material)
+      mesh.name = `static-${material.name}`
+      mesh.userData = { role: 'static' }
+      this.scene.add(mesh)
+    }
+    performance.mark('twin:static-merged')
+    for (const meshes of shapes.values()) this.addBatch(meshes, lods.get(String(meshes[0].userData.shape)) ?? null)
+    this.areas = areas.sort((a, b) => a.name.localeCompare(b.name, 'zh-CN'))
+    this.staticLabels = staticLabels
+    this.buildHalo()
+    this.buildHazardOutlines()
+    this.plantBox = new THREE.Box3().setFromObject(root)
+    this.frameAll()
     this.loaded = true
+    performance.mark('twin:scene-ready')
   }
 
-  private addLabel(node: EquipmentNode): CSS2DObject {
-    const el = document.createElement('div')
-    el.className = 'twin-label'
-    el.textContent = node.extras.asset_id
-    el.title = node.extras.name
-    const label = new CSS2DObject(el)
-    const box = new THREE.Box3().setFromObject(node.mesh)
-    node.mesh.worldToLocal(label.position.set((box.min.x + box.max.x) / 2, box.max.y + 1.5, (box.min.z + box.max.z) / 2))
-    node.mesh.add(label)
-    return label
+  private addBatch(meshes: THREE.Mesh[], lod: THREE.BufferGeometry | null): void {
+    const first = meshes[0]
+    const material = this.shade(first.material as THREE.Material)
+    if (material === first.material) throw new Error('shade() must return a new material')
+    ;(material as THREE.MeshStandardMaterial).color.set('#ffffff') // the instance colour is the colour
+    const make = (geometry: THREE.BufferGeometry): THREE.InstancedMesh => {
+      const m = new THREE.InstancedMesh(geometry, material, meshes.length)
+      m.name = `equipment-${String(first.userData.shape ?? first.name)}`
+      m.frustumCulled = false // instances move between the two meshes: bounds would go stale
+      m.setColorAt(0, new THREE.Color()) // allocate instanceColor
+      this.scene.add(m)
+      return m
+    }
+    const batch: Batch = {
+      mesh: make(first.geometry),
+      coarse: lod ? make(lod) : null,
+      ids: [],
+      matrices: [],
+      fineSlots: [],
+      coarseSlots: [],
+    }
+    first.geometry.computeBoundingBox()
+    const local = first.geometry.boundingBox ?? new THREE.Box3()
+    meshes.forEach((m, i) => {
+      const extras = m.userData as EquipmentExtras
+      const color = new THREE.Color(extras.color ?? hex((m.material as THREE.MeshStandardMaterial).color))
+      const world = local.clone().applyMatrix4(m.matrixWorld)
+      batch.ids.push(extras.asset_id)
+      batch.matrices.push(m.matrixWorld.clone())
+      this.equipment.set(extras.asset_id, {
+        extras,
+        batch,
+        index: i,
+        color: color.clone(),
+        normalColor: color,
+        centre: world.getCenter(new THREE.Vector3()),
+        top: world.max.y,
+        footprint: world,
+        alarm: false,
+      })
+    })
+    this.batches.push(batch)
+    this.layoutBatch(batch)
   }
 
-  /** Look at the whole plant from the south, high enough to see every area. */
-  private frameAll(root: THREE.Object3D): void {
-    const box = new THREE.Box3().setFromObject(root)
+  /**
+   * A copy of a GLB material to draw with. In software WebGL every pixel of a PBR shader costs
+   * CPU, so there it becomes a Lambert material of the same colour (diffuse light only).
+   */
+  private shade(source: THREE.Material): THREE.Material {
+    const std = source as THREE.MeshStandardMaterial
+    if (!this.software || !std.isMeshStandardMaterial) return source.clone()
+    const out = new THREE.MeshLambertMaterial({
+      color: std.color,
+      transparent: std.transparent,
+      opacity: std.opacity,
+      side: std.side,
+      depthWrite: std.depthWrite,
+    })
+    out.name = std.name
+    return out
+  }
+
+  /** Near items (within the detail radius of the camera) get the detailed mesh, the rest the coarse one. */
+  private layoutBatch(batch: Batch): void {
+    const cam = this.camera.position
+    const radius = this.detailRadius()
+    batch.fineSlots = []
+    batch.coarseSlots = []
+    batch.ids.forEach((id, i) => {
+      const node = this.equipment.get(id)
+      const near = !batch.coarse || (node !== undefined && node.centre.distanceTo(cam) < radius)
+      ;(near ? batch.fineSlots : batch.coarseSlots).push(i)
+    })
+    const fill = (mesh: THREE.InstancedMesh | null, slots: number[]): void => {
+      if (!mesh) return
+      slots.forEach((i, k) => {
+        mesh.setMatrixAt(k, batch.matrices[i])
+        const node = this.equipment.get(batch.ids[i])
+        if (node) mesh.setColorAt(k, node.color)
+      })
+      mesh.count = slots.length
+      mesh.instanceMatrix.needsUpdate = true
+      if (mesh.instanceColor) mesh.instanceColor.needsUpdate = true
+    }
+    fill(batch.mesh, batch.fineSlots)
+    fill(batch.coarse, batch.coarseSlots)
+  }
+
+  private detailRadius(): number {
+    return Math.max(80, this.homeDistance * 0.25)
+  }
+
+  /** A flat ring under each alarmed item that breathes (the instance colour stays the alarm colour). */
+  private buildHalo(): void {
+    const ring = new THREE.RingGeometry(0.62, 0.78, 40).rotateX(-Math.PI / 2)
+    this.halo = new THREE.InstancedMesh(ring, this.haloMaterial, Math.max(1, this.equipment.size))
+    this.halo.count = 0
+    this.halo.frustumCulled = false
+    this.halo.renderOrder = 2
+    this.scene.add(this.halo)
+  }
+
+  /** Four kerbs around the footprint of each hazard source's equipment, in one instanced mesh. */
+  private buildHazardOutlines(): void {
+    const boxes = new Map<string, THREE.Box3>()
+    for (const node of this.equipment.values()) {
+      const source = node.extras.hazard_source
+      if (!source) continue
+      const box = boxes.get(source) ?? new THREE.Box3()
+      box.union(node.footprint)
+      boxes.set(source, box)
+    }
+    if (!boxes.size) return
+    const unit = new THREE.BoxGeometry(1, 1, 1).translate(0, 0.5, 0)
+    const material = new THREE.MeshBasicMaterial({ color: '#ffffff' })
+    const mesh = new THREE.InstancedMesh(unit, material, boxes.size * 4)
+    mesh.name = 'hazard-outlines'
+    let i = 0
+    const grey = new THREE.Color(RISK_COLORS.none)
+    for (const [source, box] of boxes) {
+      const pad = 3
+      const x0 = box.min.x - pad
+      const x1 = box.max.x + pad
+      const z0 = box.min.z - pad
+      const z1 = box.max.z + pad
+      const w = 0.9
+      const h = 0.35
+      const edges: Array<[number, number, number, number]> = [
+        [(x0 + x1) / 2, z0, x1 - x0 + w, w],
+        [(x0 + x1) / 2, z1, x1 - x0 + w, w],
+        [x0, (z0 + z1) / 2, w, z1 - z0],
+        [x1, (z0 + z1) / 2, w, z1 - z0],
+      ]
+      const indices: number[] = []
+      for (const [cx, cz, sx, sz] of edges) {
+        this.dummy.position.set(cx, 0.12, cz)
+        this.dummy.scale.set(sx, h, sz)
+        this.dummy.updateMatrix()
+        mesh.setMatrixAt(i, this.dummy.matrix)
+        mesh.setColorAt(i, grey)
+        this.hazardOfInstance[i] = source
+        indices.push(i++)
+      }
+      this.hazardIndex.set(source, indices)
+    }
+    mesh.instanceMatrix.needsUpdate = true
+    if (mesh.instanceColor) mesh.instanceColor.needsUpdate = true
+    mesh.computeBoundingSphere()
+    this.hazardMesh = mesh
+    this.scene.add(mesh)
+  }
+
+  /** Colour each hazard source's outline by its risk level (red/orange/yellow/blue; null: not scored). */
+  setHazardLevels(levels: ReadonlyMap<string, string | null>): void {
+    const mesh = this.hazardMesh
+    if (!mesh) return
+    const color = new THREE.Color()
+    for (const [source, indices] of this.hazardIndex) {
+      const level = levels.get(source) ?? null
+      this.hazardLevel.set(source, level ?? 'none')
+      color.set(RISK_COLORS[level ?? 'none'] ?? RISK_COLORS.none)
+      for (const i of indices) mesh.setColorAt(i, color)
+    }
+    if (mesh.instanceColor) mesh.instanceColor.needsUpdate = true
+  }
+
+  /** Current outline colour of a hazard source as '#rrggbb', '' when it has no outline. */
+  hazardColor(id: string): string {
+    const indices = this.hazardIndex.get(id)
+    if (!indices || !this.hazardMesh) return ''
+    const color = new THREE.Color()
+    this.hazardMesh.getColorAt(indices[0], color)
+    return hex(color)
+  }
+
+  hazardSources(): string[] {
+    return [...this.hazardIndex.keys()]
+  }
+
+  /** Look at the whole plant from the south; the plant fills the view. */
+  frameAll(): void {
+    this.frameBox(this.plantBox, 44, false)
+  }
+
+  /** Fly to an area (camera preset). */
+  flyToArea(id: string): void {
+    const area = this.areas.find((a) => a.id === id)
+    if (area) this.frameBox(area.box, 50, true)
+  }
+
+  /** Fly to a piece of equipment. */
+  flyToEquipment(id: string): void {
+    const node = this.equipment.get(id)
+    if (node) this.frameBox(node.footprint.clone().expandByScalar(12), 40, true)
+  }
+
+  private frameBox(box: THREE.Box3, elevationDeg: number, animate: boolean): void {
+    if (box.isEmpty()) return
     const centre = box.getCenter(new THREE.Vector3())
     const size = box.getSize(new THREE.Vector3())
     const vfov = THREE.MathUtils.degToRad(this.camera.fov)
     const hfov = 2 * Math.atan(Math.tan(vfov / 2) * this.camera.aspect)
-    const elevation = THREE.MathUtils.degToRad(48)
-    // width must fit the horizontal field of view, the foreshortened depth the vertical one
+    const elevation = THREE.MathUtils.degToRad(elevationDeg)
+    // width must fit the horizontal field of view, the foreshortened depth (plus height) the vertical one
     const fitWidth = size.x / 2 / Math.tan(hfov / 2)
-    const fitDepth = (size.z * Math.sin(elevation)) / 2 / Math.tan(vfov / 2)
-    const distance = Math.max(fitWidth, fitDepth) * 1.3
+    const fitDepth = (size.z * Math.sin(elevation) + size.y * Math.cos(elevation)) / 2 / Math.tan(vfov / 2)
+    let distance = Math.max(fitWidth, fitDepth, 20) * 0.9
     const dir = new THREE.Vector3(0, Math.sin(elevation), Math.cos(elevation))
-    centre.z += size.z * 0.06 // the near edge looks larger: aim a little south to centre the plant
-    this.camera.position.copy(centre).addScaledVector(dir, distance)
-    this.camera.far = distance * 10
-    this.camera.updateProjectionMatrix()
-    this.controls?.target.copy(centre)
-    this.controls?.update()
+    centre.y = 0
+    let to = centre.clone().addScaledVector(dir, distance)
+    // perspective widens the near edge: step back until every corner of the box is in view
+    const probe = this.camera.clone()
+    const corners = [0, 1, 2, 3, 4, 5, 6, 7].map(
+      (i) =>
+        new THREE.Vector3(i & 1 ? box.max.x : box.min.x, i & 2 ? box.max.y : box.min.y, i & 4 ? box.max.z : box.min.z),
+    )
+    for (let k = 0; k < 40; k++) {
+      probe.position.copy(to)
+      probe.lookAt(centre)
+      probe.updateMatrixWorld()
+      const inside = corners.every((c) => {
+        const p = c.clone().project(probe)
+        return Math.abs(p.x) <= 0.97 && Math.abs(p.y) <= 0.95 && p.z < 1
+      })
+      if (inside) break
+      distance *= 1.04
+      to = centre.clone().addScaledVector(dir, distance)
+    }
+    if (box === this.plantBox) {
+      this.homeDistance = distance
+      this.camera.far = Math.max(distance * 6, 1000)
+      this.camera.near = Math.max(0.5, distance / 2000)
+      this.camera.updateProjectionMatrix()
+      if (this.controls) this.controls.maxDistance = distance * 2.5
+      this.scene.fog = new THREE.Fog('#dfe8ef', distance * 1.6, distance * 5)
+    }
+    if (!animate || !this.controls) {
+      this.camera.position.copy(to)
+      this.controls?.target.copy(centre)
+      this.controls?.update()
+      return
+    }
+    this.flight = {
+      from: this.camera.position.clone(),
+      to,
+      fromTarget: this.controls.target.clone(),
+      toTarget: centre,
+      t0: performance.now(),
+    }
   }
 
   /** Ids of the equipment in the GLB. */
@@ -171,28 +581,238 @@ export class TwinViewer {
     return [...this.equipment.keys()]
   }
 
-  /** Current colour of an equipment node as '#rrggbb' (sRGB), or '' when unknown. */
+  /** Current colour of an equipment item as '#rrggbb' (sRGB), or '' when unknown. */
   equipmentColor(id: string): string {
     const node = this.equipment.get(id)
-    return node ? hex(node.material.color) : ''
+    return node ? hex(node.color) : ''
   }
 
-  /** Colour equipment: those in `alarmed` turn ALARM_COLOR (pulsing), the rest their own colour. */
+  /** Where an item is on screen (CSS pixels in the host), or null when behind the camera / unknown. */
+  screenPosition(id: string): { x: number; y: number } | null {
+    const node = this.equipment.get(id)
+    if (!node) return null
+    const p = node.centre.clone().project(this.camera)
+    if (p.z > 1) return null
+    return { x: ((p.x + 1) / 2) * this.host.clientWidth, y: ((1 - p.y) / 2) * this.host.clientHeight }
+  }
+
+  /** Colour equipment: those in `alarmed` turn ALARM_COLOR (with a breathing ring), the rest their own colour. */
   setAlarmed(alarmed: ReadonlySet<string>): void {
-    for (const [id, node] of this.equipment) {
-      const alarm = alarmed.has(id)
+    const touched = new Set<Batch>()
+    for (const node of this.equipment.values()) {
+      const alarm = alarmed.has(node.extras.asset_id)
       if (alarm === node.alarm) continue
       node.alarm = alarm
-      node.material.color.set(alarm ? ALARM_COLOR : node.normalColor)
-      node.material.emissive.set(alarm ? ALARM_COLOR : '#000000')
-      node.material.emissiveIntensity = alarm ? 0.35 : 1
-      node.label?.element.classList.toggle('alarm', alarm)
+      node.color.set(alarm ? ALARM_COLOR : node.normalColor)
+      touched.add(node.batch)
     }
+    for (const batch of touched) this.layoutBatch(batch)
+    this.updateHalo()
+    this.lastLabels = 0 // alarmed items always get a label
+  }
+
+  private updateHalo(): void {
+    const halo = this.halo
+    if (!halo) return
+    let n = 0
+    for (const node of this.equipment.values()) {
+      if (!node.alarm) continue
+      const size = node.footprint.getSize(new THREE.Vector3())
+      const r = Math.max(size.x, size.z) * 0.75 + 1.5
+      this.dummy.position.set(node.centre.x, 0.2, node.centre.z)
+      this.dummy.scale.set(r, 1, r)
+      this.dummy.updateMatrix()
+      halo.setMatrixAt(n++, this.dummy.matrix)
+    }
+    halo.count = n
+    halo.instanceMatrix.needsUpdate = true
   }
 
   select(id: string | null): void {
     this.selected = id
-    for (const [eid, node] of this.equipment) node.label?.element.classList.toggle('selected', eid === id)
+    this.lastLabels = 0
+  }
+
+  // ---- people ---------------------------------------------------------------------------
+
+  /** New positions of the people on site; markers glide there over the next second. */
+  setPeople(list: readonly PersonMarker[]): void {
+    const now = performance.now()
+    const current = this.currentPeoplePositions(now)
+    const n = list.length
+    if (!this.people || this.people.instanceMatrix.count < n) this.allocatePeople(Math.max(64, 2 ** Math.ceil(Math.log2(n + 1))))
+    const from = new Float32Array(n * 3)
+    const to = new Float32Array(n * 3)
+    const ids: string[] = []
+    this.personIndex.clear()
+    this.peopleData.clear()
+    list.forEach((p, i) => {
+      const x = p.x
+      const y = p.z ?? 0
+      const z = -p.y
+      const old = current.get(p.person_id)
+      from.set(old ?? [x, y, z], i * 3)
+      to.set([x, y, z], i * 3)
+      ids.push(p.person_id)
+      this.personIndex.set(p.person_id, i)
+      this.peopleData.set(p.person_id, p)
+    })
+    this.peopleIds = ids
+    this.peopleFrom = from
+    this.peopleTo = to
+    this.peopleT0 = now
+    if (this.people) this.people.count = n
+  }
+
+  private allocatePeople(capacity: number): void {
+    if (this.people) {
+      this.scene.remove(this.people)
+      this.people.dispose()
+    }
+    // a standing figure about 1.8 m tall, drawn 1.6x so a person is visible from the control-room view
+    const body = new THREE.CapsuleGeometry(0.45, 1.1, 4, 10).translate(0, 1.0, 0).scale(1.6, 1.6, 1.6)
+    const mesh = new THREE.InstancedMesh(body, this.peopleMaterial, capacity)
+    mesh.name = 'people'
+    mesh.count = 0
+    mesh.frustumCulled = false
+    const color = new THREE.Color('#ff7a00')
+    for (let i = 0; i < capacity; i++) mesh.setColorAt(i, color)
+    mesh.instanceMatrix.setUsage(THREE.DynamicDrawUsage)
+    this.people = mesh
+    this.scene.add(mesh)
+  }
+
+  private currentPeoplePositions(now: number): Map<string, [number, number, number]> {
+    const out = new Map<string, [number, number, number]>()
+    const a = Math.min(1, (now - this.peopleT0) / PEOPLE_EASE_MS)
+    this.peopleIds.forEach((id, i) => {
+      const k = i * 3
+      out.set(id, [
+        this.peopleFrom[k] + (this.peopleTo[k] - this.peopleFrom[k]) * a,
+        this.peopleFrom[k + 1] + (this.peopleTo[k + 1] - this.peopleFrom[k + 1]) * a,
+        this.peopleFrom[k + 2] + (this.peopleTo[k + 2] - this.peopleFrom[k + 2]) * a,
+      ])
+    })
+    return out
+  }
+
+  private updatePeople(now: number): void {
+    const mesh = this.people
+    if (!mesh || !this.peopleIds.length) return
+    const a = Math.min(1, (now - this.peopleT0) / PEOPLE_EASE_MS)
+    if (a >= 1 && mesh.userData.settled === this.peopleT0) return
+    const m = mesh.instanceMatrix.array as Float32Array
+    const from = this.peopleFrom
+    const to = this.peopleTo
+    for (let i = 0; i < this.peopleIds.length; i++) {
+      const k = i * 3
+      const o = i * 16
+      // identity rotation and scale: write the translation column directly
+      m[o] = 1; m[o + 1] = 0; m[o + 2] = 0; m[o + 3] = 0
+      m[o + 4] = 0; m[o + 5] = 1; m[o + 6] = 0; m[o + 7] = 0
+      m[o + 8] = 0; m[o + 9] = 0; m[o + 10] = 1; m[o + 11] = 0
+      m[o + 12] = from[k] + (to[k] - from[k]) * a
+      m[o + 13] = from[k + 1] + (to[k + 1] - from[k + 1]) * a
+      m[o + 14] = from[k + 2] + (to[k + 2] - from[k + 2]) * a
+      m[o + 15] = 1
+    }
+    mesh.instanceMatrix.needsUpdate = true
+    mesh.userData.settled = a >= 1 ? this.peopleT0 : null
+  }
+
+  peopleCount(): number {
+    return this.peopleIds.length
+  }
+
+  person(id: string): PersonMarker | undefined {
+    return this.peopleData.get(id)
+  }
+
+  // ---- permits --------------------------------------------------------------------------
+
+  private glyph(text: string, color: string): THREE.CanvasTexture {
+    const key = `${text}|${color}`
+    let tex = this.glyphTextures.get(key)
+    if (tex) return tex
+    const canvas = document.createElement('canvas')
+    canvas.width = 64
+    canvas.height = 64
+    const ctx = canvas.getContext('2d')
+    if (ctx) {
+      ctx.fillStyle = color
+      ctx.beginPath()
+      ctx.arc(32, 28, 26, 0, Math.PI * 2)
+      ctx.fill()
+      ctx.beginPath()
+      ctx.moveTo(20, 48)
+      ctx.lineTo(44, 48)
+      ctx.lineTo(32, 63)
+      ctx.fill()
+      ctx.fillStyle = '#ffffff'
+      ctx.font = 'bold 30px sans-serif'
+      ctx.textAlign = 'center'
+      ctx.textBaseline = 'middle'
+      ctx.fillText(text, 32, 29)
+    }
+    tex = new THREE.CanvasTexture(canvas)
+    tex.colorSpace = THREE.SRGBColorSpace
+    this.glyphTextures.set(key, tex)
+    return tex
+  }
+
+  /** Show open permits as icons at their work points (type glyph, colour by status). */
+  setPermits(list: readonly PermitMarker[]): void {
+    const keep = new Set<string>()
+    for (const p of list) {
+      keep.add(p.id)
+      const color = PERMIT_STATUS_COLOR[p.status] ?? '#2f6fd6'
+      const map = this.glyph(permitGlyph(p.work_type), color)
+      let sprite = this.permitSprites.get(p.id)
+      if (!sprite) {
+        sprite = new THREE.Sprite(new THREE.SpriteMaterial({ map, depthTest: false }))
+        sprite.renderOrder = 5
+        sprite.center.set(0.5, 0)
+        sprite.scale.set(6, 6, 1)
+        this.permitSprites.set(p.id, sprite)
+        this.permitGroup.add(sprite)
+      } else {
+        sprite.material.map = map
+      }
+      sprite.userData = { permit: p.id, label: p.label }
+      sprite.position.set(p.x, 3, -p.y)
+    }
+    for (const [id, sprite] of this.permitSprites) {
+      if (keep.has(id)) continue
+      this.permitGroup.remove(sprite)
+      sprite.material.dispose()
+      this.permitSprites.delete(id)
+    }
+  }
+
+  permitIds(): string[] {
+    return [...this.permitSprites.keys()]
+  }
+
+  // ---- picking --------------------------------------------------------------------------
+
+  private pickAt(clientX: number, clientY: number): Pick | null {
+    const rect = this.host.getBoundingClientRect()
+    const ndc = new THREE.Vector2(((clientX - rect.left) / rect.width) * 2 - 1, -((clientY - rect.top) / rect.height) * 2 + 1)
+    this.raycaster.setFromCamera(ndc, this.camera)
+    const permits = this.raycaster.intersectObjects([...this.permitSprites.values()], false)
+    if (permits[0]) return { kind: 'permit', id: String(permits[0].object.userData.permit) }
+    const targets: THREE.Object3D[] = this.batches.flatMap((b) => (b.coarse ? [b.mesh, b.coarse] : [b.mesh]))
+    if (this.people && this.people.count) targets.push(this.people)
+    if (this.hazardMesh) targets.push(this.hazardMesh)
+    const hit = this.raycaster.intersectObjects(targets, false)[0]
+    if (!hit || hit.instanceId === undefined) return null
+    if (hit.object === this.people) return { kind: 'person', id: this.peopleIds[hit.instanceId] }
+    if (hit.object === this.hazardMesh) return { kind: 'hazard', id: this.hazardOfInstance[hit.instanceId] }
+    for (const b of this.batches) {
+      if (b.mesh === hit.object) return { kind: 'equipment', id: b.ids[b.fineSlots[hit.instanceId]] }
+      if (b.coarse === hit.object) return { kind: 'equipment', id: b.ids[b.coarseSlots[hit.instanceId]] }
+    }
+    return null
   }
 
   private readonly onPointerDown = (ev: PointerEvent): void => {
@@ -203,17 +823,123 @@ export class TwinViewer {
     const down = this.downAt
     this.downAt = null
     if (!down || Math.hypot(ev.clientX - down.x, ev.clientY - down.y) > 4) return // a drag, not a click
+    const pick = this.pickAt(ev.clientX, ev.clientY)
+    this.select(pick?.kind === 'equipment' ? pick.id : null)
+    this.opts.onSelect?.(pick)
+  }
+
+  private readonly onPointerMove = (ev: PointerEvent): void => {
+    if (ev.buttons) return
+    const now = performance.now()
+    if (now - this.lastHover < HOVER_THROTTLE_MS) return
+    this.lastHover = now
+    const pick = this.pickAt(ev.clientX, ev.clientY)
     const rect = this.host.getBoundingClientRect()
-    const ndc = new THREE.Vector2(
-      ((ev.clientX - rect.left) / rect.width) * 2 - 1,
-      -((ev.clientY - rect.top) / rect.height) * 2 + 1,
+    const same = pick?.kind === this.hovered?.kind && pick?.id === this.hovered?.id
+    this.hovered = pick
+    if (!same) this.lastLabels = 0
+    this.host.style.cursor = pick ? 'pointer' : ''
+    this.opts.onHover?.(pick, ev.clientX - rect.left, ev.clientY - rect.top)
+  }
+
+  private readonly onPointerLeave = (): void => {
+    this.hovered = null
+    this.host.style.cursor = ''
+    this.opts.onHover?.(null, 0, 0)
+  }
+
+  // ---- labels (level of detail) -----------------------------------------------------------
+
+  private label(pool: CSS2DObject[], i: number, className: string): CSS2DObject {
+    let obj = pool[i]
+    if (!obj) {
+      const el = document.createElement('div')
+      el.className = className
+      obj = new CSS2DObject(el)
+      pool[i] = obj
+      this.scene.add(obj)
+    }
+    obj.visible = true
+    return obj
+  }
+
+  /** Give the label pool to the nearest items in view (plus alarmed, selected and hovered ones). */
+  private updateLabels(now: number): void {
+    if (!this.loaded) return
+    const moved = !this.lastCamera.equals(this.camera.matrixWorld)
+    const age = now - this.lastLabels
+    if (this.lastLabels !== 0 && (age < LABEL_REFRESH_MS || (!moved && age < 1000))) return
+    this.lastLabels = now
+    if (moved) for (const batch of this.batches) this.layoutBatch(batch)
+    this.lastCamera.copy(this.camera.matrixWorld)
+    const frustum = new THREE.Frustum().setFromProjectionMatrix(
+      new THREE.Matrix4().multiplyMatrices(this.camera.projectionMatrix, this.camera.matrixWorldInverse),
     )
-    this.raycaster.setFromCamera(ndc, this.camera)
-    const meshes = [...this.equipment.values()].map((n) => n.mesh)
-    const hit = this.raycaster.intersectObjects(meshes, false)[0]
-    const id = hit ? (hit.object.userData as EquipmentExtras).asset_id : null
-    this.select(id)
-    this.opts.onSelect?.(id)
+    const cam = this.camera.position
+    const near = Math.max(60, this.homeDistance * 0.45)
+    const must = new Set<string>()
+    if (this.selected) must.add(this.selected)
+    if (this.hovered?.kind === 'equipment') must.add(this.hovered.id)
+    const scored: Array<[number, string]> = []
+    for (const [id, node] of this.equipment) {
+      if (node.alarm) must.add(id)
+      if (!frustum.containsPoint(node.centre)) continue
+      const d = node.centre.distanceTo(cam)
+      if (d < near) scored.push([d, id])
+    }
+    scored.sort((a, b) => a[0] - b[0])
+    const chosen = [...must]
+    for (const [, id] of scored) {
+      if (chosen.length >= MAX_EQUIPMENT_LABELS) break
+      if (!must.has(id)) chosen.push(id)
+    }
+    this.labelledIds = chosen
+    chosen.forEach((id, i) => {
+      const node = this.equipment.get(id)
+      if (!node) return
+      const obj = this.label(this.equipmentLabels, i, 'twin-label')
+      obj.position.set(node.centre.x, node.top + 1.5, node.centre.z)
+      obj.element.textContent = id
+      obj.element.title = node.extras.name
+      obj.element.classList.toggle('alarm', node.alarm)
+      obj.element.classList.toggle('selected', id === this.selected)
+    })
+    for (let i = chosen.length; i < this.equipmentLabels.length; i++) this.equipmentLabels[i].visible = false
+    // area and zone names: the nearest ones in view that do not cover one another on screen
+    const w = this.host.clientWidth
+    const h = this.host.clientHeight
+    const taken: Array<[number, number]> = []
+    const statics: Array<readonly [number, StaticLabel]> = []
+    const candidates = this.staticLabels
+      .filter((l) => frustum.containsPoint(l.position))
+      .map((l) => [l.position.distanceTo(cam), l] as const)
+      .sort((a, b) => a[0] - b[0])
+    for (const c of candidates) {
+      if (statics.length >= MAX_STATIC_LABELS) break
+      const p = c[1].position.clone().project(this.camera)
+      const x = ((p.x + 1) / 2) * w
+      const y = ((1 - p.y) / 2) * h
+      if (taken.some(([tx, ty]) => Math.abs(tx - x) < 110 && Math.abs(ty - y) < 24)) continue
+      taken.push([x, y])
+      statics.push(c)
+    }
+    statics.forEach(([, l], i) => {
+      const obj = this.label(this.staticLabelPool, i, 'twin-place')
+      obj.position.copy(l.position)
+      obj.element.textContent = l.text
+      obj.element.dataset.kind = l.kind
+    })
+    for (let i = statics.length; i < this.staticLabelPool.length; i++) this.staticLabelPool[i].visible = false
+  }
+
+  /** Equipment ids that carry a label now (the level-of-detail pool). */
+  labelled(): string[] {
+    return [...this.labelledIds]
+  }
+
+  /** Area and zone names shown now. */
+  placeLabels(): string[] {
+    return this.staticLabelPool.filter((o) => o.visible).map((o) => o.element.textContent ?? '')
   }
 
   private fit(): void {
@@ -223,17 +949,68 @@ export class TwinViewer {
     this.camera.updateProjectionMatrix()
     this.renderer?.setSize(w, h)
     this.labels?.setSize(w, h)
+    this.lastLabels = 0
   }
 
   private readonly animate = (): void => {
     this.frame = requestAnimationFrame(this.animate)
-    const t = performance.now() / 1000
-    // a slight pulse: the glow breathes, the base colour stays ALARM_COLOR
-    const glow = 0.2 + 0.25 * (0.5 + 0.5 * Math.sin(t * 5))
-    for (const node of this.equipment.values()) if (node.alarm) node.material.emissiveIntensity = glow
+    const now = performance.now()
+    if (this.flight && this.controls) {
+      const f = this.flight
+      const a = Math.min(1, (now - f.t0) / 700)
+      const e = a * a * (3 - 2 * a)
+      this.camera.position.lerpVectors(f.from, f.to, e)
+      this.controls.target.lerpVectors(f.fromTarget, f.toTarget, e)
+      if (a >= 1) this.flight = null
+    }
+    this.haloMaterial.opacity = 0.35 + 0.35 * (0.5 + 0.5 * Math.sin(now / 160))
+    this.updatePeople(now)
     this.controls?.update()
+    this.updateLabels(now)
     if (this.renderer) this.renderer.render(this.scene, this.camera)
     this.labels?.render(this.scene, this.camera)
+    this.frames++
+    this.adaptResolution(now)
+  }
+
+  /**
+   * Dynamic resolution: when frames take too long (software WebGL on a big screen), draw fewer
+   * pixels (down to half the CSS size, scaled up by the browser); when there is headroom, more.
+   */
+  private adaptResolution(now: number): void {
+    if (!this.renderer) return
+    const w = this.fpsWindow
+    if (!w.t0) w.t0 = now
+    w.frames++
+    if (now - w.t0 < 1500) return
+    const fps = (w.frames * 1000) / (now - w.t0)
+    w.t0 = now
+    w.frames = 0
+    const base = this.software ? 1 : Math.min(window.devicePixelRatio, 2)
+    const min = this.software ? 0.5 : 1
+    let next = this.scale
+    if (fps < 28 && this.scale > min) next = Math.max(min, this.scale - 0.25)
+    else if (fps > 55 && this.scale < 1) next = Math.min(1, this.scale + 0.25)
+    if (next !== this.scale) {
+      this.scale = next
+      this.renderer.setPixelRatio(base * next)
+      this.renderer.setSize(Math.max(1, this.host.clientWidth), Math.max(1, this.host.clientHeight))
+    }
+  }
+
+  /** Pixels drawn per CSS pixel (dynamic resolution). */
+  get resolutionScale(): number {
+    return this.scale
+  }
+
+  /** Frames drawn since the page opened (the benchmark reads fps from it). */
+  get frameCount(): number {
+    return this.frames
+  }
+
+  /** Draw calls of the last frame. */
+  get drawCalls(): number {
+    return this.renderer?.info.render.calls ?? 0
   }
 
   dispose(): void {
@@ -243,7 +1020,13 @@ export class TwinViewer {
     this.renderer?.dispose()
     this.renderer?.domElement.remove()
     this.labels?.domElement.remove()
-    for (const node of this.equipment.values()) node.material.dispose()
+    for (const batch of this.batches) {
+      ;(batch.mesh.material as THREE.Material).dispose()
+      batch.mesh.dispose()
+      batch.coarse?.dispose()
+    }
+    for (const tex of this.glyphTextures.values()) tex.dispose()
+    this.people?.dispose()
     this.equipment.clear()
     this.loaded = false
   }

@@ -1,0 +1,31 @@
+/** What the browser tests and the render benchmark read from the twin page (declaration merging). */
+interface SafeTwinTestHooks {
+  /** Current outline colour of a hazard source as '#rrggbb', '' when it has none. */
+  hazardColor(id: string): string
+  /** Hazard sources outlined on the twin. */
+  hazardSources(): string[]
+  /** Risk level per hazard source as the page last read it (null: not scored). */
+  hazardLevels(): Record<string, string | null>
+  /** Screen position (CSS px in the twin canvas) of an equipment item, null when unknown. */
+  screenPosition(id: string): { x: number; y: number } | null
+  /** People markers drawn. */
+  peopleCount(): number
+  /** Open-permit icons drawn (permit ids). */
+  permitIds(): string[]
+  /** Equipment carrying a label now (level of detail). */
+  labelled(): string[]
+  /** Area and zone names shown now. */
+  placeLabels(): string[]
+  /** Frames drawn since the page opened. */
+  frameCount(): number
+  /** Draw calls of the last frame. */
+  drawCalls(): number
+  /** Replace the people markers (benchmarks drive 500 moving people through this). */
+  setPeople(list: Array<{ person_id: string; tag_id: string; x: number; y: number; z?: number }>): void
+  /** Camera presets: area ids with names. */
+  areas(): Array<{ id: string; name: string }>
+  /** Whether WebGL is drawn in software. */
+  readonly software: boolean
+  /** ms from navigation start until the scene was in the page. */
+  readonly loadedAt: number | null
+}
