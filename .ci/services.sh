@@ -115,8 +115,9 @@ ci_ensure_packages() {
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
     dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q "ok installed" || missing+=(fonts-noto-cjk)
+    command -v wrk >/dev/null 2>&1 || missing+=(wrk) # load generator of bench/api_load.py
     if ((${#missing[@]} == 0)); then
-        ci_log "Debian packages present (postgresql, mosquitto, chromium, chromium-driver, fonts-noto-cjk)"
+        ci_log "Debian packages present (postgresql, mosquitto, chromium, chromium-driver, fonts-noto-cjk, wrk)"
         return 0
     fi
     if [[ $(id -u) -ne 0 ]]; then

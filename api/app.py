@@ -69,9 +69,26 @@ def _seed_admin(app: FastAPI) -> None:
 
 
 def create_app(
-    settings: Settings | None = None, *, runtime: Runtime | None = None, start_runtime: bool = True
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    start_runtime: bool = True,
+    prepared: bool = False,
+    pool: tuple[int, int] | None = None,
 ) -> FastAPI:
-    """Build the app; ``runtime`` may be injected (tests) or is built from settings."""
+    """Build the app; ``runtime`` may be injected (tests) or is built from settings.
+
+    Args:
+        settings: The one settings object (default: from the environment).
+        runtime: The plant runtime; built from ``settings`` when omitted.
+        start_runtime: False for tests that only hit a few routes (nothing runs behind them).
+        prepared: The first-start work (migrations, built-in accounts, 0600 rights) was done
+            once by the parent of several worker processes (``safetwin api --workers N``);
+            each worker running it again would race the others at start-up.
+        pool: ``(pool_size, max_overflow)`` of this process's SQLAlchemy pool, chosen so that
+            all workers together fit the database's ``max_connections``; default
+            ``registers.db``'s sizes.
+    """
     settings = settings or Settings()
     plant_model = runtime.plant if runtime is not None else load_plant(settings.plant_file)
     rt = runtime or Runtime(settings=settings, plant=plant_model)
@@ -80,10 +97,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.resolved_database_url
-        migrate(url)
-        engine = make_engine(url)
+        if not prepared:
+            migrate(url)
+        engine = make_engine(url, pool_size=pool[0], max_overflow=pool[1]) if pool else make_engine(url)
         app.state.session_factory = make_session_factory(engine)
-        _seed_admin(app)
+        if not prepared:
+            _seed_admin(app)
         if start_runtime:  # serving for real; tests that hit a few routes keep the lazy build
             _warm_routes(app)
         worker = AlarmWorker(rt.bus, app.state.session_factory, plant_model, settings)

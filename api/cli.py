@@ -28,6 +28,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api.cli_audit import audit_app
 from api.settings import Settings
 
 app = typer.Typer(help="SafeTwin 安全风险智能化管控平台", no_args_is_help=True, add_completion=False)
@@ -37,6 +38,7 @@ pdm_app = typer.Typer(help="Predictive maintenance models: train and evaluate.",
 app.add_typer(topics_app, name="topics")
 app.add_typer(recovery_app, name="recovery")
 app.add_typer(pdm_app, name="pdm")
+app.add_typer(audit_app, name="audit")
 console = Console()
 SHUTDOWN_GRACE_S = 2.0
 """Seconds open connections (e.g. /ws/live) get on SIGTERM before they are closed."""
@@ -91,7 +93,8 @@ def run(
     simulate: Annotated[bool, typer.Option(help="start the built-in plant simulator")] = True,
 ) -> None:
     """Start the embedded plant: simulator, pipeline, API and 3D twin."""
-    overrides = _address(host, port, simulate=simulate)
+    # The plant runtime owns this process: interpreter tuned for it (see Settings.own_process).
+    overrides = _address(host, port, simulate=simulate, own_process=True)
     if ingest:
         overrides["ingest"] = ingest
     settings = _settings(**overrides)
@@ -386,12 +389,19 @@ def flow(
     loader: Annotated[
         bool, typer.Option("--loader", help="run the store loader (output topics → store) instead of the flow")
     ] = False,
+    name: Annotated[
+        str, typer.Option("--flow", help="which flow: sensors, risk, pdm, positioning or video (api.flows)")
+    ] = "sensors",
     brokers: BrokersOption = None,
 ) -> None:
-    """Run one process of the distributed sensor flow (Kafka raw readings → store + output topics)."""
+    """Run one process of a distributed flow (default: the sensor flow, Kafka raw readings → store + topics)."""
+    if name not in ("sensors", "risk", "pdm", "positioning", "video"):
+        _fail(f"unknown flow {name!r}: pick sensors, risk, pdm, positioning or video", code=2)
     settings = _settings()
     addresses_list = _brokers(brokers, settings)
-    default_dir = settings.data_dir / ("recovery-loader" if loader else "recovery")
+    default_dir = settings.data_dir / (
+        "recovery-loader" if loader else "recovery" if name == "sensors" else f"recovery-{name}"
+    )
     directory = (recovery_dir or default_dir) if recovery else None
     try:
         argv = bytewax_command(
@@ -401,7 +411,7 @@ def flow(
             addresses=addresses,
             recovery_dir=directory,
             snapshot_s=snapshot_s,
-            flow=LOADER_FLOW if loader else SENSOR_FLOW,
+            flow=LOADER_FLOW if loader else f"api.flows:{name}",
         )
     except ValueError as err:
         _fail(str(err), code=2)
@@ -426,14 +436,62 @@ def api_replica(
     host: Annotated[str | None, typer.Option(help="bind address (default SAFETWIN_HOST or 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port (default SAFETWIN_PORT or 8000)")] = None,
     brokers: BrokersOption = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=1, help="worker processes (about one per core); >1 needs PostgreSQL")
+    ] = 1,
+    db_connections: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="database connections all workers may open together (default: what PostgreSQL has free)"
+        ),
+    ] = None,
 ) -> None:
     """Start one API replica of the distributed mode: no simulator, live push from Kafka."""
     settings = _settings(**_address(host, port, simulate=False, kafka_brokers=_brokers(brokers, _settings())))
     url = f"http://{settings.host}:{settings.port}"
-    _serve(
-        settings,
+    banner = (
         f"[bold green]SafeTwin[/] API replica starting → [link={url}]{url}[/link]  "
-        f"(Kafka {', '.join(settings.kafka_brokers)})",
+        f"(Kafka {', '.join(settings.kafka_brokers)})"
+    )
+    if workers == 1:
+        _serve(settings, banner)
+        return
+    _serve_workers(settings, banner, workers=workers, db_connections=db_connections)
+
+
+WORKER_HEALTHCHECK_S = 60
+"""Seconds a worker may take to answer the supervisor's liveness ping (start-up included)."""
+
+
+def _serve_workers(settings: Settings, banner: str, *, workers: int, db_connections: int | None) -> None:
+    """First-start work once here, then ``workers`` uvicorn processes (see :mod:`api.workers`)."""
+    import uvicorn
+
+    from api.workers import WORKER_APP, WorkerSetupError, prepare, worker_env
+
+    try:
+        with console.status("迁移数据库 / migrating, first-start checks…"):
+            prepared = prepare(settings, workers=workers, db_connections=db_connections)
+    except WorkerSetupError as err:
+        _fail(str(err), code=2)
+    size, overflow = prepared.pool
+    os.environ.update(worker_env(settings, prepared.pool))
+    console.print(
+        f"{banner}\n  {workers} workers, database pool {size} + {overflow} overflow each "
+        f"(≤ {workers * (size + overflow)} connections)",
+        highlight=False,
+    )
+    uvicorn.run(
+        WORKER_APP,
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=round(SHUTDOWN_GRACE_S),
+        # The supervisor kills a worker that does not answer its ping within this; uvicorn's 5 s
+        # killed workers still importing the app on a busy box, and busy serving ones.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
 
 

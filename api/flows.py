@@ -183,10 +183,15 @@ def loader() -> Dataflow:
 
 
 def risk_flow(settings: Settings, *, tail: bool = True) -> Dataflow:
-    """Kafka alarms, readings and ``risk.input`` -> risk scores -> store + ``risk.score`` topic.
+    """Kafka alarms, readings and ``risk.input`` (+ the registers) -> risk scores -> store + ``risk.score`` topic.
 
-    The same builder as the embedded runtime; the register events (special work, bypasses,
-    management counts) are published by the integrator to ``<prefix>.risk.input``.
+    The same builder as the embedded runtime. Special work at work and bypassed interlocks come
+    from the registers' database (``SAFETWIN_DATABASE_URL``, PostgreSQL in production) through
+    :class:`api.risk_register_inputs.RegisterInputSource`, as the embedded bridge reads them, and
+    overdue inspections and hidden hazards per source through
+    :class:`api.risk_management_inputs.ManagementStatusSource`; without an explicit database URL
+    (no shared registers database) only the topic carries them. Integrators publish other
+    register events (people counts, operating modes) to ``<prefix>.risk.input``.
     """
     if not settings.kafka_brokers:
         msg = "the distributed risk flow needs SAFETWIN_KAFKA_BROKERS"
@@ -198,6 +203,15 @@ def risk_flow(settings: Settings, *, tail: bool = True) -> Dataflow:
         KafkaSource(brokers, topic_for(SENSOR_READING, prefix), SENSOR_READING, tail=tail, raw=True, batch_size=10_000),
         KafkaSource(brokers, topic_for(RISK_INPUT, prefix), RISK_INPUT, tail=tail, raw=True),
     ]
+    if settings.database_url:
+        from api.risk_management_inputs import ManagementStatusSource
+        from api.risk_register_inputs import RegisterInputSource
+        from registers.db import make_engine, make_session_factory
+
+        registers = make_session_factory(make_engine(settings.database_url))
+        sources.append(RegisterInputSource(registers, tail=tail))
+        areas = {sid: ctx.area for sid, ctx in plan.sources.items()}
+        sources.append(ManagementStatusSource(registers, areas, tail=tail))  # overdue inspections, hidden hazards
     stream_sinks = {s: KafkaSink(brokers, topic_for(s, prefix)) for s in (RISK_SCORE, DEADLETTER)}
     sinks: list[Sink[Any]] = []
     if settings.flow_writes_store:
@@ -213,6 +227,67 @@ def risk() -> Dataflow:
     """``python -m bytewax.run api.flows:risk`` entry (settings from the environment)."""
     settings = Settings()
     return risk_flow(settings, tail=settings.flow_tail)
+
+
+def pdm_flow(settings: Settings, *, tail: bool = True) -> Dataflow:
+    """Kafka ``pdm.window`` -> features, predictions, warnings -> store, topics and work orders.
+
+    The builder of the embedded runtime with the newest model of ``<data_dir>/models/pdm``
+    (``safetwin pdm train``). Input ``<prefix>.pdm.window`` (what condition-monitoring gateways
+    publish, keyed by asset); outputs ``<prefix>.pdm.prediction``, ``<prefix>.pdm.warning`` and
+    ``<prefix>.deadletter``, the store, and with ``SAFETWIN_DATABASE_URL`` set, ONE maintenance
+    work order per asset and failure mode in the equipment register (:mod:`api.pdm_orders`).
+
+    Raises:
+        ValueError: Without brokers, or without a trained model.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from api.pdm_models import latest, load
+    from api.pdm_orders import PdmWorkOrderRecorder, PdmWorkOrderSink
+    from api.pdm_runtime import model_dir
+    from models.contracts import PDM_PREDICTION
+    from models.pdm.stream import PDM_WARNING, PDM_WINDOW
+    from pipelines.pdm.flow import StorePdmSink
+    from pipelines.pdm.flow import build_flow as build_pdm_flow
+    from registers.db import make_engine, make_session_factory
+
+    if not settings.kafka_brokers:
+        msg = "the distributed PdM flow needs SAFETWIN_KAFKA_BROKERS"
+        raise ValueError(msg)
+    path = latest(model_dir(settings))
+    if path is None:
+        msg = f"no PdM model in {model_dir(settings)}: run `safetwin pdm train` first"
+        raise ValueError(msg)
+    model = load(path).meta["model"]
+    # one-row predictions: OpenMP threads would only contend with the flow's workers
+    threadpool_limits(limits=1)
+    brokers, prefix = settings.kafka_brokers, settings.kafka_topic_prefix
+    source = KafkaSource(brokers, topic_for(PDM_WINDOW, prefix), PDM_WINDOW, tail=tail, raw=True)
+    sinks: list[Sink[Any]] = []
+    if settings.flow_writes_store:
+        store = open_store(
+            settings.store, duckdb_path=settings.resolved_duckdb_path, clickhouse_dsn=settings.clickhouse_dsn
+        )
+        store.init_schema()
+        sinks.append(StorePdmSink(store))
+    if settings.database_url:
+        recorder = PdmWorkOrderRecorder(make_session_factory(make_engine(settings.database_url)))
+        sinks.append(PdmWorkOrderSink(recorder))
+    streams = (PDM_PREDICTION, PDM_WARNING, DEADLETTER)
+    return build_pdm_flow(
+        model,
+        [source],
+        sinks,
+        stream_sinks={s: KafkaSink(brokers, topic_for(s, prefix)) for s in streams},
+        flow_id="pdm_distributed",
+    )
+
+
+def pdm() -> Dataflow:
+    """``python -m bytewax.run api.flows:pdm`` entry (settings from the environment)."""
+    settings = Settings()
+    return pdm_flow(settings, tail=settings.flow_tail)
 
 
 def positioning_flow(settings: Settings, *, tail: bool = True) -> Dataflow:

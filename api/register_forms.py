@@ -11,7 +11,12 @@ place, the API, instead of being copied into the browser:
   prefix and the field that names its records, so the form offers a searchable picker;
 * ``actions``: what the *current user's* roles allow: create, update, delete and the
   register's workflow moves (``POST {prefix}/{record_id}/<move>`` routes without a body, e.g.
-  审核), each with its Chinese title.
+  审核), each with its Chinese title;
+* ``choices``: options of a field inside a list of rows, keyed ``"<list>.<field>"`` (a hazard
+  source's ``chemicals.name``: the 85 chemicals of GB 18218 Table 1, found by Chinese name,
+  alias or CAS number; ``chemicals.categories``: the Table 2 hazard categories). They come
+  from the same tables the API validates with, so the picker never offers a name the API
+  would refuse; a name not offered can still be typed (a chemical Table 1 does not list).
 
 ``register_router`` adds the route to every register before its ``/{record_id}`` routes.
 
@@ -19,7 +24,8 @@ This module has no ``from __future__ import annotations``: FastAPI reads the ann
 """
 
 import re
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Annotated, Any
 
@@ -29,7 +35,9 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
 from api.auth import permission_of, require
+from models.hazard_identification import EXTRA_CAS, EXTRA_NAMES, TABLE_1_ROWS, TABLE_2, beta_or_none
 from registers.framework.service import Register
+from registers.hazard_sources.schemas import ChemicalAmount
 from registers.permissions import can
 from registers.users.models import User
 
@@ -61,6 +69,23 @@ class ActionRead(BaseModel):
     title: str
 
 
+class ChoiceRead(BaseModel):
+    """One option of a field inside a list of rows (a chemical of Table 1, a Table 2 category).
+
+    ``keywords`` are what a typed text is matched against (name, aliases, CAS numbers);
+    ``fill`` are values of the row's other fields set when the option is chosen and they are
+    empty (the CAS number); ``placeholders`` are shown in the row's other fields as what the
+    API will derive when they are left blank (Q and β from the tables).
+    """
+
+    value: str
+    label: str
+    hint: str = ""
+    keywords: list[str] = []
+    fill: dict[str, str] = {}
+    placeholders: dict[str, str] = {}
+
+
 class FormSchemaRead(BaseModel):
     """What a create / edit form needs: the JSON Schemas the API validates with and the Chinese labels."""
 
@@ -73,6 +98,71 @@ class FormSchemaRead(BaseModel):
     can_update: bool = False
     can_delete: bool = False
     actions: list[ActionRead] = []
+    choices: dict[str, list[ChoiceRead]] = {}
+
+
+def _number(value: float) -> str:
+    """5.0 -> "5", 0.5 -> "0.5": as the standard prints it."""
+    return f"{value:g}"
+
+
+def _gb18218_choices() -> dict[str, list[ChoiceRead]]:
+    """Table 1 chemicals (by name, alias, CAS) for ``name`` and Table 2 categories for ``categories``."""
+    chemicals: list[ChoiceRead] = []
+    for row in TABLE_1_ROWS:
+        extra = EXTRA_NAMES.get(row.seq, ())
+        # the name a person writes: 液化石油气, not the row's 液化石油气（含丙烷、丁烷及其混合物）
+        value = extra[0] if extra else row.name
+        names = list(dict.fromkeys(a for a in (row.name, *row.aliases, *extra) if a != value))
+        aliases = [a for a in names if not a.startswith(value)]  # not 液化石油气（含丙烷…）again
+        numbers = list(dict.fromkeys((*row.cas, *EXTRA_CAS.get(row.seq, ()))))
+        cas = "、".join(row.cas)
+        beta = beta_or_none(name=value)
+        placeholders = {"critical_t": f"表1：{_number(row.critical_t)}"}
+        if beta is not None:
+            placeholders["beta"] = f"查表：{_number(beta)}"
+        chemicals.append(
+            ChoiceRead(
+                value=value,
+                label=f"{value}（{'、'.join(aliases)}）" if aliases else value,
+                hint=f"表1第{row.seq}项 · 临界量 {_number(row.critical_t)} t" + (f" · CAS {cas}" if cas else ""),
+                keywords=[value, *names, *numbers],
+                fill={"cas": row.cas[0]} if len(row.cas) == 1 else {},
+                placeholders=placeholders,
+            )
+        )
+    categories = [
+        ChoiceRead(
+            value=c.code,
+            label=f"{c.code} {c.description}",
+            hint=f"临界量 {_number(c.critical_t)} t · β {_number(c.beta)}",
+        )
+        for c in TABLE_2.values()
+    ]
+    return {"name": chemicals, "categories": categories}
+
+
+# Row models whose fields have options, and where the options come from.
+_ROW_CHOICES: dict[type[BaseModel], Callable[[], dict[str, list[ChoiceRead]]]] = {ChemicalAmount: _gb18218_choices}
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    """The pydantic models an annotation names (through list[...], Annotated[...], X | None)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+        return
+    for arg in typing.get_args(annotation):
+        yield from _models_in(arg)
+
+
+def _choices(register: Register[Any, Any, Any, Any]) -> dict[str, list[ChoiceRead]]:
+    out: dict[str, list[ChoiceRead]] = {}
+    for name, info in register.create_schema.model_fields.items():
+        for model in _models_in(info.annotation):
+            provider = _ROW_CHOICES.get(model)
+            if provider is not None:
+                out.update({f"{name}.{field}": options for field, options in provider().items()})
+    return out
 
 
 def _references(register: Register[Any, Any, Any, Any]) -> dict[str, ReferenceRead]:
@@ -137,6 +227,7 @@ def form_schema(register: Register[Any, Any, Any, Any]) -> FormSchemaRead:
         # every field the register names (the drawer and the history show derived ones too)
         labels={**register.labels, **{name: register.label(name) for name in register.create_schema.model_fields}},
         references=_references(register),
+        choices=_choices(register),
     )
 
 

@@ -62,6 +62,7 @@ from registers.framework.exporting import (
     MAX_EXPORT_ROWS,
     XLSX_MEDIA_TYPE,
     export_csv,
+    export_template,
     export_xlsx,
 )
 from registers.framework.importing import ImportFailed, ImportReport, import_file
@@ -287,6 +288,12 @@ def register_router(
         return Response(body, media_type=media, headers={"Content-Disposition": _content_disposition(filename)})
 
     @_with_types(user=user_for("import"))
+    def import_template(user: Any) -> Response:
+        filename = f"{register.title}导入模板.xlsx"
+        headers = {"Content-Disposition": _content_disposition(filename)}
+        return Response(export_template(register), media_type=XLSX_MEDIA_TYPE, headers=headers)
+
+    @_with_types(user=user_for("import"))
     def import_records(session: SessionDep, user: Any, file: Annotated[UploadFile, File()]) -> Any:
         assert importer is not None  # the route is only added with an importer
         content = _read_upload(file, MAX_IMPORT_BYTES)
@@ -303,6 +310,15 @@ def register_router(
         return ImportReportRead.model_validate(report)
 
     if importer is not None:
+        router.add_api_route(
+            "/import-template",
+            import_template,
+            methods=["GET"],
+            response_class=Response,
+            summary=f"下载{register.title}导入模板 (Excel)",
+            description="与导出相同的列名，无数据行；表头批注说明必填、含义与可选值。",
+            responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}},
+        )
         router.add_api_route(
             "/import",
             import_records,

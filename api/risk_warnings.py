@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kafka import KafkaConsumer
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.kafka_live import KafkaLivePush
+from api.register_feed import RegisterFeed
+from api.risk_management_inputs import ManagementStatusPublisher
 from api.risk_register_inputs import RegisterInputBridge
 from connectors.bus.memory import Bus, Subscription
 from connectors.kafka.admin import topic_for
@@ -131,60 +130,24 @@ class RiskWarningWorker(RiskWarningRecorder):
             self.bus.unsubscribe(sub)
 
 
-class RegisterUnavailable(RuntimeError):
-    """The register did not take a batch; its offsets stay uncommitted and it is read again."""
-
-
-class KafkaRiskWarningFeed(KafkaLivePush):
+class KafkaRiskWarningFeed(RegisterFeed[RiskWarningRecorder]):
     """Distributed mode: records ``<prefix>.risk.score`` into the register, committing after it did.
 
-    Reuses :class:`~api.kafka_live.KafkaLivePush`'s consumer life cycle (reconnect with
-    back-off, bad messages skipped and logged once, ``connected`` / ``last_error``).
+    The consuming loop (shared group, earliest start, commit after the register took the
+    batch) and the arguments are :class:`~api.register_feed.RegisterFeed`'s.
     """
 
-    def __init__(
-        self,
-        recorder: RiskWarningRecorder,
-        brokers: list[str],
-        *,
-        prefix: str = "safetwin",
-        consumer_config: Mapping[str, Any] | None = None,
-        poll_timeout_s: float = 0.2,
-    ) -> None:
-        config = {"auto_offset_reset": "earliest", **dict(consumer_config or {})}
-        super().__init__(
-            Bus(),  # unused: scores go to the register, not to live push
-            brokers,
-            stream="risk-warnings",
-            topics={topic_for(RISK_SCORE, prefix): RISK_SCORE},
-            group_id=risk_feed_group(prefix),
-            consumer_config=config,
-            poll_timeout_s=poll_timeout_s,
-        )
-        self.recorder = recorder
+    register = "risk-warning"
+    contract = RiskScore
+    group_for = staticmethod(risk_feed_group)
 
-    def _consume(self, consumer: KafkaConsumer) -> None:
-        timeout_ms = max(1, int(self.poll_timeout_s * 1000))
-        while not self._stop.is_set():
-            batch = consumer.poll(timeout_ms=timeout_ms)
-            scores = [
-                item
-                for records in batch.values()
-                for record in records
-                for item in self._decode(RISK_SCORE, record.value)
-                if isinstance(item, RiskScore)
-            ]
-            if scores:
-                before = self.recorder.recorded
-                self.recorder.handle(scores)
-                if self.recorder.recorded - before < len(scores):
-                    msg = f"the risk-warning register took {self.recorder.recorded - before} of {len(scores)} scores"
-                    raise RegisterUnavailable(msg)
-            if batch:
-                consumer.commit()  # only after the register has the scores: at-least-once
-            self._assigned = bool(consumer.assignment())
-            self._poll_ok = True
-            self.last_error = None if self._assigned else "no risk-score partitions assigned yet"
+    @staticmethod
+    def topics_for(prefix: str) -> dict[str, str]:
+        """The one score topic, keyed by hazard source (a source's scores stay in order)."""
+        return {topic_for(RISK_SCORE, prefix): RISK_SCORE}
+
+    def _hand_over(self, topic: str, items: list[Any]) -> None:
+        self.recorder.handle(items)
 
 
 @dataclass
@@ -193,11 +156,15 @@ class RiskServices:
 
     consumer: RiskWarningWorker | KafkaRiskWarningFeed
     bridge: RegisterInputBridge | None = None
+    management: ManagementStatusPublisher | None = None
+    """Embedded: overdue inspections and hidden hazards per source (:mod:`api.risk_management_inputs`)."""
 
     def stop(self) -> None:
-        """Stop the bridge, then the consumer."""
+        """Stop the bridges, then the consumer."""
         if self.bridge is not None:
             self.bridge.stop()
+        if self.management is not None:
+            self.management.stop()
         self.consumer.stop()
 
 
@@ -220,4 +187,6 @@ def start_risk_warnings(
         feed.start()
         return RiskServices(feed)
     worker = RiskWarningWorker(runtime.bus, session_factory, runtime.plant, notifier, rules_version=version).start()
-    return RiskServices(worker, RegisterInputBridge(runtime.bus, session_factory).start())
+    sources = {h.id: h.area for h in runtime.plant.hazard_sources}
+    management = ManagementStatusPublisher(runtime.bus, session_factory, sources).start()
+    return RiskServices(worker, RegisterInputBridge(runtime.bus, session_factory).start(), management)

@@ -5,28 +5,30 @@ else installed"): DuckDB lets one process write its file, so the pipeline writes
 reads through the same store object. Data travels the real path:
 
     simulator -> OPC UA server (or Modbus TCP server), in a child process (twin.field_process)
-    -> subscriber / poller (connectors)
-    -> bus "ingest.sensor.reading" -> Bytewax flow (thread) -> DuckDB + bus "live" -> WebSocket
+    -> subscriber / poller (connectors), in a child process of its own (api.connector_process)
+    -> msgpack frames over a pipe -> bus "ingest.sensor.reading" -> Bytewax flow (thread)
+    -> DuckDB + bus "live" -> WebSocket
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bytewax.testing import run_main
 
+from api.connector_process import ConnectorConfig, ConnectorProcess
 from api.settings import Settings
 from connectors.bus.bytewax_io import BusSink, BusSource
 from connectors.bus.memory import Bus
-from connectors.modbus.client import ModbusPoller
-from connectors.opcua.client import OpcUaSubscriber
 from connectors.store import open_store
 from connectors.store.base import TimeSeriesStore
 from connectors.store.sink import StoreSink
@@ -43,10 +45,10 @@ from pipelines.positioning.steps import PositioningPlan
 from pipelines.risk.flow import StoreScoreSink
 from pipelines.risk.flow import build_flow as build_risk_flow
 from pipelines.risk.steps import RiskPlan
+from pipelines.risk.taps import GAS_READINGS_STREAM, TagTapSink
 from pipelines.sensors.flow import build_flow
 from pipelines.sensors.steps import COMM, FlowPlan, IngestRules, seed_state
 from pipelines.video.steps import VideoPlan
-from twin.field import modbus_data_valid, modbus_points, opcua_points
 from twin.field_process import FieldConfig, FieldProcess
 from twin.people import PeopleSim, RangeNoise, plant_anchors, plant_zone_rules
 from twin.plant import Plant
@@ -60,6 +62,10 @@ MODBUS_CHUNK_POINTS = 2_000
 """Readings per hand-over of a Modbus poll (a 10,000-tag poll is five chunks, about 32 block reads each)."""
 GIL_SWITCH_INTERVAL_S = 0.001
 """Interpreter-lock switch interval of the embedded runtime's process (see ``Runtime.start``)."""
+HEAP_SETTLE_S = 60.0
+"""Longest wait for the first stored scan before the start-up heap is frozen anyway."""
+SCAN_LAG_WINDOW_S = 60.0
+"""``/health`` reports the scan hand-over lag over this many recent seconds."""
 
 
 def operator_positions(plant: Plant) -> dict[str, str]:
@@ -105,6 +111,11 @@ def hazard_contexts(plant: Plant) -> list[HazardContext]:
             )
         )
     return out
+
+
+def gas_tags(plant: Plant) -> list[str]:
+    """The gas detectors of the hazard sources: what the risk flow's gas-near-limit rule reads."""
+    return [tag for h in hazard_contexts(plant) for tag in h.gas_limits]
 
 
 def risk_table(settings: Settings) -> RiskRuleTable:
@@ -163,8 +174,8 @@ class Runtime:
     _flow_error: BaseException | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _stop: asyncio.Event | None = None
-    _subscriber: OpcUaSubscriber | None = None
-    _poller: ModbusPoller | None = None
+    connector: ConnectorProcess | None = None
+    """The connector reading the simulated devices, in its own process."""
     stored_readings: int = 0
     last_stored_at: float = 0.0
     """Wall time (s) of the latest committed store write of readings."""
@@ -182,6 +193,11 @@ class Runtime:
     """Anchors, zones and rules of the running positioning flow (issue 11)."""
     _pos_thread: threading.Thread | None = None
     _pos_error: BaseException | None = None
+    _scan_lags: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=4096))
+    """(hand-over time, lag s) of recent scans, see :meth:`scan_lag`."""
+    pdm: Any = None
+    _pdm_boot: threading.Thread | None = None
+    """The PdM flow, its model and work orders (:class:`api.pdm_runtime.PdmService`), embedded mode."""
 
     @property
     def specs(self) -> dict[str, TagLimits]:
@@ -222,6 +238,8 @@ class Runtime:
                 BusSink(self.bus, LIVE_STREAM),
                 StoreSink(self.store, on_written=self._stored),
                 BusSink(self.bus, held_stream=HELD_ALARM_STREAM),
+                # the hazard sources' gas readings only (picked with the columns) for the risk flow
+                TagTapSink(self.bus, GAS_READINGS_STREAM, gas_tags(self.plant)),
             ],
             positions=operator_positions(self.plant),
             watch_sources_ms=round(s.source_timeout_s * 1000),
@@ -239,13 +257,13 @@ class Runtime:
         self._flow_thread.start()
 
     def start_risk_flow(self) -> None:
-        """Run the risk dataflow in a thread, fed by the sensor flow's alarms and register events on the bus."""
+        """Run the risk dataflow in a thread, fed by the sensor flow's alarms and gas readings and register events."""
         assert self.store is not None
         self.risk_plan = RiskPlan.build(hazard_contexts(self.plant), risk_table(self.settings))
-        # Alarms and register events only: subscribing to sensor.reading would make the sensor
-        # flow expand every reading batch into objects for the bus (10,000 a second on a large
-        # plant) just for the score-only gas-near-limit rule; the distributed flow reads that topic.
-        sources = [BusSource(self.bus, s) for s in (ALARM_EVENT, RISK_INPUT)]
+        # Not sensor.reading: subscribing to it would make the sensor flow expand every reading
+        # batch into objects for the bus (10,000 a second on a large plant). The gas-near-limit
+        # rule gets the gas tags only, filtered on the batch's columns (pipelines.risk.taps).
+        sources = [BusSource(self.bus, s) for s in (ALARM_EVENT, RISK_INPUT, GAS_READINGS_STREAM)]
         flow = build_risk_flow(self.risk_plan, sources, [StoreScoreSink(self.store), BusSink(self.bus)])
 
         def target() -> None:
@@ -304,6 +322,25 @@ class Runtime:
         self._pos_thread = threading.Thread(target=target, name="bytewax-positioning", daemon=True)
         self._pos_thread.start()
 
+    def start_pdm_flow(self) -> None:
+        """Run the PdM dataflow once a trained model is there (``safetwin pdm train``), see :mod:`api.pdm_runtime`.
+
+        Booted in a thread: importing scikit-learn and the PdM models takes 1.4 s, which the
+        API's start-up (and the first readings) must not wait for; ``pdm`` is None until then.
+        """
+        store = self.store
+        assert store is not None
+
+        def boot() -> None:
+            from api.pdm_runtime import PdmService  # registers and scikit-learn: only where the flow runs
+
+            if not self.bus.closed:
+                service = PdmService(self.settings, self.plant, self.bus, store, simulate=self.settings.simulate)
+                self.pdm = service.start()
+
+        self._pdm_boot = threading.Thread(target=boot, name="pdm-boot", daemon=True)
+        self._pdm_boot.start()
+
     def publish_positioning(self, item: Any) -> None:
         """Hand rangings or vendor fixes (structs or JSON) to the positioning flow."""
         self.bus.publish(POSITION_INGEST_STREAM, item)
@@ -335,7 +372,21 @@ class Runtime:
     def publish_readings(self, readings: Sequence[SensorReading]) -> None:
         """Hand one scan of a connector to the dataflow, as ONE item (the flow works in batches)."""
         if readings:
+            now = time.time()
+            self._scan_lags.append((now, now - min(r.ts for r in readings) / 1000))
             self.bus.publish(INGEST_STREAM, list(readings))
+
+    def scan_lag(self) -> tuple[float, float] | None:
+        """Median and p99 (s) of how late recent scans reached the flow: hand-over time - oldest reading's time.
+
+        The connector's share of a reading's way to the screen; ``/health`` shows it so an
+        operator can tell a slow device link from a slow flow.
+        """
+        since = time.time() - SCAN_LAG_WINDOW_S
+        lags = sorted(lag for at, lag in list(self._scan_lags) if at >= since)
+        if not lags:
+            return None
+        return lags[len(lags) // 2], lags[min(len(lags) - 1, int(0.99 * len(lags)))]
 
     @property
     def dropped_batches(self) -> int:
@@ -353,6 +404,8 @@ class Runtime:
             out.append("sensor dataflow is not running" + (f": {self._flow_error}" if self._flow_error else ""))
         if self.devices_error is not None:
             out.append(f"simulated devices: {self.devices_error}")
+        elif self.connector is not None and self.connector.error is not None:
+            out.append(f"connector: {self.connector.error}")
         if self._risk_error is not None:
             out.append(f"risk dataflow stopped: {self._risk_error}")
         if self._pos_error is not None:
@@ -390,14 +443,16 @@ class Runtime:
                 self.bus, s.kafka_brokers, stream=LIVE_STREAM, topics=default_topics(s.kafka_topic_prefix)
             ).start()
             return
-        # Three dataflow threads and the event loop (connectors, API, WebSockets) share one
-        # interpreter lock. With the default 5 ms switch interval every socket read of the
-        # event loop can wait 5 ms for a busy flow thread; a 162-request Modbus poll then
-        # took twice as long (0.81 -> 0.43 s median measured with one busy thread at 1 ms).
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+        if self.settings.own_process:
+            # Three dataflow threads and the event loop (connectors, API, WebSockets) share one
+            # interpreter lock. With the default 5 ms switch interval every socket read of the
+            # event loop can wait 5 ms for a busy flow thread; a 162-request Modbus poll then
+            # took twice as long (0.81 -> 0.43 s median measured with one busy thread at 1 ms).
+            sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self.start_flow()
         self.start_risk_flow()
         self.start_positioning_flow()
+        self.start_pdm_flow()
         if not self.settings.simulate:
             return
         self._tasks.append(asyncio.create_task(self._simulate_people(), name="people"))
@@ -423,42 +478,44 @@ class Runtime:
         assert self.devices is not None
         s = self.settings
         try:
+            # The connector decodes in a process of its own (api.connector_process): at 10,000
+            # tags its pure-Python decoding starved the flows and the API of the interpreter lock.
+            # Spawned first, it loads its protocol stack while the devices boot.
+            self.connector = ConnectorProcess(
+                ConnectorConfig(
+                    kind=s.ingest,
+                    plant_file=str(s.plant_file),
+                    port=s.opcua_port if s.ingest == "opcua" else s.modbus_port,
+                    interval_s=s.sim_interval_s,
+                    chunk_points=MODBUS_CHUNK_POINTS,
+                ),
+                self.publish_readings,
+            )
+            await self.connector.spawn()
             await self.devices.start()
-            if s.ingest == "opcua":
-                url = f"opc.tcp://127.0.0.1:{s.opcua_port}/safetwin/"
-                self._subscriber = OpcUaSubscriber(url, opcua_points(self.plant), self.publish_readings)
-                await self._subscriber.start()
-            else:
-                self._poller = ModbusPoller(
-                    "127.0.0.1",
-                    s.modbus_port,
-                    modbus_points(self.plant),
-                    source="modbus",
-                    data_valid=modbus_data_valid(self.plant),
-                    timeout=3.0,  # a poll cycle of a large plant shares one event loop with the API
-                )
-                await self._poller.connect()
-                self._tasks.append(asyncio.create_task(self._poll_modbus(), name="modbus-poll"))
+            await self.connector.start()
         except Exception as err:  # noqa: BLE001 - reported by /health, never silent
             self.devices_error = f"{type(err).__name__}: {err}"
             log.exception("the simulated devices or their connector did not start")
+            return
+        if s.own_process:
+            await self._settle_heap()
 
-    async def _poll_modbus(self) -> None:
-        assert self._poller is not None and self._stop is not None
-        interval = self.settings.sim_interval_s
-        next_poll = time.monotonic()
-        while not self._stop.is_set():
-            # Chunks as the blocks arrive: the first values of a large device are not held
-            # back until its last block has been read (see connectors.modbus.client).
-            async for chunk in self._poller.poll_chunks(chunk_points=MODBUS_CHUNK_POINTS):
-                self.publish_readings(chunk)
-            # A fixed grid: the poll's own duration must not stretch the scan period (a
-            # 10,000-tag poll takes a third of a second), and a late poll skips, never bunches.
-            next_poll = max(next_poll + interval, time.monotonic())
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=max(0.0, next_poll - time.monotonic()))
-            except TimeoutError:
-                pass
+    async def _settle_heap(self) -> None:
+        """Freeze what start-up built (modules, plant, flows, connectors) out of the full GC passes.
+
+        A 10,000-tag plant leaves about 740,000 long-lived objects; every full collection
+        walked all of them, holding the interpreter lock 0.4-0.8 s, and each such pause was
+        a late scan (measured: the late Modbus chunks of a 40 s run were exactly the full
+        collections). Frozen, a full pass walks only what was made since. Done once the
+        first scans are in, so the connector's and the flow's own state is frozen too.
+        """
+        deadline = time.monotonic() + HEAP_SETTLE_S
+        while self.stored_readings == 0 and time.monotonic() < deadline and not self.bus.closed:
+            await asyncio.sleep(0.1)
+        gc.collect()
+        gc.freeze()
+        log.info("start-up heap frozen: %d objects left out of full collections", gc.get_freeze_count())
 
     async def stop(self) -> None:
         """Stop connectors, servers and the flow; close the store last."""
@@ -470,10 +527,8 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        if self._subscriber is not None:
-            await self._subscriber.stop()
-        if self._poller is not None:
-            await self._poller.close()
+        if self.connector is not None:
+            await self.connector.stop()
         if self.devices is not None:
             await self.devices.stop()
         self.bus.close()
@@ -485,5 +540,9 @@ class Runtime:
             await asyncio.to_thread(self._risk_ticks.join, 5)
         if self._pos_thread is not None:
             await asyncio.to_thread(self._pos_thread.join, 10)
+        if self._pdm_boot is not None:
+            await asyncio.to_thread(self._pdm_boot.join, 30)
+        if self.pdm is not None:
+            await asyncio.to_thread(self.pdm.stop)
         if self.store is not None:
             self.store.close()

@@ -21,6 +21,7 @@ import anyio
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import get_current_user
@@ -257,8 +258,15 @@ def seed_accounts(app: FastAPI, settings: Settings) -> dict[str, str]:
     and CI artefacts. The banner names the file. Outside production (demo, tests) the
     accounts are ready to use; in production each must change its password at first login.
     """
+    created = seed_builtin_accounts(app.state.session_factory, settings)
+    app.state.demo_admin_password = created.get("admin")
+    return created
+
+
+def seed_builtin_accounts(session_factory: sessionmaker[Session], settings: Settings) -> dict[str, str]:
+    """:func:`seed_accounts` without an app: ``safetwin api --workers N`` runs it once before the workers."""
     created: dict[str, str] = {}
-    with app.state.session_factory() as session:
+    with session_factory() as session:
         for username, role in BUILTIN_ACCOUNTS:
             password = users.ensure_demo_admin(
                 session=session, username=username, role=role, must_change=settings.environment == "production"
@@ -266,7 +274,6 @@ def seed_accounts(app: FastAPI, settings: Settings) -> dict[str, str]:
             if password:
                 created[username] = password
         session.commit()
-    app.state.demo_admin_password = created.get("admin")
     if created:
         path = settings.data_dir / INITIAL_PASSWORDS_FILE
         lines = "".join(f"{name}: {password}\n" for name, password in created.items())

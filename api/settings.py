@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     ingest_queue_batches: int = Field(
         default=600, ge=1, description="embedded: scans queued for the flow; beyond, the oldest is dropped, counted"
     )
+    own_process: bool = Field(
+        default=False,
+        description=(
+            "embedded: the runtime owns its interpreter (set by `safetwin run`): 1 ms GIL switch interval and "
+            "the start-up heap frozen out of the garbage collector's full passes; off where the app shares a "
+            "process (tests, notebooks)"
+        ),
+    )
     flow_tail: bool = Field(default=True, description="distributed: False stops at the end offsets seen at start")
     flow_shards: int = Field(default=1, ge=1, description="distributed: state shards = raw topic partitions")
     tags_file: Path | None = Field(default=None, description="distributed: JSON list of tag limits (else the plant)")

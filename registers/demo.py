@@ -23,12 +23,14 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registers.certificates.demo import load_certificates_demo
 from registers.contractors.demo import load_contractors_demo
 from registers.db import utcnow
 from registers.dual_prevention.demo import load_dual_prevention_demo
 from registers.equipment.demo import load_equipment_demo
+from registers.hazard_sources import reports as duty_reports
 from registers.hazard_sources import service as hazard_sources
-from registers.hazard_sources.models import HazardSourceDuty
+from registers.hazard_sources.models import HazardSourceDuty, HazardSourceReport
 from registers.hazard_sources.schemas import ChemicalAmount, DutyCreate, DutyRole, HazardSourceCreate, UnitKind
 from registers.people.demo import load_people_demo
 from registers.permits.demo import load_permits_demo
@@ -107,11 +109,15 @@ _DUTY_CONTENT = {
 
 
 def _duty_days(today: date) -> dict[DutyRole, list[date]]:
-    """One principal duty this quarter, technical monthly for three months, operational weekly for six weeks."""
+    """Principal quarterly for two quarters, technical monthly for four months, operational weekly for 14 weeks.
+
+    Far enough back that the two ended months of the demo's stored monthly reports are
+    covered, so those reports show the one missed duty rather than months without records.
+    """
     return {
-        DutyRole.PRINCIPAL: [today - timedelta(days=2)],
-        DutyRole.TECHNICAL: [today - timedelta(days=3 + 30 * i) for i in range(3)],
-        DutyRole.OPERATIONAL: [today - timedelta(days=1 + 7 * i) for i in range(6)],
+        DutyRole.PRINCIPAL: [today - timedelta(days=2 + 91 * i) for i in range(2)],
+        DutyRole.TECHNICAL: [today - timedelta(days=3 + 30 * i) for i in range(4)],
+        DutyRole.OPERATIONAL: [today - timedelta(days=1 + 7 * i) for i in range(14)],
     }
 
 
@@ -145,6 +151,32 @@ def load_duties(ctx: DemoContext) -> int:
                 )
                 hazard_sources.duties.create(session=ctx.session, data=data, actor=DEMO_ACTOR)
                 added += 1
+    return added
+
+
+# The demo's duty records reach three months back: the plant has been keeping them that long,
+# so the monthly 包保 reports of the ended months in that span exist as the schedule issued them.
+_REPORT_MONTHS = 2
+
+
+def load_duty_reports(ctx: DemoContext) -> int:
+    """The stored monthly 包保 assessment reports of the last two ended months (as the worker issues them).
+
+    The worker issues a month only once a source was registered before it ended (a fresh
+    install gets no backlog); the demo's sources stand for a plant with months of duty records,
+    so the demo issues those months itself, through the same function.
+    """
+    stored = {(r.first, r.last) for r in ctx.session.execute(select(HazardSourceReport.first, HazardSourceReport.last))}
+    if not ctx.session.scalar(select(func.count()).select_from(HazardSourceDuty)):
+        return 0
+    now = utcnow()
+    added = 0
+    for first, last in duty_reports.due_months(ctx.today, months=_REPORT_MONTHS):
+        if (first, last) in stored:
+            continue
+        ctx.session.add(duty_reports.issue_report(session=ctx.session, first=first, last=last, now=now))
+        added += 1
+    ctx.session.flush()
     return added
 
 
@@ -293,9 +325,11 @@ def load_startups(ctx: DemoContext) -> int:
 LOADERS: list[tuple[str, Loader]] = [
     ("hazard_source", load_hazard_sources),
     ("hazard_source_duty", load_duties),
+    ("hazard_source_report", load_duty_reports),
     ("chemical", load_chemicals),
     ("hazardous_process", load_processes),
     ("startup_shutdown", load_startups),
+    ("certificate", lambda ctx: load_certificates_demo(session=ctx.session, today=ctx.today)),
     ("equipment", lambda ctx: load_equipment_demo(session=ctx.session, plant=ctx.plant, today=ctx.today)),
     ("contractor", lambda ctx: load_contractors_demo(session=ctx.session, today=ctx.today)),
     ("person", lambda ctx: load_people_demo(session=ctx.session, today=ctx.today)),  # after sources, contractors

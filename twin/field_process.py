@@ -126,7 +126,8 @@ class FieldProcess:
             proc.stdout.close()
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """End this child process with its parent (Linux): a ``kill -9`` of the platform leaves no device or connector."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -139,7 +140,7 @@ def _reply(message: dict[str, Any]) -> None:
 
 def main() -> None:
     """Child entry: read the config line, build the devices, report ready, obey until stdin closes."""
-    _die_with_parent()
+    die_with_parent()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     logging.basicConfig(level=logging.WARNING)
     try:

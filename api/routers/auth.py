@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -102,6 +103,42 @@ def _translate_errors(*, wrong_password_status: int = status.HTTP_401_UNAUTHORIZ
         raise HTTPException(wrong_password_status, detail=str(err), headers=headers) from err
     except users.PasswordPolicyError as err:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from err
+
+
+@contextmanager
+def _audited(
+    request: Request,
+    user: User,
+    action: str,
+    *,
+    object_type: str = "user",
+    object_id: str | None = None,
+    detail: str = "",
+) -> Iterator[None]:
+    """Audit one own-account action: ``failure`` with the refusal's reason, else ``success``.
+
+    Enter it *before* the action's transaction so it exits after that commit: the entry is
+    written in a transaction of its own, and on SQLite a second writer would wait for the
+    request's write lock. ``object_id`` defaults to the account's username.
+
+    Raises:
+        HTTPException: the action's refusal, unchanged, once it is in the trail.
+    """
+    record = partial(
+        audit_event,
+        request,
+        actor=user.username,
+        roles=user.role_names,
+        action=action,
+        object_type=object_type,
+        object_id=user.username if object_id is None else object_id,
+    )
+    try:
+        yield
+    except HTTPException as err:
+        record(result="failure", detail=str(err.detail))
+        raise
+    record(detail=detail)
 
 
 def _audit_login_failure(request: Request, err: users.LoginError) -> None:
@@ -194,37 +231,17 @@ def change_password(body: PasswordChange, user: CurrentUser, request: Request) -
     Every token of the account, this one included, stops working: log in again.
     """
     factory: sessionmaker[Session] = request.app.state.session_factory
-    try:
-        with (
-            _translate_errors(wrong_password_status=status.HTTP_400_BAD_REQUEST),
-            security_session(factory) as session,
-        ):
-            users.change_password(
-                session=session,
-                user=session.get_one(User, user.id),
-                current_password=body.current_password,
-                new_password=body.new_password,
-            )
-    except HTTPException as err:
-        audit_event(
-            request,
-            actor=user.username,
-            roles=user.role_names,
-            action="password_change",
-            result="failure",
-            object_type="user",
-            object_id=user.username,
-            detail=str(err.detail),
+    with (
+        _audited(request, user, "password_change"),
+        _translate_errors(wrong_password_status=status.HTTP_400_BAD_REQUEST),
+        security_session(factory) as session,
+    ):
+        users.change_password(
+            session=session,
+            user=session.get_one(User, user.id),
+            current_password=body.current_password,
+            new_password=body.new_password,
         )
-        raise
-    audit_event(
-        request,
-        actor=user.username,
-        roles=user.role_names,
-        action="password_change",
-        object_type="user",
-        object_id=user.username,
-    )
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="退出登录 / log out")
@@ -238,19 +255,15 @@ def logout(
     settings: Settings = request.app.state.settings
     factory: sessionmaker[Session] = request.app.state.session_factory
     claims = decode_token(settings, token or "")
-    with factory.begin() as session:
+    detail = "everywhere" if everywhere else ""
+    with (
+        _audited(request, user, "logout", object_type="session", object_id="", detail=detail),
+        factory.begin() as session,
+    ):
         expires = datetime.fromtimestamp(claims.exp, UTC)
         users.revoke_token(session=session, jti=claims.jti, username=user.username, expires_at=expires)
         if everywhere:
             users.end_sessions(session=session, user=session.get_one(User, user.id))
-    audit_event(
-        request,
-        actor=user.username,
-        roles=user.role_names,
-        action="logout",
-        object_type="session",
-        detail="everywhere" if everywhere else "",
-    )
 
 
 @router.post(
@@ -262,20 +275,10 @@ def logout(
 def enrol_totp(user: CurrentUser, request: Request) -> TotpEnrolment:
     """A new secret for an authenticator app; login does not change until ``/me/totp/confirm``."""
     factory: sessionmaker[Session] = request.app.state.session_factory
-    # A transaction of its own, committed before the audit entry is written: on SQLite a
-    # second writer would wait for the request's write lock.
-    with _translate_errors(), security_session(factory) as session:
+    with _audited(request, user, "totp_enrol"), _translate_errors(), security_session(factory) as session:
         account = session.get_one(User, user.id)
         secret = users.start_totp_enrolment(session=session, user=account)
         enrolment = TotpEnrolment(secret=secret, otpauth_uri=users.totp_uri(account, secret))
-    audit_event(
-        request,
-        actor=user.username,
-        roles=user.role_names,
-        action="totp_enrol",
-        object_type="user",
-        object_id=user.username,
-    )
     return enrolment
 
 
@@ -291,29 +294,9 @@ def enrol_totp(user: CurrentUser, request: Request) -> TotpEnrolment:
 def confirm_totp(body: TotpCode, user: CurrentUser, request: Request) -> None:
     """Turn the second factor on; every token of the account ends, so log in again with a code."""
     factory: sessionmaker[Session] = request.app.state.session_factory
-    try:
-        with (
-            _translate_errors(wrong_password_status=status.HTTP_400_BAD_REQUEST),
-            security_session(factory) as session,
-        ):
-            users.confirm_totp(session=session, user=session.get_one(User, user.id), code=body.code)
-    except HTTPException as err:
-        audit_event(
-            request,
-            actor=user.username,
-            roles=user.role_names,
-            action="totp_enable",
-            result="failure",
-            object_type="user",
-            object_id=user.username,
-            detail=str(err.detail),
-        )
-        raise
-    audit_event(
-        request,
-        actor=user.username,
-        roles=user.role_names,
-        action="totp_enable",
-        object_type="user",
-        object_id=user.username,
-    )
+    with (
+        _audited(request, user, "totp_enable"),
+        _translate_errors(wrong_password_status=status.HTTP_400_BAD_REQUEST),
+        security_session(factory) as session,
+    ):
+        users.confirm_totp(session=session, user=session.get_one(User, user.id), code=body.code)

@@ -17,6 +17,7 @@ router = APIRouter(prefix="/api/v1", tags=["health 健康检查"])
 def health(runtime: RuntimeDep) -> dict[str, Any]:
     """Public (no token): ``ok``, or ``degraded`` with the reasons (dataflow, dropped scans, 通讯故障)."""
     problems = runtime.problems()
+    lag = runtime.scan_lag()
     return {
         "status": "degraded" if problems else "ok",
         "problems": problems,
@@ -30,6 +31,11 @@ def health(runtime: RuntimeDep) -> dict[str, Any]:
         "readings_stored": runtime.stored_readings,
         "newest_reading_ts": runtime.newest_stored_ts,
         "dropped_scans": runtime.dropped_batches,
+        # connector -> flow hand-over over the last minute (embedded mode; null without scans)
+        "scan_lag_p50_s": None if lag is None else round(lag[0], 4),
+        "scan_lag_p99_s": None if lag is None else round(lag[1], 4),
         "simulator": runtime.devices is not None and runtime.devices.alive,
+        # embedded PdM: "waiting for a model" until `safetwin pdm train`, then "running"
+        "pdm": runtime.pdm.status if runtime.pdm is not None else ("starting" if runtime.flow_alive else None),
         "uptime_s": round(time.time() - runtime.started_at, 1) if runtime.started_at else 0.0,
     }

@@ -13,13 +13,19 @@ import gzip
 import hashlib
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import select
 
-from api.auth import require
-from api.deps import PlantDep
+from api.auth import SessionDep, require
+from api.deps import PlantDep, StoreDep
+from connectors.store.base import StatisticsSource, alarm_intervals
+from registers.people.models import Person, PersonStatus
 from twin.plant import Plant
 
 router = APIRouter(prefix="/api/v1/twin", tags=["twin 数字孪生"], dependencies=[Depends(require("read", "twin"))])
@@ -108,3 +114,88 @@ def scene(request: Request, plant: PlantDep) -> Response:
         headers["Content-Encoding"] = "gzip"
         return Response(content=entry.gz, media_type="model/gltf-binary", headers=headers)
     return Response(content=entry.glb, media_type="model/gltf-binary", headers=headers)
+
+
+REPLAY_DEFAULT_MS = 10 * 60_000
+REPLAY_MAX_MS = 7 * 86_400_000
+MAX_TS = 2**53
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _bad(message: str, *, field: str) -> RequestValidationError:
+    """A 422 on one query field in the app's error shape (field + message)."""
+    return RequestValidationError([{"loc": ("query", field), "msg": message, "type": "value_error"}])
+
+
+@router.get("/replay")
+def replay(
+    plant: PlantDep,
+    store: StoreDep,
+    start: Annotated[int | None, Query(ge=0, le=MAX_TS, description="epoch ms; default end - 10 min")] = None,
+    end: Annotated[int | None, Query(ge=0, le=MAX_TS, description="epoch ms; default now")] = None,
+) -> dict[str, Any]:
+    """Alarm episodes of the plant's tags in a window, for the twin's time scrubber.
+
+    One request per window, not one per scrubber position: the page colours equipment at any
+    instant T of the window from these intervals (an equipment is in alarm at T when one of
+    its tags' episodes holds ``start <= T < end``), so dragging the scrubber costs no round
+    trips. Episodes come from the time-series store (the same active -> returned intervals
+    the statistics use) and are clipped to the window; ``end`` is null for an alarm still
+    active at the window's end.
+    """
+    stop = end if end is not None else _now_ms()
+    begin = start if start is not None else stop - REPLAY_DEFAULT_MS
+    if stop <= begin:
+        msg = "结束时间须晚于开始时间 / end must be after start"
+        raise _bad(msg, field="end")
+    if stop - begin > REPLAY_MAX_MS:
+        msg = "回放窗口最长 7 天 / the replay window is at most 7 days"
+        raise _bad(msg, field="start")
+    equipment_of = {t.tag: t.equipment for t in plant.tags}
+    source = cast(StatisticsSource, store)
+    rows = source.tag_alarm_rows(sorted(equipment_of), stop) if equipment_of else []
+    episodes: list[dict[str, Any]] = []
+    for tag, (intervals, _) in sorted(alarm_intervals(rows, begin, stop).items()):
+        open_at_end = _still_active(rows, tag, stop)
+        for lo, hi in intervals:
+            if hi <= lo:
+                continue
+            episodes.append(
+                {
+                    "tag": tag,
+                    "equipment": equipment_of.get(tag),
+                    "start": lo,
+                    "end": None if hi == stop and open_at_end else hi,
+                }
+            )
+    episodes.sort(key=lambda e: (e["start"], e["tag"]))
+    return {"start": begin, "end": stop, "episodes": episodes}
+
+
+def _still_active(rows: list[tuple[str, str, str, int]], tag: str, end_ms: int) -> bool:
+    """Whether one of the tag's alarms is active at ``end_ms`` (its last event before then is active)."""
+    last: dict[str, tuple[int, bool]] = {}
+    for source_id, alarm_id, state, ts in rows:
+        if source_id == tag and ts < end_ms:
+            key = (ts, state != "active")  # on a tie, returned counts as the later event
+            last[alarm_id] = max(last.get(alarm_id, key), key)
+    return any(not returned for _, returned in last.values())
+
+
+@router.get("/people", dependencies=[Depends(require("read", "position"))])
+def people_names(session: SessionDep) -> list[dict[str, Any]]:
+    """Names for the people markers: the people register's on-the-job persons by 工号.
+
+    A locator reports a ``person_id``; the register's person with that 工号 (``code``) names
+    the marker. Whoever may see where people are may see who they are (``read`` on
+    ``position``); the rest of the person's file stays behind the people register's own rights.
+    """
+    rows = session.execute(
+        select(Person.code, Person.name, Person.department, Person.category).where(
+            Person.deleted_at.is_(None), Person.status == PersonStatus.ACTIVE
+        )
+    ).all()
+    return [{"code": c, "name": n, "department": d, "category": k} for c, n, d, k in rows]

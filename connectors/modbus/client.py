@@ -378,7 +378,8 @@ class ModbusPoller:
         ]
         self._n_flag_blocks = sum(1 for b in blocks if any(p.tag in flag_tags for p in b.points))
         self._index = {p.tag: i for i, p in enumerate(self.points)}
-        self._tag_points = {id(b): sum(1 for p in b.points if p.tag in self._index) for b in self.blocks}
+        self._block_tag_points = [sum(1 for p in b.points if p.tag in self._index) for b in self.blocks]
+        """Tag points (not data-valid flags) of each block of ``self.blocks``, by position."""
         self._unflagged_devices = {p.device_id for p in self.points} - set(flags)
         self._client: AsyncModbusTcpClient | None = None
         self._valid_devices: set[int] = set()
@@ -470,11 +471,11 @@ class ModbusPoller:
         size = 0  # tag points in the group
         group_ts = stamp()
         lost = False
-        for i, block in enumerate(self.blocks):
+        for i, (block, tag_points) in enumerate(zip(self.blocks, self._block_tag_points, strict=True)):
             if not group:
                 group_ts = stamp()
             group.append(block)
-            size += self._tag_points[id(block)]
+            size += tag_points
             if not lost:
                 try:
                     rr = await self._read(block)

@@ -12,7 +12,7 @@ in; step ids are keys of recovery snapshots.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -21,9 +21,9 @@ from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.outputs import DynamicSink, Sink, StatelessSinkPartition
 
-from models.contracts import DeadLetter, PdmPrediction, now_ms
+from models.contracts import DEADLETTER, PDM_PREDICTION, DeadLetter, PdmPrediction, now_ms
 from models.pdm.model import PdmModel
-from models.pdm.stream import PdmFeatureRow
+from models.pdm.stream import PDM_WARNING, PdmFeatureRow, PdmWarning
 from pipelines.pdm.steps import parse, predict
 
 
@@ -32,10 +32,21 @@ def build_flow(
     sources: Sequence[Source[Any]],
     sinks: Sequence[Sink[Any]],
     *,
+    stream_sinks: Mapping[str, Sink[Any]] | None = None,
     clock: Callable[[], int] = now_ms,
     flow_id: str = "pdm",
 ) -> Dataflow:
-    """Wire windows -> parse -> per-asset predict -> sinks (predictions, warnings, dead letters)."""
+    """Wire windows -> parse -> per-asset predict -> sinks (predictions, warnings, dead letters).
+
+    Args:
+        model: The trained model (``safetwin pdm train``).
+        sources: Each delivers windows (typed, JSON or raw Kafka records, singly or in lists).
+        sinks: Each receives every feature row, prediction, warning and dead letter.
+        stream_sinks: Stream -> sink of that stream only (one Kafka topic each):
+            ``pdm.prediction``, ``pdm.warning`` or ``deadletter``.
+        clock: Stamps dead letters of unparseable input.
+        flow_id: Dataflow id.
+    """
     flow = Dataflow(flow_id)
     ins = [op.input(f"in_{i}", flow, s) for i, s in enumerate(sources)]
     raw: Stream[Any] = ins[0] if len(ins) == 1 else op.merge("inputs", *ins)
@@ -49,7 +60,20 @@ def build_flow(
     out = op.merge("all", op.flat_map("flat", predicted, lambda xs: xs), dead)
     for i, sink in enumerate(sinks):
         op.output(f"out_{i}", out, sink)
+    for stream, sink in (stream_sinks or {}).items():
+        if stream not in _STREAM_TYPES:
+            msg = f"the PdM flow emits only {', '.join(_STREAM_TYPES)} streams, not {stream!r}"
+            raise ValueError(msg)
+        name = stream.replace(".", "_")  # step ids must not contain dots
+        op.output(f"out_{name}", op.filter(f"only_{name}", out, partial(_is_a, _STREAM_TYPES[stream])), sink)
     return flow
+
+
+def _is_a(kind: type, item: Any) -> bool:
+    return isinstance(item, kind)
+
+
+_STREAM_TYPES: dict[str, type] = {PDM_PREDICTION: PdmPrediction, PDM_WARNING: PdmWarning, DEADLETTER: DeadLetter}
 
 
 class StorePdmSink(DynamicSink[Any]):

@@ -6,7 +6,8 @@
   (:class:`~models.pdm.features.OnlineFeatures`, equal to the offline training features) and
   emits a :class:`~models.contracts.PdmPrediction`; when the failure warning latches (predicted
   RUL under the model's threshold for ``warn_persist`` windows in a row) it also emits ONE
-  :class:`~models.pdm.stream.PdmWarning`, never a second for the same asset.
+  :class:`~models.pdm.stream.PdmWarning`, never a second for the same asset until its running
+  hours go back (a replaced asset: a new life, new features, a warning of its own).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class AssetState:
     low_run: int = 0
     warned: bool = False
     last_ts: int = 0
+    last_hours: float = 0.0
 
 
 def predict(model: PdmModel, state: AssetState | None, window: PdmWindow) -> tuple[AssetState, list[Any]]:
@@ -71,6 +73,11 @@ def predict(model: PdmModel, state: AssetState | None, window: PdmWindow) -> tup
     if window.ts <= st.last_ts:  # a replayed or late window: features must stay in time order
         return st, []
     st.last_ts = window.ts
+    if window.running_hours < st.last_hours:
+        # running hours went back: the asset was replaced (or its counter reset at an overhaul),
+        # a new life with its own healthy baseline, and its failure may be warned of again
+        st = AssetState(last_ts=window.ts)
+    st.last_hours = window.running_hours
     f = st.features.update(
         np.asarray(window.vibration), window.temperature, window.current, window.running_hours, window.starts, window.fs
     )

@@ -7,10 +7,12 @@ completeness check says what is still missing instead of refusing the record.
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, ValidationInfo, computed_field, field_validator
 
 from registers.certificates.models import CertificateKind, CertificateStatus
+from registers.db import utcnow
 from registers.framework.schemas import LongText, RegisterRead, Str32, Str64, Str200
 
 LABELS: dict[str, str] = {
@@ -32,7 +34,14 @@ LABELS: dict[str, str] = {
     "is_complete": "资料完整",
     "approved_by": "审核人",
     "approved_at": "审核时间",
+    "days_to_expiry": "剩余天数",
+    "expiry_label": "到期状态",
 }
+
+# A document is flagged 即将到期 from the first expiry reminder on (service.EXPIRY_LEAD_DAYS[0]):
+# a licence renewal takes months, so the ledger must show it as soon as the reminder fires.
+EXPIRING_WITHIN_DAYS = 90
+_PLANT_TZ = ZoneInfo("Asia/Shanghai")  # a Chinese licence lapses on a Chinese date
 
 
 def _check_dates(issue: date | None, expiry: date | None) -> None:
@@ -114,6 +123,25 @@ class CertificateRead(RegisterRead):
     is_complete: bool
     approved_by: str | None
     approved_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def days_to_expiry(self) -> int | None:
+        """Days from today (Asia/Shanghai) to 有效期至; negative once lapsed, None without a date."""
+        if self.expiry_date is None:
+            return None
+        return (self.expiry_date - utcnow().astimezone(_PLANT_TZ).date()).days
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def expiry_label(self) -> str | None:
+        """已过期 / 即将到期 (within 90 days) / 有效; None for a cancelled document or one without expiry."""
+        days = self.days_to_expiry
+        if days is None or self.status is CertificateStatus.CANCELLED:
+            return None
+        if days < 0:
+            return "已过期"
+        return "即将到期" if days <= EXPIRING_WITHIN_DAYS else "有效"
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -5,7 +5,10 @@ headers in Chinese (the labels) or English (the field names), dates as Excel dat
 CSV saved by Excel as UTF-8 with BOM or as GBK. Every row is validated with the register's
 create schema first and *all* problems are collected as ``(row, column, message)``; only when
 there is none are the rows written, in one bulk insert inside a savepoint, so the database
-never holds part of a file.
+never holds part of a file. A register whose ``create`` does more than insert the row (a
+subclass: a work order's number, a calibration's due date carried to its valve, a lifecycle
+event's status change) has each row written through that same ``create`` instead, so an
+imported row gets exactly what the form would have given it.
 
 Row numbers are the spreadsheet's own: the header is row 1, the first data row is row 2.
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,23 +32,27 @@ from typing import IO, Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
-from sqlalchemy import JSON
+from sqlalchemy import JSON, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from registers.db import utcnow
-from registers.framework.service import Register, RegisterError
+from registers.framework.models import RecordVersion
+from registers.framework.service import InvalidInput, Register, RegisterError
 
 __all__ = [
     "EXPORT_ONLY_LABELS",
+    "FORMULA_PREFIXES",
     "MAX_ROWS",
     "ImportFailed",
     "ImportReport",
     "RowError",
+    "creates_with_hooks",
     "header_map",
     "import_file",
     "import_rows",
+    "is_formula_like",
     "read_table",
 ]
 
@@ -59,6 +67,17 @@ EXPORT_ONLY_LABELS: Mapping[str, str] = {
     "updated_at": "更新时间",
     "updated_by": "更新人",
 }
+
+#: What makes Excel (and LibreOffice) evaluate a cell's text as a formula (OWASP CSV injection);
+#: export neutralises such text, import undoes what the CSV export added.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def is_formula_like(text: str) -> bool:
+    """Whether a spreadsheet would evaluate ``text`` (a plain number such as ``-12.5`` it would not)."""
+    return text.startswith(FORMULA_PREFIXES) and _PLAIN_NUMBER.fullmatch(text) is None
+
 
 _ZH_MESSAGES: Mapping[str, str] = {
     "missing": "必填项为空",
@@ -233,7 +252,8 @@ def _csv_rows(content: bytes) -> Iterator[tuple[int, list[Any]]]:
     except UnicodeDecodeError:
         text = content.decode("gb18030", errors="replace")  # Excel on Chinese Windows saves GBK
     for number, values in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
-        yield number, list(values)
+        # the export wrote "'=..." so Excel shows text, not a formula: the value is what follows
+        yield number, [v[1:] if v[:1] == "'" and is_formula_like(v[1:]) else v for v in values]
 
 
 # --- header and cells ------------------------------------------------------------------------
@@ -255,6 +275,12 @@ def header_map(register: Register[Any, Any, Any, Any], header: Sequence[str]) ->
         label = register.label(name)
         for alias in (name, name.replace("_", " "), label, f"{label}({name})"):
             names[_norm(alias)] = name
+    # The form's title of a field (its schema description, e.g. 证照/报告名称) names it too,
+    # unless it is another field's label or name.
+    for name, info in register.create_schema.model_fields.items():
+        if info.description:
+            for alias in (info.description, info.description.split(" (")[0]):
+                names.setdefault(_norm(alias), name)
     skip = {_norm(a) for k, v in EXPORT_ONLY_LABELS.items() for a in (k, v)}
     skip |= {_norm(register.label(n)) for n in register.data_fields if n not in register.fields}
     mapping: dict[int, str] = {}
@@ -382,6 +408,7 @@ def import_rows(
         items = adapter.validate_python([raws[i] for i in kept])
     values: list[dict[str, Any]] = adapter.dump_python(items)
     good = [(numbers[i], v) for i, v in zip(kept, values, strict=True)]
+    kept_items = [(numbers[i], item) for i, item in zip(kept, items, strict=True)]
     errors.extend(_unique_errors(register, session, good, columns))
     for index, problem in register.validate_rows(session, values):
         column = columns.get(problem.field, register.label(problem.field))
@@ -389,8 +416,100 @@ def import_rows(
     report = ImportReport(register.name, len(raws), 0, tuple(sorted(errors, key=lambda e: (e.row, e.column))))
     if errors:
         raise ImportFailed(report)
-    _insert(register, session, values, actor, report)
+    if creates_with_hooks(register):
+        _create_each(register, session, kept_items, columns, actor, report)
+    else:
+        _insert(register, session, values, actor, report)
     return ImportReport(register.name, len(raws), len(values))
+
+
+def creates_with_hooks(register: Register[Any, Any, Any, Any]) -> bool:
+    """Whether the register's ``create`` is its own (it fills in, numbers or updates more than the row)."""
+    return type(register).create is not Register.create
+
+
+def _create_each(
+    register: Register[Any, Any, Any, Any],
+    session: Session,
+    items: Sequence[tuple[int, BaseModel]],
+    columns: Mapping[str, str],
+    actor: str | None,
+    report: ImportReport,
+) -> None:
+    """Write each row through ``register.create``, all inside one savepoint: all rows or none.
+
+    Rows are created in file order; a row its create refuses is tried again once the others
+    are in, so a row may depend on a later one (an equipment node listed before its parent),
+    as the file checks allow. What is still refused becomes a row error and the savepoint is
+    rolled back. History says ``import``, as for a bulk-inserted row.
+
+    Raises:
+        ImportFailed: create refused a row (a rule only it knows); nothing is written.
+    """
+    savepoint = session.begin_nested()
+    try:
+        created, refused = _create_rows(register, session, items, actor)
+    except BaseException:
+        savepoint.rollback()  # an unexpected error: leave the session as it was, then let it through
+        raise
+
+    if refused:
+        savepoint.rollback()
+        errors = tuple(_create_error(register, number, err, columns) for number, _, err in refused)
+        raise ImportFailed(ImportReport(register.name, report.rows, 0, errors))
+    for start in range(0, len(created), 500):
+        session.execute(
+            update(RecordVersion)
+            .where(
+                RecordVersion.register == register.name,
+                RecordVersion.record_id.in_(created[start : start + 500]),
+                RecordVersion.version == 1,
+                RecordVersion.action == "create",
+            )
+            .values(action="import")
+        )
+    savepoint.commit()
+
+
+def _create_rows(
+    register: Register[Any, Any, Any, Any],
+    session: Session,
+    items: Sequence[tuple[int, BaseModel]],
+    actor: str | None,
+) -> tuple[list[int], list[tuple[int, BaseModel, Exception]]]:
+    """Create the rows in passes until a pass makes no progress: ids created, rows refused."""
+    created: list[int] = []
+    refused: list[tuple[int, BaseModel, Exception]] = []
+    pending = list(items)
+    while pending:
+        refused = []
+        for number, item in pending:
+            try:
+                with session.begin_nested():  # a refused row leaves nothing behind
+                    record = register.create(session=session, data=item, actor=actor)
+            except (RegisterError, DBAPIError) as err:
+                refused.append((number, item, err))
+            else:
+                created.append(record.id)
+        if len(refused) == len(pending):
+            break  # no progress: what is left is refused for good
+        pending = [(number, item) for number, item, _ in refused]
+    return created, refused
+
+
+def _create_error(
+    register: Register[Any, Any, Any, Any], number: int, err: Exception, columns: Mapping[str, str]
+) -> RowError:
+    field_name = getattr(err, "field", None)
+    if isinstance(err, InvalidInput):
+        message = err.message
+    elif isinstance(err, DBAPIError):
+        reason = str(err.orig).strip().splitlines()[0] if err.orig is not None else type(err).__name__
+        message = f"数据库拒绝写入 / the database refused the row: {reason}"
+    else:
+        message = str(err)
+    column = columns.get(field_name, register.label(field_name)) if field_name else WHOLE_ROW
+    return RowError(number, column, field_name, message)
 
 
 def _json_fields(register: Register[Any, Any, Any, Any]) -> frozenset[str]:

@@ -20,7 +20,7 @@ enterprise's chain, and the notice still reaches a person who can act.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from connectors.notify.base import Notification
 from models.channels import ChannelKind
-from models.notify_rules import RosterEntry, on_duty, targets_for
+from models.notify_rules import RosterEntry, Target, on_duty, targets_for
 from registers.framework.models import ReminderSent
 from registers.hazard_sources.scheduled import DutyCheck
 from registers.hazard_sources.schemas import DutyRole
@@ -45,6 +45,7 @@ __all__ = [
     "NOTICE_REGISTER",
     "DutyNotice",
     "escalate_overdue_duties",
+    "missed_periods",
     "notify_overdue_duties",
 ]
 
@@ -99,6 +100,47 @@ def _claim(session: Session, check: DutyCheck, *, kind: str = "overdue", days: i
     return True
 
 
+def missed_periods(
+    *, session: Session, now: datetime, kind: str = "overdue", after_days: int = 0
+) -> Iterator[DutyCheck]:
+    """Each period missed ``after_days`` or more days ago, not yet told of as ``kind``, claimed as it is yielded.
+
+    Looks back :data:`LOOKBACK_DAYS` beyond ``after_days``. The claim (``register_reminders``)
+    comes before the caller sends, so two replicas never both send; a send that fails is in the
+    delivery log, not retried by the next run.
+    """
+    today = now.date()
+    first = today - timedelta(days=LOOKBACK_DAYS + after_days)
+    for check in overdue_duties(session=session, first=first, as_of=today):
+        if (today - check.last_day).days >= after_days and _claim(session, check, kind=kind, days=after_days):
+            yield check
+
+
+def _deliver_each(
+    session: Session,
+    notifier: notifications.Notifier,
+    checks: Iterable[DutyCheck],
+    compose: Callable[[DutyCheck], tuple[Notification, Sequence[Target]]],
+    *,
+    level: int,
+    unrouted: str,
+) -> list[DutyNotice]:
+    """Send each check's message to its targets with retries; nobody to send to is logged ``unrouted``."""
+    notices: list[DutyNotice] = []
+    for check in checks:
+        message, targets = compose(check)
+        rows = []
+        for target in targets:
+            rows += notifications.send_with_retries(
+                session=session, notifier=notifier, target=target, message=message, level=level
+            )
+        if not targets:
+            notifications._unrouted(session, alarm_id=message.alarm_id, level=level, title=message.title, why=unrouted)  # noqa: SLF001
+        notices.append(DutyNotice(check, tuple(sorted({r.recipient for r in rows if r.status == notifications.SENT}))))
+    session.flush()
+    return notices
+
+
 def notify_overdue_duties(
     *,
     session: Session,
@@ -108,29 +150,15 @@ def notify_overdue_duties(
     channels: Sequence[ChannelKind] = (ChannelKind.SMS,),
 ) -> list[DutyNotice]:
     """Notify every missed duty period not notified before; return what was notified (caller commits)."""
-    today = now.date()
-    checks = overdue_duties(session=session, first=today - timedelta(days=LOOKBACK_DAYS), as_of=today)
-    roster = notifications.load_roster(session=session)
-    notices: list[DutyNotice] = []
-    for check in checks:
-        if not _claim(session, check):
-            continue
-        message = _message(check)
-        targets = targets_for(on_duty(roster, now, area=None, roles=roles), channels)
-        if not targets:
-            why = "包保逾期无在岗人员 / nobody on duty to notify"
-            notifications._unrouted(session, alarm_id=message.alarm_id, level=2, title=message.title, why=why)  # noqa: SLF001
-            notices.append(DutyNotice(check, ()))
-            continue
-        rows = []
-        for target in targets:
-            rows += notifications.send_with_retries(
-                session=session, notifier=notifier, target=target, message=message, level=2
-            )
-        sent = tuple(sorted({r.recipient for r in rows if r.status == notifications.SENT}))
-        notices.append(DutyNotice(check, sent))
-    session.flush()
-    return notices
+    on_shift = on_duty(notifications.load_roster(session=session), now, area=None, roles=roles)
+    return _deliver_each(
+        session,
+        notifier,
+        missed_periods(session=session, now=now),
+        lambda check: (_message(check), targets_for(on_shift, channels)),
+        level=2,
+        unrouted="包保逾期无在岗人员 / nobody on duty to notify",
+    )
 
 
 def _escalation_message(check: DutyCheck, days: int) -> Notification:
@@ -176,26 +204,17 @@ def escalate_overdue_duties(
     channels: Sequence[ChannelKind] = (ChannelKind.SMS,),
 ) -> list[DutyNotice]:
     """Escalate every period missed for ``after_days`` or more to the 主要负责人, once; return them (caller commits)."""
-    today = now.date()
-    checks = overdue_duties(session=session, first=today - timedelta(days=LOOKBACK_DAYS + after_days), as_of=today)
     roster = notifications.load_roster(session=session)
-    notices: list[DutyNotice] = []
-    for check in checks:
-        if (today - check.last_day).days < after_days or not _claim(session, check, kind="escalated", days=after_days):
-            continue
-        message = _escalation_message(check, after_days)
-        targets = targets_for(_principals(session, roster, check.source.person(DutyRole.PRINCIPAL)), channels)
-        if not targets:
-            why = "包保逾期升级：主要负责人无联系方式 / no address for the principal"
-            notifications._unrouted(session, alarm_id=message.alarm_id, level=3, title=message.title, why=why)  # noqa: SLF001
-            notices.append(DutyNotice(check, ()))
-            continue
-        rows = []
-        for target in targets:
-            rows += notifications.send_with_retries(
-                session=session, notifier=notifier, target=target, message=message, level=3
-            )
-        sent = tuple(sorted({r.recipient for r in rows if r.status == notifications.SENT}))
-        notices.append(DutyNotice(check, sent))
-    session.flush()
-    return notices
+
+    def compose(check: DutyCheck) -> tuple[Notification, list[Target]]:
+        principals = _principals(session, roster, check.source.person(DutyRole.PRINCIPAL))
+        return _escalation_message(check, after_days), targets_for(principals, channels)
+
+    return _deliver_each(
+        session,
+        notifier,
+        missed_periods(session=session, now=now, kind="escalated", after_days=after_days),
+        compose,
+        level=3,
+        unrouted="包保逾期升级：主要负责人无联系方式 / no address for the principal",
+    )

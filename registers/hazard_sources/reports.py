@@ -32,6 +32,7 @@ __all__ = [
     "due_months",
     "generate_due_reports",
     "get_report",
+    "issue_report",
     "list_reports",
     "report_json",
 ]
@@ -116,6 +117,23 @@ def due_months(today: date, *, months: int = BACKFILL_MONTHS) -> list[tuple[date
     return found[::-1]
 
 
+def issue_report(*, session: Session, first: date, last: date, now: datetime) -> HazardSourceReport:
+    """The month's report as issued at ``now`` (JSON and Excel), not yet added to the session."""
+    report = assessment_report(session=session, first=first, last=last)
+    return HazardSourceReport(
+        period=first.strftime("%Y-%m"),
+        first=first,
+        last=last,
+        generated_at=now,
+        sources=len(report.rows),
+        required=report.required,
+        done=report.done,
+        overdue=len(report.overdue),
+        content=report_json(report),
+        workbook=report_xlsx(report),
+    )
+
+
 def generate_due_reports(*, session: Session, now: datetime, months: int = BACKFILL_MONTHS) -> list[HazardSourceReport]:
     """Issue and store every ended month's report not stored yet; return the new ones (caller commits)."""
     earliest = session.scalar(select(func.min(HazardSource.created_at)).where(HazardSource.deleted_at.is_(None)))
@@ -126,19 +144,7 @@ def generate_due_reports(*, session: Session, now: datetime, months: int = BACKF
     for first, last in due_months(now.date(), months=months):
         if (first, last) in stored or earliest.date() > last:
             continue
-        report = assessment_report(session=session, first=first, last=last)
-        row = HazardSourceReport(
-            period=first.strftime("%Y-%m"),
-            first=first,
-            last=last,
-            generated_at=now,
-            sources=len(report.rows),
-            required=report.required,
-            done=report.done,
-            overdue=len(report.overdue),
-            content=report_json(report),
-            workbook=report_xlsx(report),
-        )
+        row = issue_report(session=session, first=first, last=last, now=now)
         try:
             with session.begin_nested():
                 session.add(row)

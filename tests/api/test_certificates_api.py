@@ -225,6 +225,7 @@ ROUTES = [
     Route("GET", lambda r, a: f"{BASE}/{r}/attachments", "read"),
     Route("GET", lambda r, a: f"{BASE}/{r}/attachments/{a}", "read"),
     Route("GET", lambda r, a: f"{BASE}/export", "export"),
+    Route("GET", lambda r, a: f"{BASE}/import-template", "import"),
     Route("GET", lambda r, a: f"{BASE}/form-schema", "read"),
     Route("POST", lambda r, a: BASE, "create", lambda role: {"json": {"kind": LICENCE, "number": f"M-{role}"}}),
     Route("PATCH", lambda r, a: f"{BASE}/{r}", "update", lambda role: {"json": {"remarks": role}}),

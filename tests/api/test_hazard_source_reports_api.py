@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from api.alarm_worker import AlarmWorker
 from api.app import create_app
 from api.settings import Settings
 from connectors.bus.memory import Bus
 from registers.demo import load_demo
-from registers.hazard_sources.models import HazardSource, HazardSourceDuty
+from registers.hazard_sources.models import HazardSource, HazardSourceDuty, HazardSourceReport
 from registers.users import service as users
 from twin.plant import load_plant
 
@@ -42,6 +42,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
             load_demo(session=session, plant=load_plant(), today=NOW.date())
             session.execute(update(HazardSource).values(created_at=NOW - timedelta(days=40)))
             session.execute(update(HazardSourceDuty).values(deleted_at=NOW))
+            session.execute(delete(HazardSourceReport))  # the demo issues its own months' reports
         worker = AlarmWorker(Bus(), factory, load_plant(), settings, housekeeping_s=3600)
         worker.register_jobs(now=NOW)
         worker.register_jobs(now=NOW + timedelta(hours=1))  # the next round issues nothing twice

@@ -193,7 +193,7 @@ def test_compliance_diagnosis_says_why(api: Api) -> None:
     body = api.client.get("/api/v1/people/compliance?employees=320&on=2026-11-28", headers=api.as_("regulator")).json()
     assert body["passed"] is False
     first = body["rules"][0]
-    assert first["reason"] == "专职安全生产管理人员 1 人，要求 ≥ 7 人（从业人员 320 人，按 2% 计，至少 1 人）"
+    assert first["reason"] == "专职安全生产管理人员 1 人，要求 ≥ 7 人（从业人员 320 人，按 2% 计，至少 2 人）"
     assert body["rules"][3]["people"] == ["刘安"]  # no valid 安全资格证
 
 

@@ -91,3 +91,36 @@ def test_the_form_route_is_not_read_as_a_record_id(client: TestClient) -> None:
         response = client.get(f"{prefix}/form-schema", headers=auth(client))
         assert response.status_code == 200, (prefix, response.text)
         assert "properties" in response.json()["create"]
+
+
+def test_chemical_rows_offer_every_table_1_chemical_the_api_accepts(client: TestClient) -> None:
+    """Issue 12: a hazard source's chemicals were text cells; the picker needs Table 1 by name, alias and CAS."""
+    boss = auth(client)
+    form = client.get("/api/v1/hazard-sources/form-schema", headers=boss).json()
+    chemicals = form["choices"]["chemicals.name"]
+    assert len(chemicals) == 85
+    by_keyword = {k: c for c in chemicals for k in c["keywords"]}
+    # what a Chinese ledger writes finds the row: 液氯 and its CAS, LPG's propane CAS, 天然气
+    assert by_keyword["液氯"]["value"] == by_keyword["7782-50-5"]["value"] == "氯"
+    assert by_keyword["液氯"]["fill"] == {"cas": "7782-50-5"}
+    assert by_keyword["液氯"]["placeholders"] == {"critical_t": "表1：5", "beta": "查表：4"}
+    assert by_keyword["74-98-6"]["value"] == by_keyword["LPG"]["value"] == "液化石油气"
+    assert by_keyword["LPG"]["fill"] == {}  # three CAS numbers: none is filled in for the user
+    assert by_keyword["天然气"]["value"] == "甲烷"
+    categories = {c["value"] for c in form["choices"]["chemicals.categories"]}
+    assert {"W2", "W5.3", "J1", "W11"} <= categories and len(categories) == 24
+    # every offered name is accepted by the API as the chemical it says, with its Table 1 Q
+    for index, choice in enumerate(chemicals):
+        body = {
+            "code": f"MHS-C{index:02d}",
+            "name": f"表1第{index + 1}项试验单元",
+            "unit_kind": "储存单元",
+            "exposed_population": 0,
+            "chemicals": [{"name": choice["value"], "quantity_t": 0.001}],
+        }
+        created = client.post("/api/v1/hazard-sources", json=body, headers=boss)
+        assert created.status_code == 201, (choice["value"], created.text)
+        stored = created.json()["chemicals"][0]
+        assert f"临界量 {stored['critical_t']:g} t" in choice["hint"], choice
+    # registers without rows of chemicals get no chemical options
+    assert client.get("/api/v1/certificates/form-schema", headers=boss).json()["choices"] == {}

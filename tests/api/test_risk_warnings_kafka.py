@@ -10,65 +10,40 @@ distributed mode wires the feed, so a score produced to Kafka shows as a warning
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import msgspec
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 from kafka import KafkaProducer
 
-from api.app import create_app
 from api.risk_warnings import KafkaRiskWarningFeed, RiskWarningRecorder
-from api.settings import Settings
-from connectors.kafka.admin import ensure_topics, topic_for
+from connectors.kafka.admin import topic_for
 from models.contracts import RISK_SCORE, Contribution, RiskLevel, RiskScore, encode
 from registers.db import make_engine, make_session_factory, migrate
 from registers.notifications import service as notifications
 from registers.risk_warnings.models import RiskWarning
-from tests.models.test_risk_scenario import SCENARIO, run_scenario
+from tests.e2e.conftest import distributed_client, kafka_prefix, kafka_producer, wait_until
+from tests.registers.test_risk_warnings import T0, scenario_scores
 from twin.plant import load_plant
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-T0 = 1_780_000_000_000
-
-
-def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture
 def prefix(kafka_brokers: list[str]) -> str:
-    name = f"risk{uuid.uuid4().hex[:8]}"
-    ensure_topics(kafka_brokers, {topic_for(RISK_SCORE, name): 2})
-    return name
+    return kafka_prefix(kafka_brokers, "risk", lambda name: [topic_for(RISK_SCORE, name)])
 
 
 @pytest.fixture
 def producer(kafka_brokers: list[str]) -> Iterator[KafkaProducer]:
-    p = KafkaProducer(bootstrap_servers=kafka_brokers, linger_ms=0)
-    yield p
-    p.close(timeout=5)
+    with kafka_producer(kafka_brokers) as p:
+        yield p
 
 
 def _produce(producer: KafkaProducer, topic: str, scores: list[RiskScore]) -> None:
     for s in scores:
         producer.send(topic, key=s.hazard_source_id.encode(), value=encode(s)).get(timeout=10)
-
-
-def scenario_scores() -> list[RiskScore]:
-    steps = run_scenario()
-    return [
-        msgspec.structs.replace(s, ts=T0 + i * 60_000)
-        for i, (step, _) in enumerate(SCENARIO)
-        for s in steps[step].values()
-    ]
 
 
 def test_two_replicas_record_each_episode_once(
@@ -86,9 +61,9 @@ def test_two_replicas_record_each_episode_once(
     ]
     feeds = [KafkaRiskWarningFeed(r, kafka_brokers, prefix=prefix).start() for r in recorders]
     try:
-        _wait(lambda: sum(r.recorded for r in recorders) >= 8, 60, "8 scores recorded")
+        wait_until(lambda: sum(r.recorded for r in recorders) >= 8, 60, "8 scores recorded")
         _produce(producer, topic, scores[8:])
-        _wait(lambda: sum(r.recorded for r in recorders) >= len(scores), 60, f"{len(scores)} scores recorded")
+        wait_until(lambda: sum(r.recorded for r in recorders) >= len(scores), 60, f"{len(scores)} scores recorded")
         time.sleep(1.0)  # a duplicate delivery would show up here
     finally:
         for f in feeds:
@@ -110,12 +85,7 @@ def test_two_replicas_record_each_episode_once(
 def test_create_app_in_distributed_mode_records_scores_from_kafka(
     kafka_brokers: list[str], prefix: str, producer: KafkaProducer, tmp_path: Path
 ) -> None:
-    settings = Settings(environment="test", data_dir=tmp_path, kafka_brokers=kafka_brokers, kafka_topic_prefix=prefix)
-    app = create_app(settings)
-    with TestClient(app) as client:
-        password = app.state.demo_admin_password
-        token = client.post("/api/v1/auth/login", json={"username": "admin", "password": password}).json()
-        headers = {"Authorization": f"Bearer {token['access_token']}"}
+    with distributed_client(tmp_path, kafka_brokers, prefix) as (client, headers):
         gas = [Contribution(factor="INH.GRADE", value=50.0), Contribution(factor="GAS.L2", value=0.0)]
         red = RiskScore(hazard_source_id="MHS-03", ts=T0, level=RiskLevel.RED, score=75.0, contributions=gas)
         _produce(producer, topic_for(RISK_SCORE, prefix), [red])
@@ -123,7 +93,7 @@ def test_create_app_in_distributed_mode_records_scores_from_kafka(
         def listed() -> int:
             return int(client.get("/api/v1/risk/warnings", headers=headers).json()["total"])
 
-        _wait(lambda: listed() == 1, 120, "the warning on the API")
+        wait_until(lambda: listed() == 1, 120, "the warning on the API")
         item = client.get("/api/v1/risk/warnings", headers=headers).json()["items"][0]
         assert (item["hazard_source_id"], item["to_level"], item["name"]) == ("MHS-03", "red", "液氯库")
         assert [c["rule"] for c in item["contributions"]] == ["INH.GRADE", "GAS.L2"]

@@ -70,6 +70,7 @@ AUTHENTICATED_ONLY: frozenset[tuple[str, str]] = frozenset(
 PLANT_DATA_READS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/plant"): "twin",
     ("GET", "/api/v1/twin/scene.glb"): "twin",
+    ("GET", "/api/v1/twin/replay"): "twin",
     ("GET", "/api/v1/tags"): "reading",
     ("GET", "/api/v1/tags/{tag}/latest"): "reading",
     ("GET", "/api/v1/tags/{tag}/history"): "reading",

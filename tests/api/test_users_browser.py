@@ -11,29 +11,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pyotp
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import LiveApp, start_live_app
+from tests.e2e.browser_helpers import ARTIFACTS, DIST, chromium, sign_in
+from tests.e2e.conftest import LiveApp, serve_live_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-DIST = Path(__file__).resolve().parents[2] / "viz" / "web" / "dist" / "index.html"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 @pytest.fixture(scope="module")
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
-    live, server = start_live_app(tmp_path_factory.mktemp("users-ui"))
-    try:
-        yield live
-    finally:
-        server.stop()
+    yield from serve_live_app(tmp_path_factory.mktemp("users-ui"))
 
 
 @pytest.fixture(scope="module")
@@ -44,20 +36,13 @@ def initial(live_app: LiveApp) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(chromium_path) as b:
+        yield b
 
 
 def _login(browser: Browser, live_app: LiveApp, username: str, password: str) -> Page:
     page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-    page.goto(f"{live_app.base_url}/")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
+    sign_in(page, live_app.base_url, username, password)
     return page
 
 
@@ -165,5 +150,26 @@ def test_a_totp_account_signs_in_with_its_code(browser: Browser, live_app: LiveA
         page.get_by_test_id("login-otp").fill(totp.now())
         page.get_by_test_id("login-submit").click()
         expect(page.get_by_test_id("live-status")).to_be_visible(timeout=30_000)  # signed in, on the twin
+    finally:
+        page.close()
+
+
+@pytest.mark.skipif(not DIST.exists(), reason="the web UI is not built (npm --prefix viz/web run build)")
+def test_logging_out_in_the_ui_revokes_the_token_on_the_server(browser: Browser, live_app: LiveApp) -> None:
+    """Issue 13: 退出 ends the session on the server, so a copied token stops working at once."""
+    page = _login(browser, live_app, live_app.admin_username, live_app.admin_password)
+    try:
+        expect(page.get_by_test_id("logout")).to_be_visible(timeout=30_000)
+        token = page.evaluate("localStorage.getItem('safetwin.token')")
+        assert token, "signed in: the page holds a token"
+        me = f"{live_app.base_url}/api/v1/auth/me"
+        assert httpx.get(me, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        with page.expect_response(lambda r: r.url.endswith("/api/v1/auth/logout")) as answer:
+            page.get_by_test_id("logout").click()
+        assert answer.value.status == 204
+        expect(page.get_by_test_id("login-username")).to_be_visible()
+        assert page.evaluate("localStorage.getItem('safetwin.token')") is None
+        refused = httpx.get(me, headers={"Authorization": f"Bearer {token}"})
+        assert refused.status_code == 401, refused.text
     finally:
         page.close()

@@ -1,11 +1,14 @@
-"""What the dashboard and phone browser tests share: chromium flags, login, console watch, label audit."""
+"""What the browser tests share: chromium and its flags, pages, login, console watch, label audit."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from playwright.sync_api import ConsoleMessage, Page
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, sync_playwright
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -17,7 +20,9 @@ CHROMIUM_ARGS = [
 ]
 DIST = Path(__file__).resolve().parents[2] / "viz" / "web" / "dist" / "index.html"
 SHOTS = Path("/tmp")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1600, "height": 900}
 
 # Every visible form control must be named for a screen reader: a <label> (wrapping or for=),
 # aria-label or aria-labelledby. Returns a short description of each one that is not.
@@ -65,6 +70,73 @@ def login(page: Page, username: str, password: str) -> None:
     page.get_by_test_id("login-submit").click()
 
 
+def sign_in(page: Page, base_url: str, username: str, password: str, path: str = "/") -> None:
+    """Open ``path`` of the app (signed out, it shows the login form) and log in there."""
+    page.goto(f"{base_url}{path}")
+    login(page, username, password)
+
+
+@contextmanager
+def chromium(path: str) -> Iterator[Browser]:
+    """Debian's chromium at ``path`` through Playwright, closed afterwards."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def desktop_page(browser: Browser, **context_options: Any) -> tuple[Page, list[str]]:
+    """A zh-CN desktop page in a context of its own, and the list its uncaught errors go to.
+
+    ``bypass_csp``: Playwright's string predicates need eval, which the app's CSP forbids
+    (``tests/api/test_security_browser.py`` runs the app with the policy on).
+    """
+    options: dict[str, Any] = {"viewport": DESKTOP, "locale": "zh-CN", "bypass_csp": True} | context_options
+    page = browser.new_context(**options).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    return page, errors
+
+
 def unlabelled(page: Page) -> list[str]:
     """Visible form controls on the page without an accessible label."""
     return list(page.evaluate(UNLABELLED_JS))
+
+
+# --- register pages (RegisterView) -----------------------------------------------------------
+
+
+def open_register(page: Page, key: str) -> Locator:
+    """Open a register from the menu; return its table once rows (or 暂无数据) and 新增 are shown."""
+    page.get_by_test_id(f"nav-register-{key}").click()
+    page.get_by_test_id(f"register-{key}").wait_for()
+    table = page.get_by_test_id("register-table")
+    table.locator("tr.el-table__row, .el-table__empty-text").first.wait_for()
+    page.get_by_test_id("register-create").wait_for()  # the form answer arrived: this role may create
+    return table
+
+
+def pick(page: Page, form: Locator, field: str, option: str) -> None:
+    """Choose an option of an Element Plus select (the options live in a popper outside the form)."""
+    form.get_by_test_id(f"form-{field}").click()
+    page.locator(".el-select-dropdown__item:visible", has_text=option).first.click()
+
+
+def set_date(form: Locator, field: str, value: str) -> None:
+    """Type a date into a form's date picker and confirm it."""
+    box = form.get_by_test_id(f"form-item-{field}").locator("input")
+    box.fill(value)
+    box.press("Enter")
+
+
+def save_and_find(page: Page, form: Locator, table: Locator, *, search: str, row_text: str) -> Locator:
+    """Submit the form, search the register for the new record and return its row, as a user checks."""
+    form.get_by_test_id("form-submit").click()
+    form.wait_for(state="hidden")
+    page.get_by_test_id("register-search").fill(search)
+    page.get_by_test_id("register-search").press("Enter")
+    row = table.locator("tr.el-table__row", has_text=row_text)
+    row.wait_for()
+    return row

@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from kafka import KafkaProducer
 
 from api.alarm_feed import KafkaAlarmFeed, alarm_topics
 from api.alarm_worker import AlarmWorker
-from api.app import create_app
 from api.settings import Settings
 from connectors.bus.memory import Bus
 from connectors.kafka.admin import ensure_topics
 from models.contracts import AlarmEvent, AlarmPriority, AlarmState, encode
 from registers.alarms import service as alarms
 from registers.db import make_engine, make_session_factory, migrate
+from tests.e2e.conftest import distributed_client, kafka_prefix, wait_until
 from twin.plant import load_plant
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -48,26 +46,9 @@ def _event(tag: str, ts: int, state: AlarmState = AlarmState.ACTIVE) -> AlarmEve
     )
 
 
-def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.1)
-
-
 @pytest.fixture
 def prefix(kafka_brokers: list[str]) -> str:
-    name = f"feed{uuid.uuid4().hex[:8]}"
-    ensure_topics(kafka_brokers, dict.fromkeys(alarm_topics(name), 2))
-    return name
-
-
-@pytest.fixture
-def producer(kafka_brokers: list[str]) -> Iterator[KafkaProducer]:
-    p = KafkaProducer(bootstrap_servers=kafka_brokers, linger_ms=0)
-    yield p
-    p.close(timeout=5)
+    return kafka_prefix(kafka_brokers, "feed", alarm_topics)
 
 
 def _produce(producer: KafkaProducer, topic: str, events: list[AlarmEvent]) -> None:
@@ -106,10 +87,10 @@ def test_two_replicas_record_every_event_exactly_once(
     ]
     feeds = [KafkaAlarmFeed(w, kafka_brokers, prefix=prefix).start() for w in workers]
     try:
-        _wait(lambda: sum(w.recorded for w in workers) >= 21, 60, "21 events recorded")
+        wait_until(lambda: sum(w.recorded for w in workers) >= 21, 60, "21 events recorded")
         # Later events: each recorded by whichever replica owns its partition.
         _produce(producer, annunciated, [_event(t, 1_700_000_100_000, AlarmState.RETURNED) for t in tags[:5]])
-        _wait(lambda: sum(w.recorded for w in workers) >= 26, 60, "26 events recorded")
+        wait_until(lambda: sum(w.recorded for w in workers) >= 26, 60, "26 events recorded")
         time.sleep(1.0)  # a duplicate delivery would show up here
     finally:
         for f in feeds:
@@ -152,10 +133,10 @@ def test_a_batch_the_register_refused_is_recorded_once_it_is_back(
     _produce(producer, annunciated, [_event("LT-301", 1_700_000_000_000)])
     feed = KafkaAlarmFeed(flaky, kafka_brokers, prefix=prefix).start()
     try:
-        _wait(lambda: flaky.refused >= 1, 60, "a refused batch")
+        wait_until(lambda: flaky.refused >= 1, 60, "a refused batch")
         assert _active(url) == {}
         flaky.refuse = False
-        _wait(lambda: worker.recorded >= 1, 60, "the batch recorded after the register came back")
+        wait_until(lambda: worker.recorded >= 1, 60, "the batch recorded after the register came back")
     finally:
         feed.stop()
     assert _active(url) == {"LT-301": 1}
@@ -164,19 +145,14 @@ def test_a_batch_the_register_refused_is_recorded_once_it_is_back(
 def test_the_distributed_api_shows_an_alarm_from_kafka_on_the_alarm_page(
     kafka_brokers: list[str], prefix: str, producer: KafkaProducer, tmp_path: Path
 ) -> None:
-    settings = Settings(environment="test", data_dir=tmp_path, kafka_brokers=kafka_brokers, kafka_topic_prefix=prefix)
-    app = create_app(settings)
-    with TestClient(app) as client:
-        password = app.state.demo_admin_password
-        token = client.post("/api/v1/auth/login", json={"username": "admin", "password": password}).json()
-        headers = {"Authorization": f"Bearer {token['access_token']}"}
+    with distributed_client(tmp_path, kafka_brokers, prefix) as (client, headers):
         _produce(producer, list(alarm_topics(prefix))[0], [_event("PT-101", 1_700_000_000_000)])
 
         def shown() -> bool:
             page = client.get("/api/v1/alarm-records", headers=headers, params={"scope": "all"}).json()
             return any(item["tag"] == "PT-101" for item in page["items"])
 
-        _wait(shown, 60, "PT-101 on the alarm page")
+        wait_until(shown, 60, "PT-101 on the alarm page")
 
 
 def test_a_feed_started_before_its_topics_exist_records_once_they_are_created(
@@ -193,7 +169,7 @@ def test_a_feed_started_before_its_topics_exist_records_once_they_are_created(
         time.sleep(2.0)  # subscribed, topics still missing
         ensure_topics(kafka_brokers, dict.fromkeys(alarm_topics(late), 2))
         _produce(producer, list(alarm_topics(late))[0], [_event("FT-201", 1_700_000_000_000)])
-        _wait(lambda: worker.recorded >= 1, 30, "the alarm recorded after its topic was created")
+        wait_until(lambda: worker.recorded >= 1, 30, "the alarm recorded after its topic was created")
     finally:
         feed.stop()
     assert _active(url) == {"FT-201": 1}

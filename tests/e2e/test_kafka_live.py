@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,6 @@ from kafka import KafkaProducer
 
 from api.kafka_live import KafkaLivePush, default_group_id, default_topics
 from connectors.bus.memory import Bus, Subscription
-from connectors.kafka.admin import ensure_topics
 from models.contracts import (
     ALARM_EVENT,
     SENSOR_READING,
@@ -25,17 +23,10 @@ from models.contracts import (
     SensorReading,
     encode,
 )
+from tests.e2e.conftest import kafka_prefix, wait_until
 
 STREAM = "live-test"
 T0 = 1_700_000_000_000
-
-
-def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def _collect(sub: Subscription, n: int, timeout_s: float = 20.0) -> list[Any]:
@@ -48,17 +39,7 @@ def _collect(sub: Subscription, n: int, timeout_s: float = 20.0) -> list[Any]:
 
 @pytest.fixture
 def topics(kafka_brokers: list[str]) -> dict[str, str]:
-    prefix = f"livetest{uuid.uuid4().hex[:8]}"
-    names = default_topics(prefix)
-    ensure_topics(kafka_brokers, dict.fromkeys(names, 2))
-    return names
-
-
-@pytest.fixture
-def producer(kafka_brokers: list[str]) -> Iterator[KafkaProducer]:
-    p = KafkaProducer(bootstrap_servers=kafka_brokers, linger_ms=0)
-    yield p
-    p.close(timeout=5)
+    return default_topics(kafka_prefix(kafka_brokers, "livetest", default_topics))
 
 
 @pytest.fixture
@@ -67,7 +48,7 @@ def push(kafka_brokers: list[str], topics: dict[str, str]) -> Iterator[tuple[Kaf
     sub = bus.subscribe(STREAM)
     live = KafkaLivePush(bus, kafka_brokers, stream=STREAM, topics=topics).start()
     try:
-        _wait(lambda: live.connected, 30, "partition assignment")
+        wait_until(lambda: live.connected, 30, "partition assignment")
         yield live, sub
     finally:
         live.stop()
@@ -148,18 +129,18 @@ def test_bad_messages_are_skipped_and_logged_once(
 def test_stop_is_quick_and_leaves_no_thread(kafka_brokers: list[str], topics: dict[str, str]) -> None:
     before = set(threading.enumerate())
     live = KafkaLivePush(Bus(), kafka_brokers, topics=topics).start()
-    _wait(lambda: live.connected, 30, "partition assignment")
+    wait_until(lambda: live.connected, 30, "partition assignment")
     t0 = time.monotonic()
     live.stop()
     assert time.monotonic() - t0 < 2.0
     assert not live.alive and not live.connected
-    _wait(lambda: not (set(threading.enumerate()) - before), 2, "kafka client threads to end")
+    wait_until(lambda: not (set(threading.enumerate()) - before), 2, "kafka client threads to end")
 
 
 def test_unreachable_brokers_are_reported_and_stop_is_quick() -> None:
     live = KafkaLivePush(Bus(), ["127.0.0.1:9"], topics=default_topics("nowhere")).start()
     try:
-        _wait(lambda: live.last_error is not None, 10, "an error to report")
+        wait_until(lambda: live.last_error is not None, 10, "an error to report")
         assert not live.connected and live.alive
         assert "127.0.0.1:9" in (live.last_error or "")
     finally:

@@ -17,10 +17,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from registers.demo import load_demo
 from tests.e2e.browser_helpers import CHROMIUM_ARGS, DIST, SHOTS, ConsoleWatch, login, unlabelled
 from tests.e2e.conftest import LiveApp
-from twin.plant import load_plant
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -44,9 +42,7 @@ def _page_counts(page: Page) -> tuple[int, dict[str, int]]:
 def test_overview_matches_the_alarm_api_and_trends_zoom(live_app: LiveApp, chromium_path: str) -> None:
     if not DIST.exists():
         pytest.fail("viz/web/dist is missing: run `npm ci && npm run build` in viz/web")
-    with live_app.app.state.session_factory() as session:
-        load_demo(session=session, plant=load_plant())
-        session.commit()
+    live_app.load_demo_registers()
     token = live_app.token()
     watch = ConsoleWatch()
     with sync_playwright() as pw:
@@ -66,13 +62,7 @@ def test_overview_matches_the_alarm_api_and_trends_zoom(live_app: LiveApp, chrom
                 page.get_by_test_id(f"risk-{s['hazard_source_id']}").wait_for()
 
             # an excursion raises an alarm; the overview catches up with the register
-            r = httpx.post(
-                f"{live_app.base_url}/api/v1/sim/excursions",
-                json={"tag": TAG, "to": 99.0, "duration_s": 60},
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=10,
-            )
-            assert r.status_code == 202, r.text
+            live_app.force_excursion(token, TAG)
             deadline = time.monotonic() + 20
             seen: list[tuple[int, int]] = []
             while True:

@@ -16,31 +16,27 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Locator, Page, sync_playwright
 
-from registers.demo import load_demo
+from tests.e2e.browser_helpers import ARTIFACTS, CHROMIUM_ARGS, DIST, SHOTS, sign_in
 from tests.e2e.conftest import LiveApp
-from twin.plant import load_plant
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-DIST = Path(__file__).resolve().parents[2] / "viz" / "web" / "dist" / "index.html"
-SHOTS = Path("/tmp")
 TAG = "TT-401"
 
 
-def load_demo_registers(live_app: LiveApp) -> None:
-    with live_app.app.state.session_factory() as session:
-        load_demo(session=session, plant=load_plant())
-        session.commit()
+def choose_chemical(page: Page, form: Locator, row: int, *, typed: str, option: str, shot: str = "") -> None:
+    """Type into a row's chemical picker and choose the option whose label starts with ``option``."""
+    picker = form.get_by_test_id(f"form-chemicals-{row}-name")
+    picker.click()
+    picker.locator("input").fill(typed)
+    choice = page.locator(".row-choices .el-select-dropdown__item:visible", has_text=option).first
+    choice.wait_for()
+    if shot:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / shot))
+    choice.click()
 
 
 def table_rows(page: Page, testid: str) -> list[str]:
@@ -71,7 +67,7 @@ def fresh_unacked_alarm(base_url: str, token: str, since: float, timeout_s: floa
 def test_registers_and_alarm_handling(live_app: LiveApp, chromium_path: str) -> None:
     if not DIST.exists():
         pytest.fail("viz/web/dist is missing: run `npm ci && npm run build` in viz/web")
-    load_demo_registers(live_app)
+    live_app.load_demo_registers()
     errors: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
@@ -82,10 +78,7 @@ def test_registers_and_alarm_handling(live_app: LiveApp, chromium_path: str) -> 
             page = context.new_page()
             page.on("pageerror", lambda err: errors.append(str(err)))
 
-            page.goto(f"{live_app.base_url}/")
-            page.get_by_test_id("login-username").fill(live_app.admin_username)
-            page.get_by_test_id("login-password").fill(live_app.admin_password)
-            page.get_by_test_id("login-submit").click()
+            sign_in(page, live_app.base_url, live_app.admin_username, live_app.admin_password)
 
             # the twin page now sits inside the layout: menu on the left, live state in the header
             page.get_by_test_id("nav-menu").wait_for()
@@ -156,13 +149,7 @@ def test_registers_and_alarm_handling(live_app: LiveApp, chromium_path: str) -> 
             page.get_by_test_id("alarm-records-table").wait_for()
             page.get_by_test_id("alarm-kpis").wait_for()
             started = time.time()
-            r = httpx.post(
-                f"{live_app.base_url}/api/v1/sim/excursions",
-                json={"tag": TAG, "to": 99.0, "duration_s": 60},
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=10,
-            )
-            assert r.status_code == 202, r.text
+            live_app.force_excursion(token, TAG)
             alarm = fresh_unacked_alarm(live_app.base_url, token, started)
             ack = page.get_by_test_id(f"ack-{alarm['id']}")
             ack.wait_for(timeout=15_000)  # the live stream (or the 10 s poll) brings it in
@@ -197,14 +184,16 @@ def test_registers_and_alarm_handling(live_app: LiveApp, chromium_path: str) -> 
 def test_hazard_source_form_create_field_error_and_edit(live_app: LiveApp, chromium_path: str) -> None:
     """Issue 12: a hazard source entered through the generated form, the way a safety manager writes it.
 
-    Two chemicals by Chinese name (液氯, 液化石油气) without CAS numbers, 储存单元, 60 people within
-    500 m (α 1.5 from Table 5): S = 30/5 + 100/50 = 8, R = 1.5 × (4·6 + 1.5·2) = 40.5 → 三级. A CAS that
+    The chemicals are rows of typed cells, not JSON text: 液氯 is found in the chemical picker by
+    its common name (choosing it fills its CAS number and shows Table 1's Q), 液化石油气 by the
+    CAS number of propane; quantities go into number cells. 储存单元, 60 people within 500 m
+    (α 1.5 from Table 5): S = 30/5 + 100/50 = 8, R = 1.5 × (4·6 + 1.5·2) = 40.5 → 三级. A CAS that
     contradicts the name is shown under the chemicals field; editing 液氯 to 60 t gives R = 76.5 (二级)
-    and the version history shows the change.
+    and the version history shows the change. Screenshots go to artifacts/ (register-form-*.png).
     """
     if not DIST.exists():
         pytest.fail("viz/web/dist is missing: run `npm ci && npm run build` in viz/web")
-    load_demo_registers(live_app)
+    live_app.load_demo_registers()
     errors: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
@@ -213,10 +202,9 @@ def test_hazard_source_form_create_field_error_and_edit(live_app: LiveApp, chrom
                 viewport={"width": 1600, "height": 900}, locale="zh-CN", bypass_csp=True
             ).new_page()
             page.on("pageerror", lambda err: errors.append(str(err)))
-            page.goto(f"{live_app.base_url}/#/registers/hazard-sources")
-            page.get_by_test_id("login-username").fill(live_app.admin_username)
-            page.get_by_test_id("login-password").fill(live_app.admin_password)
-            page.get_by_test_id("login-submit").click()
+            sign_in(
+                page, live_app.base_url, live_app.admin_username, live_app.admin_password, "/#/registers/hazard-sources"
+            )
             page.get_by_test_id("nav-register-hazard-sources").click()
             table = page.get_by_test_id("register-table")
             table.get_by_text("MHS-01").wait_for()
@@ -231,30 +219,40 @@ def test_hazard_source_form_create_field_error_and_edit(live_app: LiveApp, chrom
             form.get_by_test_id("form-unit_kind").click()
             page.get_by_role("option", name="储存单元").click()
             form.get_by_test_id("form-exposed_population").fill("60")
-            form.get_by_test_id("form-chemicals-0-name").fill("液氯")
-            form.get_by_test_id("form-chemicals-0-cas").fill("67-56-1")  # methanol's CAS: a typo
+            # the chemical picker: 液氯 (the name on the tank) is Table 1's 氯; its CAS and Q come with it
+            choose_chemical(page, form, 0, typed="液氯", option="氯（液氯")
+            assert form.get_by_test_id("form-chemicals-0-cas").input_value() == "7782-50-5"
+            assert form.get_by_test_id("form-chemicals-0-critical_t").get_attribute("placeholder") == "表1：5"
+            assert form.get_by_test_id("form-chemicals-0-quantity_t").get_attribute("type") == "number"
             form.get_by_test_id("form-chemicals-0-quantity_t").fill("30")
             form.get_by_test_id("form-chemicals-add").click()
-            form.get_by_test_id("form-chemicals-1-name").fill("液化石油气")
+            shot = "register-form-chemical-picker.png"
+            choose_chemical(page, form, 1, typed="74-98-6", option="液化石油气（", shot=shot)
+            assert form.get_by_test_id("form-chemicals-1-cas").input_value() == ""  # LPG has three: none is guessed
             form.get_by_test_id("form-chemicals-1-quantity_t").fill("100")
+            form.get_by_test_id("form-chemicals-0-cas").fill("67-56-1")  # methanol's CAS: a typo
             form.get_by_test_id("form-submit").click()
 
             error = form.get_by_test_id("form-item-chemicals").locator(".el-form-item__error")
             error.wait_for()
             assert "第 1 行" in error.inner_text() and "与填写的 CAS 67-56-1 不符" in error.inner_text()
             page.screenshot(path=str(SHOTS / "safetwin-form-field-error.png"))
+            page.screenshot(path=str(ARTIFACTS / "register-form-field-error.png"))
 
-            form.get_by_test_id("form-chemicals-0-cas").fill("")
+            form.get_by_test_id("form-chemicals-0-cas").fill("7782-50-5")
             form.get_by_test_id("form-submit").click()
             form.wait_for(state="hidden")
             row = table.locator("tr.el-table__row", has_text="MHS-09")
             row.wait_for()
             assert "三级" in row.inner_text() and "40.5" in row.inner_text()
             page.screenshot(path=str(SHOTS / "safetwin-form-created.png"))
+            page.screenshot(path=str(ARTIFACTS / "register-form-created.png"))
 
             row.locator("[data-testid^=edit-]").click()
             form.get_by_test_id("form-chemicals-0-quantity_t").wait_for()
-            assert form.get_by_test_id("form-chemicals-0-name").input_value() == "液氯"
+            assert form.get_by_test_id("form-chemicals-0-name").inner_text().strip() == "氯"
+            assert form.get_by_test_id("form-chemicals-1-name").inner_text().strip() == "液化石油气"
+            assert form.get_by_test_id("form-chemicals-0-quantity_t").input_value() == "30"
             form.get_by_test_id("form-chemicals-0-quantity_t").fill("60")
             form.get_by_test_id("form-submit").click()
             form.wait_for(state="hidden")
@@ -271,6 +269,7 @@ def test_hazard_source_form_create_field_error_and_edit(live_app: LiveApp, chrom
             assert "R值" in text and "40.5" in text and "76.5" in text
             page.wait_for_timeout(400)  # the drawer slides in
             page.screenshot(path=str(SHOTS / "safetwin-form-history.png"))
+            page.screenshot(path=str(ARTIFACTS / "register-form-history.png"))
 
             token = str(page.evaluate("localStorage.getItem('safetwin.token')"))
             record = httpx.get(
@@ -279,6 +278,11 @@ def test_hazard_source_form_create_field_error_and_edit(live_app: LiveApp, chrom
                 timeout=5,
             ).json()["items"][0]
             assert (record["grade_label"], record["unit_kind"], record["alpha"]) == ("二级", "storage", 1.5)
+            # the rows arrived as the array the API validates: names as chosen, Q and β from the tables
+            assert [(c["name"], c["cas"], c["quantity_t"], c["critical_t"]) for c in record["chemicals"]] == [
+                ("氯", "7782-50-5", 60, 5),
+                ("液化石油气", "", 100, 50),
+            ]
             httpx.delete(
                 f"{live_app.base_url}/api/v1/hazard-sources/{record['id']}",
                 headers={"Authorization": f"Bearer {token}"},

@@ -10,26 +10,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from tests.e2e.browser_helpers import CHROMIUM_ARGS, DIST, sign_in
 from tests.e2e.conftest import LiveApp
 from twin.scene import COLORS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ALARM = "#ff3030"
 REACTOR, TAG = "R-401", "TT-401"
-DIST = Path(__file__).resolve().parents[2] / "viz" / "web" / "dist" / "index.html"
 
 
 def color(page: Page, equipment: str) -> str:
@@ -47,10 +38,7 @@ def test_excursion_turns_the_reactor_red(live_app: LiveApp, chromium_path: str, 
             page = browser.new_page(viewport={"width": 1600, "height": 900}, locale="zh-CN", bypass_csp=True)
             page.on("pageerror", lambda err: errors.append(str(err)))
 
-            page.goto(f"{live_app.base_url}/")
-            page.get_by_test_id("login-username").fill(live_app.admin_username)
-            page.get_by_test_id("login-password").fill(live_app.admin_password)
-            page.get_by_test_id("login-submit").click()
+            sign_in(page, live_app.base_url, live_app.admin_username, live_app.admin_password)
 
             page.wait_for_function(
                 "document.querySelector('[data-testid=scene-status]')?.dataset.state === 'loaded'", timeout=30_000
@@ -68,13 +56,7 @@ def test_excursion_turns_the_reactor_red(live_app: LiveApp, chromium_path: str, 
 
             token = page.evaluate("localStorage.getItem('safetwin.token')")
             assert token, "the login page did not store the token"
-            r = httpx.post(
-                f"{live_app.base_url}/api/v1/sim/excursions",
-                json={"tag": TAG, "to": 99.0, "duration_s": 30},
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=10,
-            )
-            assert r.status_code == 202, r.text
+            live_app.force_excursion(token, TAG, duration_s=30)
 
             page.wait_for_function(
                 "([id, red]) => window.__safetwin.equipmentColor(id) === red", arg=[REACTOR, ALARM], timeout=15_000

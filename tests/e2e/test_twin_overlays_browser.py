@@ -10,38 +10,25 @@ goes through the real canvas at the reactor's projected position. Screenshots ar
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from tests.e2e.browser_helpers import ARTIFACTS, CHROMIUM_ARGS, DIST, sign_in
 from tests.e2e.conftest import LiveApp
 from twin.plant import load_plant
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ALARM = "#ff3030"
 RISK_COLORS = {"red": "#e0262b", "orange": "#f5871f", "yellow": "#f2c80f", "blue": "#2f6fd6", None: "#8c98a4"}
 REACTOR, TAG = "R-401", "TT-401"
-DIST = Path(__file__).resolve().parents[2] / "viz" / "web" / "dist" / "index.html"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 def _login(page: Page, live_app: LiveApp) -> None:
-    page.goto(f"{live_app.base_url}/")
-    page.get_by_test_id("login-username").fill(live_app.admin_username)
-    page.get_by_test_id("login-password").fill(live_app.admin_password)
-    page.get_by_test_id("login-submit").click()
+    sign_in(page, live_app.base_url, live_app.admin_username, live_app.admin_password)
     page.wait_for_function(
         "document.querySelector('[data-testid=scene-status]')?.dataset.state === 'loaded'", timeout=30_000
     )
@@ -102,13 +89,7 @@ def test_twin_overlays(live_app: LiveApp, chromium_path: str) -> None:
             page.wait_for_function(
                 "([id, red]) => window.__safetwin.equipmentColor(id) !== red", arg=[REACTOR, ALARM], timeout=60_000
             )
-            r = httpx.post(
-                f"{live_app.base_url}/api/v1/sim/excursions",
-                json={"tag": TAG, "to": 99.0, "duration_s": 30},
-                headers=auth,
-                timeout=10,
-            )
-            assert r.status_code == 202, r.text
+            live_app.force_excursion(token, TAG, duration_s=30)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 active = httpx.get(f"{live_app.base_url}/api/v1/alarms/active", headers=auth, timeout=10).json()

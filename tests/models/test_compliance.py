@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from models.compliance import (
     DEFAULT_RULESET,
+    RULESETS,
     CertificateFact,
     CertificateKind,
     RuleResult,
@@ -34,7 +35,7 @@ def test_too_few_safety_staff_says_how_many_and_why() -> None:
     staff = tuple(StaffMember(f"安全员{i}", full_time_safety=True, certificates=(QUAL,)) for i in range(3))
     result = by_code(Workforce(320, staff))["safety_staff"]
     assert not result.passed
-    assert result.reason == "专职安全生产管理人员 3 人，要求 ≥ 7 人（从业人员 320 人，按 2% 计，至少 1 人）"
+    assert result.reason == "专职安全生产管理人员 3 人，要求 ≥ 7 人（从业人员 320 人，按 2% 计，至少 2 人）"
     assert "安全生产法" in result.basis
 
 
@@ -49,7 +50,8 @@ def test_a_compliant_plant_passes_every_rule() -> None:
             certificates=(CertificateFact(CertificateKind.SPECIAL_OPERATION, date(2027, 3, 1)),),
         ),
     )
-    results = diagnose(Workforce(80, staff), on=TODAY)
+    # the first table (no education rules, any engineer); the current one: test_compliance_staffing.py
+    results = diagnose(Workforce(80, staff), on=TODAY, rules=RULESETS["2026.1"])
     assert [r.passed for r in results] == [True] * 5, [r.reason for r in results]
 
 

@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.hazard_identification import HazardGrade
+from registers.certificates.models import Certificate, CertificateKind
 from registers.demo import LOADERS, load_demo
 from registers.hazard_sources import service as hazard_sources
-from registers.hazard_sources.models import HazardSource, HazardSourceDuty
+from registers.hazard_sources.models import HazardSource, HazardSourceDuty, HazardSourceReport
 from registers.process.models import Chemical, HazardousProcess, StartupShutdown
 from twin.plant import DEMO_PLANT, Plant, load_plant
 
@@ -93,3 +94,18 @@ def test_demo_assessment_shows_the_planted_overdue_duty(session: Session, plant:
     report = hazard_sources.assessment_report(session=session, first=date(2026, 10, 19), last=TODAY)
     overdue = [(c.source.code, c.rule.role.value) for c in report.overdue]
     assert overdue == [("MHS-02", "operational")]
+
+
+def test_demo_issues_the_ended_months_reports_and_fills_the_certificates_ledger(session: Session, plant: Plant) -> None:
+    """Issue 12: `safetwin demo` left 证照与报告 empty and no monthly 包保 report was stored."""
+    counts = load_demo(session=session, plant=plant, today=TODAY)
+    assert counts["certificate"] == 6 and counts["hazard_source_report"] == 2
+    reports = session.scalars(select(HazardSourceReport).order_by(HazardSourceReport.first)).all()
+    assert [r.period for r in reports] == ["2026-09", "2026-10"]  # today is 28 November
+    # the duty records cover both months: only MHS-02's missed operational week could show, and it is in November
+    assert all(r.sources == 4 and r.done == r.required and r.overdue == 0 for r in reports)
+    certificates = session.scalars(select(Certificate)).all()
+    assert {c.kind for c in certificates} == {k.value for k in CertificateKind}
+    assert all(c.is_complete for c in certificates)
+    expiring = [c for c in certificates if c.expiry_date and (c.expiry_date - TODAY).days <= 90]
+    assert {c.kind for c in expiring} == {CertificateKind.SAFETY_LICENCE, CertificateKind.SAFETY_EVALUATION}

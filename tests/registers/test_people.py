@@ -94,7 +94,7 @@ def test_compliance_reads_the_ledger(session: Session) -> None:
     rules = {r.code: r for r in result.rules}
     assert not result.passed
     assert (
-        rules["safety_staff"].reason == "专职安全生产管理人员 1 人，要求 ≥ 7 人（从业人员 320 人，按 2% 计，至少 1 人）"
+        rules["safety_staff"].reason == "专职安全生产管理人员 1 人，要求 ≥ 7 人（从业人员 320 人，按 2% 计，至少 2 人）"
     )
     assert (rules["registered_engineers"].actual, rules["registered_engineers"].passed) == (0, False)
     assert rules["principal_qualified"].passed

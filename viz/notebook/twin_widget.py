@@ -9,6 +9,9 @@ mesh name, so alarm colours can be set live from Python::
     twin.renderer                      # display it in the notebook
     twin.set_alarm("R-401", True)      # the reactor turns red
 
+Without a running plant, ``TwinWidget.from_glb(twin.scene.export_glb(plant))`` builds it from
+the scene builder itself (``notebooks/twin_scene.ipynb``).
+
 pythreejs 2.4.2 is unmaintained and breaks in JupyterLab with jupyterlab_widgets >= 3.0.6
 (pythreejs issue #389): pin ``ipywidgets==8.0.6 jupyterlab-widgets==3.0.5`` there, or view the
 twin page of the API in an iframe instead.
@@ -17,6 +20,8 @@ twin page of the API in an iframe instead.
 from __future__ import annotations
 
 import io
+import json
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +35,21 @@ ALARM_COLOUR = "#ff3030"
 def _hex(rgba: Any) -> str:
     r, g, b = (int(c) for c in list(rgba)[:3])
     return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def node_extras(glb: bytes) -> dict[str, dict[str, Any]]:
+    """Each glTF node's ``extras`` by node name, read from the GLB's JSON chunk.
+
+    trimesh's loader drops node extras, yet they say what a node is (``role``: equipment,
+    camera, lod, ...) and its sRGB colour, so they are read from the container directly.
+    """
+    magic, _version, _length = struct.unpack_from("<4sII", glb, 0)
+    chunk_length, chunk_type = struct.unpack_from("<I4s", glb, 12)
+    if magic != b"glTF" or chunk_type != b"JSON":
+        msg = "not a binary glTF (GLB) file"
+        raise ValueError(msg)
+    doc = json.loads(glb[20 : 20 + chunk_length])
+    return {str(n["name"]): dict(n.get("extras") or {}) for n in doc.get("nodes", []) if "name" in n}
 
 
 def _colour_of(geometry: trimesh.Trimesh, extras: dict[str, Any]) -> str:
@@ -59,6 +79,7 @@ class TwinWidget:
         import pythreejs as p3
 
         scene = trimesh.load(io.BytesIO(glb), file_type="glb", force="scene")
+        extras_of = node_extras(glb)
         if not isinstance(scene, trimesh.Scene):  # force="scene" guarantees it; tells mypy
             msg = "the GLB did not load as a scene"
             raise TypeError(msg)
@@ -69,7 +90,9 @@ class TwinWidget:
             geometry = scene.geometry[geom_name]
             world = geometry.copy()
             world.apply_transform(transform)
-            extras = dict(scene.graph.transforms.node_data.get(node, {}).get("extras") or {})
+            extras = extras_of.get(str(node), {})
+            if extras.get("role") == "lod":
+                continue  # the coarse twin of a shape, for the browser's far items: never drawn itself
             colour = _colour_of(geometry, extras)
             attributes = {
                 "position": p3.BufferAttribute(array=np.asarray(world.vertices, dtype=np.float32), normalized=False),

@@ -164,6 +164,19 @@ export async function login(username: string, password: string, otp?: string): P
   return body
 }
 
-export function logout(): void {
+/**
+ * Log out: the server revokes the token first (a copy of it, say in a stolen backup of the
+ * browser profile, stops working at once rather than at expiry), then the local session ends.
+ * Never throws: without a network the token still expires on its own, and the user is out here.
+ */
+export async function logout(): Promise<void> {
+  const headers = authHeaders()
+  if (headers.Authorization) {
+    try {
+      await fetch('/api/v1/auth/logout', { method: 'POST', headers: { Accept: 'application/json', ...headers } })
+    } catch {
+      /* offline: nothing more to do than forget the token */
+    }
+  }
   clearSession()
 }

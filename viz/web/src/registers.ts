@@ -87,6 +87,7 @@ export const REGISTERS: RegisterConfig[] = [
       { prop: 'holder', label: '持证单位', sortable: true, minWidth: 150 },
       { prop: 'issue_date', label: '发证日期', sortable: true, width: 120 },
       { prop: 'expiry_date', label: '有效期至', sortable: true, width: 120 },
+      { prop: 'expiry_label', label: '到期状态', width: 100, tags: { 已过期: 'danger', 即将到期: 'warning', 有效: 'success' } },
       {
         prop: 'status',
         label: '状态',

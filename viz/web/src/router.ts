@@ -33,6 +33,13 @@ export const router = createRouter({
           meta: { title: '台账管理' },
           beforeEnter: (to) => (registerByKey(String(to.params.key)) ? true : { name: 'twin' }),
         },
+        {
+          // the monthly 包保 assessment reports issued on schedule
+          path: 'reports/hazard-sources',
+          name: 'duty-reports',
+          component: () => import('./views/ReportsView.vue'),
+          meta: { title: '包保考核报告' },
+        },
       ],
     },
     {

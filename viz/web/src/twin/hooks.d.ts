@@ -28,4 +28,16 @@ interface SafeTwinTestHooks {
   readonly software: boolean
   /** ms from navigation start until the scene was in the page. */
   readonly loadedAt: number | null
+  /** Camera icons on the twin (camera ids). */
+  cameraIds(): string[]
+  /** Colour of a camera icon ('#rrggbb'): orange with an event in the last minutes. */
+  cameraColor(id: string): string
+  /** Texts of the name labels on people markers shown now. */
+  personLabels(): string[]
+  /** Points of a tag's sparkline in the equipment panel (0 when none). */
+  sparkPoints(tag: string): number
+  /** The time scrubber: live or replay, its window and the instant shown. */
+  replayState(): { mode: 'live' | 'replay'; start: number | null; end: number | null; at: number | null; alarmed: string[] }
+  /** Move the scrubber to an instant (epoch ms) of the loaded window. */
+  replaySeek(ms: number): void
 }

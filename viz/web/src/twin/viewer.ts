@@ -54,6 +54,7 @@ export type Pick =
   | { kind: 'person'; id: string }
   | { kind: 'permit'; id: string }
   | { kind: 'hazard'; id: string }
+  | { kind: 'camera'; id: string }
 
 export interface PersonMarker {
   person_id: string
@@ -62,7 +63,19 @@ export interface PersonMarker {
   y: number
   z?: number
   zone_ids?: string[]
+  /** Name from the people register (工号 = person id); the marker's label shows it. */
+  name?: string | null
 }
+
+export interface CameraInfo {
+  id: string
+  name: string
+  zone: string | null
+  position: THREE.Vector3
+}
+
+/** Colour of a camera icon: idle, and with an event in the last minutes. */
+export const CAMERA_COLORS = { idle: '#4c5566', event: '#f5871f' } as const
 
 export interface PermitMarker {
   id: string
@@ -115,6 +128,7 @@ interface StaticLabel {
 }
 
 const MAX_EQUIPMENT_LABELS = 40
+const MAX_PEOPLE_LABELS = 25
 const MAX_STATIC_LABELS = 30
 const LABEL_REFRESH_MS = 200
 const HOVER_THROTTLE_MS = 60
@@ -199,6 +213,12 @@ export class TwinViewer {
   private peopleTo = new Float32Array(0)
   private peopleT0 = 0
   private readonly peopleData = new Map<string, PersonMarker>()
+  private readonly peopleLabels: CSS2DObject[] = []
+  private peopleLabelled: number[] = [] // person index per shown label
+  // cameras
+  cameras: CameraInfo[] = []
+  private readonly cameraSprites = new Map<string, THREE.Sprite>()
+  private readonly cameraEvents = new Set<string>()
   // permits
   private readonly permitGroup = new THREE.Group()
   private readonly permitSprites = new Map<string, THREE.Sprite>()
@@ -271,6 +291,7 @@ export class TwinViewer {
     const areas: AreaPreset[] = []
     const staticLabels: StaticLabel[] = []
     const lods = new Map<string, THREE.BufferGeometry>()
+    const cameras: CameraInfo[] = []
     root.traverse((obj) => {
       const mesh = obj as THREE.Mesh
       if (!mesh.isMesh) return
@@ -287,6 +308,10 @@ export class TwinViewer {
         return
       }
       const box = new THREE.Box3().setFromObject(mesh)
+      if (data.role === 'camera' && typeof data.camera_id === 'string') {
+        const position = new THREE.Vector3().setFromMatrixPosition(mesh.matrixWorld)
+        cameras.push({ id: data.camera_id, name: String(data.name ?? data.camera_id), zone: (data.zone as string | null) ?? null, position })
+      }
       if (data.role === 'area' && typeof data.name === 'string' && data.kind !== 'road') {
         areas.push({ id: String(data.area_id), name: data.name, box })
         staticLabels.push({ text: data.name, kind: 'area', position: new THREE.Vector3(box.min.x + 4, 1, box.max.z - 4) })
@@ -318,6 +343,8 @@ export class TwinViewer {
     this.staticLabels = staticLabels
     this.buildHalo()
     this.buildHazardOutlines()
+    this.cameras = cameras
+    this.buildCameras()
     this.plantBox = new THREE.Box3().setFromObject(root)
     this.frameAll()
     this.loaded = true
@@ -590,8 +617,10 @@ export class TwinViewer {
   /** Where an item is on screen (CSS pixels in the host), or null when behind the camera / unknown. */
   screenPosition(id: string): { x: number; y: number } | null {
     const node = this.equipment.get(id)
-    if (!node) return null
-    const p = node.centre.clone().project(this.camera)
+    const cam = this.cameraSprites.get(id)
+    const at = node ? node.centre : cam ? cam.position.clone().setY(cam.position.y + 4) : null
+    if (!at) return null
+    const p = at.clone().project(this.camera)
     if (p.z > 1) return null
     return { x: ((p.x + 1) / 2) * this.host.clientWidth, y: ((1 - p.y) / 2) * this.host.clientHeight }
   }
@@ -662,6 +691,7 @@ export class TwinViewer {
     this.peopleTo = to
     this.peopleT0 = now
     if (this.people) this.people.count = n
+    this.lastLabels = 0 // names follow the new list
   }
 
   private allocatePeople(capacity: number): void {
@@ -718,6 +748,69 @@ export class TwinViewer {
     }
     mesh.instanceMatrix.needsUpdate = true
     mesh.userData.settled = a >= 1 ? this.peopleT0 : null
+    this.placePeopleLabels(a)
+  }
+
+  private personPosition(i: number, a: number, out: THREE.Vector3): THREE.Vector3 {
+    const k = i * 3
+    const f = this.peopleFrom
+    const t = this.peopleTo
+    return out.set(f[k] + (t[k] - f[k]) * a, f[k + 1] + (t[k + 1] - f[k + 1]) * a, f[k + 2] + (t[k + 2] - f[k + 2]) * a)
+  }
+
+  /** Name labels for the nearest people in view (and the hovered one): a pool, never one per person. */
+  private updatePeopleLabels(frustum: THREE.Frustum, now: number): void {
+    const a = Math.min(1, (now - this.peopleT0) / PEOPLE_EASE_MS)
+    const cam = this.camera.position
+    const p = new THREE.Vector3()
+    const hovered = this.hovered?.kind === 'person' ? this.personIndex.get(this.hovered.id) : undefined
+    // named people first (a name says more than a badge id), then the nearest; no two labels overlap on screen
+    const scored: Array<[number, number, number]> = []
+    for (let i = 0; i < this.peopleIds.length; i++) {
+      if (i === hovered) continue
+      this.personPosition(i, a, p)
+      if (!frustum.containsPoint(p)) continue
+      scored.push([this.peopleData.get(this.peopleIds[i])?.name ? 0 : 1, p.distanceTo(cam), i])
+    }
+    scored.sort((x, y) => x[0] - y[0] || x[1] - y[1])
+    const chosen = hovered === undefined ? [] : [hovered]
+    const w = this.host.clientWidth
+    const h = this.host.clientHeight
+    const taken: Array<[number, number]> = []
+    for (const [, , i] of [[0, 0, hovered ?? -1] as const, ...scored]) {
+      if (i < 0) continue
+      if (chosen.length >= MAX_PEOPLE_LABELS) break
+      const s = this.personPosition(i, a, p).project(this.camera)
+      const x = ((s.x + 1) / 2) * w
+      const y = ((1 - s.y) / 2) * h
+      if (i !== hovered && taken.some(([tx, ty]) => Math.abs(tx - x) < 64 && Math.abs(ty - y) < 18)) continue
+      taken.push([x, y])
+      if (i !== hovered) chosen.push(i)
+    }
+    this.peopleLabelled = chosen
+    chosen.forEach((i, k) => {
+      const obj = this.label(this.peopleLabels, k, 'twin-person')
+      const data = this.peopleData.get(this.peopleIds[i])
+      obj.element.textContent = data?.name || this.peopleIds[i]
+      obj.element.title = data ? `${data.person_id} · ${data.tag_id}` : ''
+    })
+    for (let k = chosen.length; k < this.peopleLabels.length; k++) this.peopleLabels[k].visible = false
+    this.placePeopleLabels(a)
+  }
+
+  private placePeopleLabels(a: number): void {
+    const p = new THREE.Vector3()
+    this.peopleLabelled.forEach((i, k) => {
+      const obj = this.peopleLabels[k]
+      if (!obj || i >= this.peopleIds.length) return
+      this.personPosition(i, a, p)
+      obj.position.set(p.x, p.y + 3.6, p.z)
+    })
+  }
+
+  /** Texts of the people labels shown now (names, else person ids). */
+  personLabels(): string[] {
+    return this.peopleLabels.filter((o) => o.visible).map((o) => o.element.textContent ?? '')
   }
 
   peopleCount(): number {
@@ -726,6 +819,44 @@ export class TwinViewer {
 
   person(id: string): PersonMarker | undefined {
     return this.peopleData.get(id)
+  }
+
+  // ---- cameras --------------------------------------------------------------------------
+
+  /** A camera icon (glyph 摄) above each camera of the plant, clickable for its latest event. */
+  private buildCameras(): void {
+    for (const cam of this.cameras) {
+      const sprite = new THREE.Sprite(new THREE.SpriteMaterial({ map: this.glyph('摄', CAMERA_COLORS.idle), depthTest: false }))
+      sprite.renderOrder = 5
+      sprite.center.set(0.5, 0)
+      sprite.scale.set(7, 7, 1)
+      sprite.position.copy(cam.position).setY(cam.position.y + 0.5)
+      sprite.userData = { camera: cam.id }
+      sprite.name = `camera-icon-${cam.id}`
+      this.cameraSprites.set(cam.id, sprite)
+      this.permitGroup.add(sprite)
+    }
+  }
+
+  /** Mark the cameras with a recent video event (their icon turns orange). */
+  setCameraEvents(recent: ReadonlySet<string>): void {
+    this.cameraEvents.clear()
+    for (const [id, sprite] of this.cameraSprites) {
+      const hot = recent.has(id)
+      if (hot) this.cameraEvents.add(id)
+      sprite.material.map = this.glyph('摄', hot ? CAMERA_COLORS.event : CAMERA_COLORS.idle)
+      sprite.material.needsUpdate = true
+    }
+  }
+
+  /** Colour of a camera icon as '#rrggbb' ('' when there is no such camera). */
+  cameraColor(id: string): string {
+    if (!this.cameraSprites.has(id)) return ''
+    return this.cameraEvents.has(id) ? CAMERA_COLORS.event : CAMERA_COLORS.idle
+  }
+
+  cameraIds(): string[] {
+    return [...this.cameraSprites.keys()]
   }
 
   // ---- permits --------------------------------------------------------------------------
@@ -799,8 +930,12 @@ export class TwinViewer {
     const rect = this.host.getBoundingClientRect()
     const ndc = new THREE.Vector2(((clientX - rect.left) / rect.width) * 2 - 1, -((clientY - rect.top) / rect.height) * 2 + 1)
     this.raycaster.setFromCamera(ndc, this.camera)
-    const permits = this.raycaster.intersectObjects([...this.permitSprites.values()], false)
-    if (permits[0]) return { kind: 'permit', id: String(permits[0].object.userData.permit) }
+    const permits = this.raycaster.intersectObjects([...this.permitSprites.values(), ...this.cameraSprites.values()], false)
+    if (permits[0]) {
+      const data = permits[0].object.userData
+      if (data.camera !== undefined) return { kind: 'camera', id: String(data.camera) }
+      return { kind: 'permit', id: String(data.permit) }
+    }
     const targets: THREE.Object3D[] = this.batches.flatMap((b) => (b.coarse ? [b.mesh, b.coarse] : [b.mesh]))
     if (this.people && this.people.count) targets.push(this.people)
     if (this.hazardMesh) targets.push(this.hazardMesh)
@@ -905,6 +1040,7 @@ export class TwinViewer {
       obj.element.classList.toggle('selected', id === this.selected)
     })
     for (let i = chosen.length; i < this.equipmentLabels.length; i++) this.equipmentLabels[i].visible = false
+    this.updatePeopleLabels(frustum, now)
     // area and zone names: the nearest ones in view that do not cover one another on screen
     const w = this.host.clientWidth
     const h = this.host.clientHeight

@@ -1,0 +1,205 @@
+"""Several uvicorn worker processes behind one ``safetwin api`` replica (``--workers N``).
+
+One Python process serves one core (the interpreter lock), so a replica scales on a machine
+with worker processes. What must not happen in each of them runs once, here, in the parent
+before the workers start: the registers' migrations, the time-series schema, the signing key
+file and the built-in accounts (N workers doing it at once raced each other). The parent then
+hands the workers what they need through their environment (they are spawned: nothing but
+the environment crosses) and uvicorn's supervisor imports :func:`worker_app` in each.
+
+Connections: each worker has its own SQLAlchemy pool; all of them together must fit the
+database's ``max_connections`` (less the superuser reserve and what other clients hold), or
+the last worker to get busy fails with "too many clients" under load. :func:`pool_for_workers`
+splits what is free.
+
+Example:
+    >>> pool_for_workers(workers=4, free_connections=97)
+    (16, 8)
+    >>> pool_for_workers(workers=4, free_connections=64)
+    (16, 0)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from api.runtime import Runtime
+from api.settings import Settings
+from connectors.store import open_store
+from connectors.store.base import TimeSeriesStore
+from connectors.store.duckdb import DuckDBStore
+from registers.db import POOL_OVERFLOW, POOL_SIZE, REQUEST_SESSIONS
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+log = logging.getLogger(__name__)
+
+WORKER_APP = "api.workers:worker_app"
+"""Import string of the worker factory, as uvicorn's ``factory=True`` takes it."""
+POOL_ENV = "SAFETWIN_WORKER_POOL"
+"""``"size,overflow"``: the pool the parent chose for each worker (internal hand-over)."""
+MIN_CONNECTIONS = REQUEST_SESSIONS + 2
+"""Below this a worker's request sessions could take every connection and starve logins and audit writes."""
+
+
+class WorkerSetupError(RuntimeError):
+    """The replica cannot start its workers as configured; the message says what to change."""
+
+
+def pool_for_workers(*, workers: int, free_connections: int) -> tuple[int, int]:
+    """``(pool_size, max_overflow)`` per worker so that ``workers`` of them fit ``free_connections``.
+
+    Raises:
+        WorkerSetupError: If each worker would get fewer than :data:`MIN_CONNECTIONS`.
+    """
+    per_worker = min(POOL_SIZE + POOL_OVERFLOW, free_connections // workers)
+    if per_worker < MIN_CONNECTIONS:
+        msg = (
+            f"{workers} workers need at least {workers * MIN_CONNECTIONS} database connections "
+            f"({MIN_CONNECTIONS} each), only {free_connections} are free: use fewer workers, raise "
+            "PostgreSQL's max_connections, or pass --db-connections with what this replica may use"
+        )
+        raise WorkerSetupError(msg)
+    size = min(POOL_SIZE, per_worker)
+    return size, per_worker - size
+
+
+def free_connections(url: str) -> int:
+    """Connections PostgreSQL can still give to ordinary clients: max less reserve less in use."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(make_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as con:
+            maximum = int(con.execute(text("SHOW max_connections")).scalar_one())
+            reserved = int(con.execute(text("SHOW superuser_reserved_connections")).scalar_one())
+            used = int(
+                con.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+    return maximum - reserved - (used - 1)  # our own probe closes before the workers connect
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the parent did once, for the banner."""
+
+    pool: tuple[int, int]
+    created_accounts: tuple[str, ...]
+
+
+def prepare(settings: Settings, *, workers: int, db_connections: int | None = None) -> Prepared:
+    """Do the first-start work once and choose the workers' pool.
+
+    Raises:
+        WorkerSetupError: For a configuration several workers cannot share (SQLite, an
+            embedded chDB, too few connections).
+    """
+    from api import security
+    from registers.db import make_engine, make_session_factory, migrate
+
+    url = settings.resolved_database_url
+    if make_url(url).get_backend_name() != "postgresql":
+        msg = (
+            "several workers need PostgreSQL for the registers (SAFETWIN_DATABASE_URL=postgresql+psycopg://...); "
+            "a SQLite file takes one writer at a time"
+        )
+        raise WorkerSetupError(msg)
+    if settings.store == "clickhouse" and (settings.clickhouse_dsn or "").startswith("chdb:"):
+        msg = "an embedded chDB store belongs to one process: several workers need a ClickHouse server (http://...)"
+        raise WorkerSetupError(msg)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    free = db_connections if db_connections is not None else free_connections(url)
+    pool = pool_for_workers(workers=workers, free_connections=free)
+    migrate(url)
+    settings.signing_key()  # generated into the data dir now, not by N workers at once
+    store = open_store(
+        settings.store, duckdb_path=settings.resolved_duckdb_path, clickhouse_dsn=settings.clickhouse_dsn
+    )
+    store.init_schema()  # the time-series schema, once; the workers may open it read-only
+    store.close()
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        created = security.seed_builtin_accounts(make_session_factory(engine), settings)
+    finally:
+        engine.dispose()
+    security.protect_files(settings)
+    return Prepared(pool=pool, created_accounts=tuple(created))
+
+
+class ReadOnlyDuckDBStore(DuckDBStore):
+    """A DuckDB file opened read-only: several worker processes may read it at once.
+
+    DuckDB gives its file to one read-write process, or to any number of read-only ones. The
+    API writes nothing to the time-series store (the flow does), so the workers of a replica
+    on DuckDB open it read-only; the schema was created by the parent. Production runs on
+    ClickHouse, which every worker reads over HTTP and a flow writes at the same time; a
+    DuckDB file that a flow holds open for writing cannot be shared (the worker fails to start
+    and says so).
+    """
+
+    def _connection(self):  # type: ignore[no-untyped-def]  # DuckDBStore's private opener
+        import duckdb
+
+        with self._open_lock:
+            if self._closed:
+                msg = "DuckDBStore is closed"
+                raise RuntimeError(msg)
+            if self._con is None:
+                self._con = duckdb.connect(self._path, read_only=True)
+            return self._con
+
+    def init_schema(self) -> None:
+        """Nothing: the parent created the schema before starting the workers."""
+
+
+class WorkerRuntime(Runtime):
+    """The distributed replica's runtime inside one worker: the store opened so workers can share it."""
+
+    def open_store(self) -> TimeSeriesStore:
+        """A read-only DuckDB (see :class:`ReadOnlyDuckDBStore`) or the configured ClickHouse."""
+        if self.settings.store == "duckdb":
+            return ReadOnlyDuckDBStore(self.settings.resolved_duckdb_path)
+        return super().open_store()
+
+
+def worker_env(settings: Settings, pool: tuple[int, int]) -> dict[str, str]:
+    """The environment the spawned workers rebuild the parent's settings from."""
+    import json
+
+    env = {
+        "SAFETWIN_HOST": settings.host,
+        "SAFETWIN_PORT": str(settings.port),
+        "SAFETWIN_SIMULATE": "false",
+        "SAFETWIN_KAFKA_BROKERS": json.dumps(list(settings.kafka_brokers)),
+        "SAFETWIN_DATA_DIR": str(Path(settings.data_dir).resolve()),
+        POOL_ENV: f"{pool[0]},{pool[1]}",
+    }
+    if settings.environment == "test" and settings.secret_key is None:
+        # a test run's key is random per process: the workers must share the parent's, or a
+        # token signed by one worker would be refused by the next
+        env["SAFETWIN_SECRET_KEY"] = settings.signing_key()
+    return env
+
+
+def worker_app() -> FastAPI:
+    """Uvicorn factory run in each worker: settings from the environment, first-start work skipped."""
+    from api.app import create_app
+    from twin.plant import load_plant
+
+    settings = Settings()
+    size, overflow = (int(n) for n in os.environ[POOL_ENV].split(","))
+    runtime = WorkerRuntime(settings=settings, plant=load_plant(settings.plant_file))
+    return create_app(settings, runtime=runtime, prepared=True, pool=(size, overflow))

@@ -1,0 +1,148 @@
+"""``safetwin api --workers 2`` over PostgreSQL: first-start work once, both workers serving.
+
+Started as an operator starts it (``python -m api.cli api``), in a process of its own, with an
+unreachable Kafka broker: a replica must come up and serve the registers while the bus is
+away (its health says degraded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.schema import CreateSchema, DropSchema
+
+from registers.db import make_engine
+from tests.conftest import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Replica:
+    proc: subprocess.Popen[bytes]
+    base_url: str
+    port: int
+    log: Path
+    data_dir: Path
+    url: str
+
+    def workers(self) -> list[psutil.Process]:
+        """The uvicorn worker processes (spawned children running the app)."""
+        return [
+            p for p in psutil.Process(self.proc.pid).children(recursive=True) if "spawn_main" in " ".join(p.cmdline())
+        ]
+
+    def admin_headers(self) -> dict[str, str]:
+        lines = (self.data_dir / "initial-passwords.txt").read_text(encoding="utf-8").splitlines()
+        password = next(line.split(": ", 1)[1] for line in lines if line.startswith("admin: "))
+        r = httpx.post(f"{self.base_url}/api/v1/auth/login", json={"username": "admin", "password": password})
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+@pytest.fixture
+def replica(postgres_url: str, tmp_path: Path) -> Iterator[Replica]:
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(CreateSchema(schema))
+    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+    port = free_port()
+    log = tmp_path / "api.log"
+    env = {
+        **os.environ,
+        "SAFETWIN_ENVIRONMENT": "development",  # a key file shared by the workers, as in production
+        "SAFETWIN_DATA_DIR": str(tmp_path / "data"),
+        "SAFETWIN_DATABASE_URL": url,
+    }
+    cmd = [sys.executable, "-m", "api.cli", "api", "--port", str(port), "--workers", "2"]
+    cmd += ["--brokers", f"127.0.0.1:{free_port()}"]  # nothing listens there
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    rep = Replica(proc, f"http://127.0.0.1:{port}", port, log, tmp_path / "data", url)
+    try:
+        deadline = time.monotonic() + 300  # a busy 2-core CI box imports the app slowly
+        while True:
+            assert proc.poll() is None, log.read_text(errors="replace")
+            try:
+                if httpx.get(f"{rep.base_url}/api/v1/health", timeout=2).status_code == 200 and len(rep.workers()) == 2:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the replica did not come up:\n" + log.read_text(errors="replace")
+            time.sleep(0.3)
+        yield rep
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        with admin.begin() as conn:
+            conn.execute(DropSchema(schema, cascade=True))
+        admin.dispose()
+
+
+async def _hammer(rep: Replica, headers: dict[str, str], n: int, concurrency: int) -> tuple[list[int], dict[int, int]]:
+    """``n`` requests of a small business mix over ``concurrency`` keep-alive connections.
+
+    Returns every status, and the established connections each worker holds at the end
+    (read while the client's connections are still open).
+    """
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    paths = [
+        "/api/v1/certificates?page=1&size=20",
+        "/api/v1/alarm-records?page=1&size=20",
+        "/api/v1/tags/PT-101/history",
+        "/api/v1/auth/me",
+    ]
+    async with httpx.AsyncClient(base_url=rep.base_url, headers=headers, limits=limits, timeout=60) as client:
+        statuses = [r.status_code for r in await asyncio.gather(*(client.get(paths[i % len(paths)]) for i in range(n)))]
+        held = {
+            w.pid: sum(1 for c in w.net_connections("tcp") if c.status == "ESTABLISHED" and c.laddr.port == rep.port)
+            for w in rep.workers()
+        }
+    return statuses, held
+
+
+def test_two_workers_serve_concurrent_requests_after_one_first_start(replica: Replica) -> None:
+    log = replica.log.read_text(errors="replace")
+    assert log.count("built-in accounts created") == 1, log  # seeded once, by the parent
+    assert "2 workers, database pool" in log
+    headers = replica.admin_headers()
+    cpu_before = {w.pid: sum(w.cpu_times()[:2]) for w in replica.workers()}
+
+    statuses, held = asyncio.run(_hammer(replica, headers, n=400, concurrency=40))
+
+    assert statuses.count(200) == len(statuses), sorted(set(statuses))
+    assert len(held) == 2
+    assert all(n > 0 for n in held.values()), held  # each worker accepted and served connections
+    cpu_after = {w.pid: sum(w.cpu_times()[:2]) for w in replica.workers()}
+    assert all(cpu_after[pid] - cpu_before[pid] > 0.1 for pid in cpu_before), (cpu_before, cpu_after)
+    # a token from one worker is good on the other (one signing key), and the pools fit
+    engine = make_engine(replica.url)
+    try:
+        with engine.connect() as conn:
+            backends = conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            ).scalar_one()
+            maximum = int(conn.execute(text("SHOW max_connections")).scalar_one())
+    finally:
+        engine.dispose()
+    assert backends < maximum
