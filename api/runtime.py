@@ -45,7 +45,7 @@ from pipelines.positioning.steps import PositioningPlan
 from pipelines.risk.flow import StoreScoreSink
 from pipelines.risk.flow import build_flow as build_risk_flow
 from pipelines.risk.steps import RiskPlan
-from pipelines.risk.taps import GAS_READINGS_STREAM, TagTapSink
+from pipelines.risk.taps import GAS_READINGS_STREAM, GasNearTap
 from pipelines.sensors.flow import build_flow
 from pipelines.sensors.steps import COMM, FlowPlan, IngestRules, seed_state
 from pipelines.video.steps import VideoPlan
@@ -113,9 +113,9 @@ def hazard_contexts(plant: Plant) -> list[HazardContext]:
     return out
 
 
-def gas_tags(plant: Plant) -> list[str]:
-    """The gas detectors of the hazard sources: what the risk flow's gas-near-limit rule reads."""
-    return [tag for h in hazard_contexts(plant) for tag in h.gas_limits]
+def gas_limits(plant: Plant) -> dict[str, float]:
+    """The gas detectors of the hazard sources and their first alarm limit: what ``GAS.NEAR`` reads."""
+    return {tag: limit for h in hazard_contexts(plant) for tag, limit in h.gas_limits.items()}
 
 
 def risk_table(settings: Settings) -> RiskRuleTable:
@@ -238,8 +238,13 @@ class Runtime:
                 BusSink(self.bus, LIVE_STREAM),
                 StoreSink(self.store, on_written=self._stored),
                 BusSink(self.bus, held_stream=HELD_ALARM_STREAM),
-                # the hazard sources' gas readings only (picked with the columns) for the risk flow
-                TagTapSink(self.bus, GAS_READINGS_STREAM, gas_tags(self.plant)),
+                # the hazard sources' gas readings near their limit only (picked with the columns)
+                GasNearTap(
+                    self.bus,
+                    GAS_READINGS_STREAM,
+                    gas_limits(self.plant),
+                    near_ratio=risk_table(s).gas_near_ratio,
+                ),
             ],
             positions=operator_positions(self.plant),
             watch_sources_ms=round(s.source_timeout_s * 1000),

@@ -1280,7 +1280,11 @@ def import_equipment_file(
             errors.extend(err.report.errors)
         finally:
             savepoint.rollback()
-        unique = {(e.row, e.column, e.message): e for e in errors}
+        # One problem per cell: the tree's own message first. (Import creates tree rows through
+        # ``create``, which refuses the same orphan again in its own words.)
+        unique: dict[tuple[int, str], RowError] = {}
+        for e in errors:
+            unique.setdefault((e.row, e.column), e)
         ordered = tuple(sorted(unique.values(), key=lambda e: (e.row, e.column)))
         raise ImportFailed(ImportReport(records.name, total, 0, ordered))
     report = import_rows(records, session=session, header=header, rows=rows, actor=actor)
