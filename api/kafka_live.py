@@ -141,6 +141,7 @@ class KafkaLivePush:
             consumer: KafkaConsumer | None = None
             try:
                 consumer = self._consumer()
+                self._await_topic_metadata(consumer)
                 consumer.subscribe(list(self.topics))
                 backoff_s = 0.5
                 self._consume(consumer)
@@ -156,6 +157,21 @@ class KafkaLivePush:
             if self._stop.wait(backoff_s):
                 break
             backoff_s = min(backoff_s * 2, 10.0)
+
+    def _await_topic_metadata(self, consumer: KafkaConsumer, timeout_s: float = 5.0) -> None:
+        """Wait, at most ``timeout_s``, until the cluster's metadata lists every topic.
+
+        A group joined before the metadata of a just-created topic arrived is assigned no
+        partition; the rebalance kafka-python 3.0 starts once the topic shows up was seen to
+        stall for minutes (tests/api/test_risk_warnings_kafka.py, one run in three). Topics
+        that do not exist yet (an API started before ``safetwin topics create``) only cost
+        the wait, then the metadata refresh assigns them.
+        """
+        deadline = time.monotonic() + timeout_s
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            if all(consumer.partitions_for_topic(topic) for topic in self.topics):
+                return
+            self._stop.wait(0.2)
 
     def _consumer(self) -> KafkaConsumer:
         config: dict[str, Any] = {
