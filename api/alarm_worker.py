@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.runtime import HELD_ALARM_STREAM, operator_positions
@@ -42,6 +43,9 @@ from twin.plant import Plant
 log = logging.getLogger(__name__)
 RECORD_CHUNK = 100
 """Alarm events recorded per registers transaction."""
+RETRY_FIRST_S = 0.1
+RETRY_MAX_S = 2.0
+"""Back-off of the retries while the alarm register is locked or away (doubling up to this)."""
 
 
 def channels_from_settings(settings: Settings) -> dict[ChannelKind, Channel]:
@@ -100,6 +104,7 @@ class AlarmWorker:
         self.housekeeping_s = housekeeping_s
         self.duty_escalation_days = settings.duty_escalation_days
         self.recorded = 0
+        self.retries = 0
         self.errors = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -138,20 +143,9 @@ class AlarmWorker:
             self.bus.unsubscribe(held)
 
     def handle(self, events: list[AlarmEvent], *, notify: bool = True) -> None:
-        """Record a batch of events, then notify; one transaction each, errors logged not raised."""
+        """Record a batch of events, then notify; one transaction per chunk, errors logged not raised."""
         for start in range(0, len(events), RECORD_CHUNK):
-            chunk = events[start : start + RECORD_CHUNK]
-            try:
-                # Short transactions: a burst of thousands of events (a device dropping out)
-                # must not hold the registers' write lock long enough to refuse a login.
-                with self.session_factory() as session:
-                    for event in chunk:
-                        alarms.record_event(session=session, event=event, area=self.area_of(event))
-                    session.commit()
-                self.recorded += len(chunk)
-            except Exception:  # noqa: BLE001 - the worker must outlive one bad batch
-                self.errors += 1
-                log.exception("recording %d alarm events failed", len(chunk))
+            self._record(events[start : start + RECORD_CHUNK])
         self.suspend_permits(events)
         if not notify or not self.notifier.channels:
             return
@@ -165,6 +159,49 @@ class AlarmWorker:
             except Exception:  # noqa: BLE001
                 self.errors += 1
                 log.exception("notifying alarm %s failed", event.alarm_id)
+
+    def _record(self, chunk: list[AlarmEvent]) -> None:
+        """Record ``chunk`` in one short transaction, waiting out a database that is locked or away.
+
+        Short transactions: a burst of thousands of events (a device dropping out) must not
+        hold the registers' write lock long enough to refuse a login. A locked or unreachable
+        database (``OperationalError``: SQLite's lock outlasting its busy timeout, PostgreSQL
+        restarting) is retried with back-off until it answers or the worker stops, because an
+        event dropped here is an alarm the register never shows, or one that never returns to
+        normal. Recording is idempotent, so a retry after an unclear commit doubles nothing.
+        Any other error is the data's: the chunk is recorded event by event, so one bad event
+        costs only itself.
+        """
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                with self.session_factory() as session:
+                    for event in chunk:
+                        alarms.record_event(session=session, event=event, area=self.area_of(event))
+                    session.commit()
+                self.recorded += len(chunk)
+                if delay > RETRY_FIRST_S:
+                    log.warning("the alarm register answers again: %d alarm events recorded", len(chunk))
+                return
+            except OperationalError:
+                if delay == RETRY_FIRST_S:
+                    log.warning(
+                        "the alarm register is locked or away; holding %d alarm events", len(chunk), exc_info=True
+                    )
+                self.retries += 1
+                if self._stop.wait(delay):
+                    self.errors += 1
+                    log.error("stopped before the alarm register answered: %d alarm events not recorded", len(chunk))
+                    return
+                delay = min(delay * 2, RETRY_MAX_S)
+            except Exception:  # noqa: BLE001 - the worker must outlive one bad event
+                if len(chunk) > 1:
+                    for event in chunk:
+                        self._record([event])
+                    return
+                self.errors += 1
+                log.exception("recording alarm event %s failed", chunk[0].alarm_id)
+                return
 
     def suspend_permits(self, events: list[AlarmEvent]) -> None:
         """An active alarm stops the special work in its area (GB 30871); a failure here never stops alarms."""

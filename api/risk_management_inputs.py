@@ -31,22 +31,19 @@ counts through :class:`ManagementStatusSource`, whose recovery state is what it 
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import msgspec
-from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.register_poller import RegisterPollSource, RegisterPublisher, RegisterReader, wall_ms
 from connectors.bus.memory import Bus
 from models.investigation_schedule import LOCAL_TZ
-from models.risk import RISK_INPUT, ManagementStatus
+from models.risk import ManagementStatus
 from registers.dual_prevention.models import CheckTask, ControlMeasure, RiskEvent, RiskObject, RiskUnit
 from registers.dual_prevention.workflow import TaskState
 from registers.equipment.models import EquipmentNode
@@ -55,8 +52,6 @@ from registers.hidden_hazards.models import HiddenHazard
 from registers.hidden_hazards.schemas import HazardLevel
 from registers.hidden_hazards.workflow import HazardState
 from registers.inspections import service as inspections
-
-log = logging.getLogger(__name__)
 
 WINDOW: Final = timedelta(hours=24)
 """How far back a missed investigation task or inspection round keeps counting (§3.3's window)."""
@@ -212,11 +207,36 @@ def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def _wall_ms() -> int:
-    return int(time.time() * 1000)
+class ManagementReader(RegisterReader[dict[str, Counts], ManagementStatus]):
+    """The management counts of the plant's major hazard sources, told per source when they change."""
+
+    what = "overdue inspections and hidden hazards"
+
+    def __init__(self, sources: Mapping[str, str]) -> None:
+        self.sources = dict(sources)
+
+    def read(self, session: Session, ts: int) -> dict[str, Counts]:
+        """Every source's counts at ``ts``."""
+        return management_counts(session, sources=self.sources, now=_utc(ts))
+
+    def changes(self, told: dict[str, Counts], now: dict[str, Counts], ts: int) -> list[ManagementStatus]:
+        """A status for every source whose counts differ from what the flow was told."""
+        return changes(told, now, ts)
+
+    def untold(self) -> dict[str, Counts]:
+        """All counts zero."""
+        return {}
+
+    def encode(self, told: dict[str, Counts]) -> bytes:
+        """The non-zero statuses told, as a JSON list."""
+        return msgspec.json.encode([status_of(sid, c, 1) for sid, c in told.items() if c != ZERO])
+
+    def decode(self, state: bytes) -> dict[str, Counts]:
+        """The counts of :meth:`encode`, per source."""
+        return {s.hazard_source_id: counts_of(s) for s in _told_decoder.decode(state)}
 
 
-class ManagementStatusPublisher:
+class ManagementStatusPublisher(RegisterPublisher[dict[str, Counts], ManagementStatus]):
     """Counts the registers every ``interval_s`` and publishes changed statuses on ``risk.input`` (embedded)."""
 
     def __init__(
@@ -226,110 +246,19 @@ class ManagementStatusPublisher:
         sources: Mapping[str, str],
         *,
         interval_s: float = 15.0,
-        clock: Callable[[], int] = _wall_ms,
+        clock: Callable[[], int] = wall_ms,
     ) -> None:
-        self.bus = bus
-        self.session_factory = session_factory
-        self.sources = dict(sources)
-        self.interval_s = interval_s
-        self.clock = clock
-        self.published = 0
-        self.errors = 0
-        self._told: dict[str, Counts] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def poll(self) -> list[ManagementStatus]:
-        """One count of the registers; publishes and returns the changed statuses."""
-        ts = self.clock()
-        with self.session_factory() as session:
-            current = management_counts(session, sources=self.sources, now=_utc(ts))
-        news = changes(self._told, current, ts)
-        if news:
-            self.bus.publish(RISK_INPUT, news)
-            self.published += len(news)
-        self._told = current
-        return news
-
-    def start(self) -> ManagementStatusPublisher:
-        """Poll in a daemon thread, once the risk flow listens (earlier messages would be lost)."""
-        self._thread = threading.Thread(target=self._run, name="risk-management-inputs", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop polling."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self.bus.has_subscribers(RISK_INPUT) and not self._stop.wait(0.05):
-            if self.bus.closed:
-                return
-        while not self._stop.is_set() and not self.bus.closed:
-            try:
-                self.poll()
-            except Exception:  # noqa: BLE001 - the publisher must outlive one failed read
-                self.errors += 1
-                log.exception("counting overdue inspections and hidden hazards for the risk flow failed")
-            self._stop.wait(self.interval_s)
+        super().__init__(bus, session_factory, ManagementReader(sources), interval_s=interval_s, clock=clock)
 
 
-class _ManagementPartition(StatefulSourcePartition[ManagementStatus, bytes]):
-    def __init__(
-        self,
-        session_factory: sessionmaker[Session],
-        sources: Mapping[str, str],
-        interval_s: float,
-        clock: Callable[[], int],
-        tail: bool,
-        resume_state: bytes | None,
-    ) -> None:
-        self._session_factory = session_factory
-        self._sources = sources
-        self._interval = timedelta(seconds=interval_s)
-        self._clock = clock
-        self._tail = tail
-        told = _told_decoder.decode(resume_state or b"[]")
-        self._told: dict[str, Counts] = {s.hazard_source_id: counts_of(s) for s in told}
-        self._awake: datetime | None = None
-        self._polled = False
-        self.errors = 0
-
-    def next_batch(self) -> list[ManagementStatus]:
-        # A handful of indexed selects every interval_s, paced by next_awake.
-        if self._polled and not self._tail:
-            raise StopIteration
-        self._polled = True
-        self._awake = datetime.now(UTC) + self._interval
-        ts = self._clock()
-        try:
-            with self._session_factory() as session:
-                current = management_counts(session, sources=self._sources, now=_utc(ts))
-        except Exception:  # noqa: BLE001 - the flow must outlive a database restart; next poll retries
-            self.errors += 1
-            log.exception("counting overdue inspections and hidden hazards for the risk flow failed")
-            return []
-        news = changes(self._told, current, ts)
-        self._told = current
-        return news
-
-    def next_awake(self) -> datetime | None:
-        return self._awake
-
-    def snapshot(self) -> bytes:
-        return msgspec.json.encode([status_of(sid, c, 1) for sid, c in self._told.items() if c != ZERO])
-
-
-class ManagementStatusSource(FixedPartitionedSource[ManagementStatus, bytes]):
+class ManagementStatusSource(RegisterPollSource[dict[str, Counts], ManagementStatus]):
     """The registers' management counts per source, as changes (distributed risk flow).
 
     ONE partition, its recovery state what it last told the flow (a restarted flow resumes
     its scores from the same snapshot, so the two agree). ``tail=False`` polls once and ends.
     """
 
-    PART: Final = "management"
+    PART = "management"
 
     def __init__(
         self,
@@ -338,23 +267,9 @@ class ManagementStatusSource(FixedPartitionedSource[ManagementStatus, bytes]):
         *,
         interval_s: float = 15.0,
         tail: bool = True,
-        clock: Callable[[], int] = _wall_ms,
+        clock: Callable[[], int] = wall_ms,
     ) -> None:
-        self.session_factory = session_factory
-        self.sources = dict(sources)
-        self.interval_s = interval_s
-        self.tail = tail
-        self.clock = clock
-
-    def list_parts(self) -> list[str]:
-        """The one partition."""
-        return [self.PART]
-
-    def build_part(self, step_id: str, for_part: str, resume_state: bytes | None) -> _ManagementPartition:
-        """The counter, resuming from what it had told the flow before a restart."""
-        return _ManagementPartition(
-            self.session_factory, self.sources, self.interval_s, self.clock, self.tail, resume_state
-        )
+        super().__init__(session_factory, ManagementReader(sources), interval_s=interval_s, tail=tail, clock=clock)
 
 
 __all__ = [

@@ -20,27 +20,21 @@ the flow: a flow restarted after a permit ended while it was down still hears th
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import msgspec
-from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.register_poller import RegisterPollSource, RegisterPublisher, RegisterReader, wall_ms
 from connectors.bus.memory import Bus
 from models.permit_rules import WorkType
-from models.risk import RISK_INPUT, SisBypass, SpecialWork
+from models.risk import SisBypass, SpecialWork
 from models.risk import WorkType as RiskWorkType
 from registers.equipment.models import BypassRecord, EquipmentNode, SisInterlock
 from registers.equipment.workflow import BypassState
 from registers.permits.models import Permit, PermitStatus
-
-log = logging.getLogger(__name__)
 
 WORK_TYPES: Final[Mapping[str, RiskWorkType]] = {
     WorkType.HOT: "hot_work",
@@ -119,7 +113,33 @@ def changes(before: Mapping[Key, InForce], now: Mapping[Key, InForce], now_ms: i
     return out
 
 
-class RegisterInputBridge:
+class InForceReader(RegisterReader[dict[Key, InForce], InForce]):
+    """Special work at work and bypassed interlocks, told as starts and ends."""
+
+    what = "special work and bypasses"
+
+    def read(self, session: Session, ts: int) -> dict[Key, InForce]:
+        """What is in force at ``ts``."""
+        return in_force(session, ts)
+
+    def changes(self, told: dict[Key, InForce], now: dict[Key, InForce], ts: int) -> list[InForce]:
+        """What started, and the end of what stopped."""
+        return changes(told, now, ts)
+
+    def untold(self) -> dict[Key, InForce]:
+        """Nothing in force."""
+        return {}
+
+    def encode(self, told: dict[Key, InForce]) -> bytes:
+        """The items told, as a JSON list."""
+        return msgspec.json.encode(list(told.values()))
+
+    def decode(self, state: bytes) -> dict[Key, InForce]:
+        """The items of :meth:`encode`, keyed again."""
+        return {key_of(i): i for i in _told_decoder.decode(state)}
+
+
+class RegisterInputBridge(RegisterPublisher[dict[Key, InForce], InForce]):
     """Polls the registers and publishes what changed to the risk flow's ``risk.input`` bus stream."""
 
     def __init__(
@@ -128,53 +148,9 @@ class RegisterInputBridge:
         session_factory: sessionmaker[Session],
         *,
         interval_s: float = 2.0,
-        clock: Callable[[], int] = lambda: int(time.time() * 1000),
+        clock: Callable[[], int] = wall_ms,
     ) -> None:
-        self.bus = bus
-        self.session_factory = session_factory
-        self.interval_s = interval_s
-        self.clock = clock
-        self.published = 0
-        self.errors = 0
-        self._told: dict[Key, InForce] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def poll(self) -> list[Any]:
-        """One read of the registers; publishes and returns the changes."""
-        now_ms = self.clock()
-        with self.session_factory() as session:
-            current = in_force(session, now_ms)
-        news = changes(self._told, current, now_ms)
-        if news:
-            self.bus.publish(RISK_INPUT, news)
-            self.published += len(news)
-        self._told = current
-        return news
-
-    def start(self) -> RegisterInputBridge:
-        """Poll in a daemon thread, once the risk flow listens (earlier messages would be lost)."""
-        self._thread = threading.Thread(target=self._run, name="risk-register-inputs", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop polling."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self.bus.has_subscribers(RISK_INPUT) and not self._stop.wait(0.05):
-            if self.bus.closed:
-                return
-        while not self._stop.is_set() and not self.bus.closed:
-            try:
-                self.poll()
-            except Exception:  # noqa: BLE001 - the bridge must outlive one failed read
-                self.errors += 1
-                log.exception("reading special work and bypasses for the risk flow failed")
-            self._stop.wait(self.interval_s)
+        super().__init__(bus, session_factory, InForceReader(), interval_s=interval_s, clock=clock)
 
 
 def key_of(item: InForce) -> Key:
@@ -182,59 +158,14 @@ def key_of(item: InForce) -> Key:
     return ("work", item.work_id) if isinstance(item, SpecialWork) else ("sis", item.interlock_id)
 
 
-class _RegisterPartition(StatefulSourcePartition[InForce, bytes]):
-    def __init__(
-        self,
-        session_factory: sessionmaker[Session],
-        interval_s: float,
-        clock: Callable[[], int],
-        tail: bool,
-        resume_state: bytes | None,
-    ) -> None:
-        self._session_factory = session_factory
-        self._interval = timedelta(seconds=interval_s)
-        self._clock = clock
-        self._tail = tail
-        self._told: dict[Key, InForce] = {key_of(i): i for i in _told_decoder.decode(resume_state or b"[]")}
-        self._awake: datetime | None = None
-        self._polled = False
-        self.errors = 0
-
-    def next_batch(self) -> list[InForce]:
-        # One short read transaction every interval_s (two indexed selects), paced by
-        # next_awake: the worker is free in between.
-        if self._polled and not self._tail:
-            raise StopIteration
-        self._polled = True
-        self._awake = datetime.now(UTC) + self._interval
-        now_ms = self._clock()
-        try:
-            with self._session_factory() as session:
-                current = in_force(session, now_ms)
-        except Exception:  # noqa: BLE001 - the flow must outlive a database restart; next poll retries
-            self.errors += 1
-            log.exception("reading special work and bypasses for the risk flow failed")
-            return []
-        news = changes(self._told, current, now_ms)
-        self._told = current
-        return news
-
-    def next_awake(self) -> datetime | None:
-        return self._awake
-
-    def snapshot(self) -> bytes:
-        return msgspec.json.encode(list(self._told.values()))
-
-
-class RegisterInputSource(FixedPartitionedSource[InForce, bytes]):
+class RegisterInputSource(RegisterPollSource[dict[Key, InForce], InForce]):
     """The registers' special work at work and bypassed interlocks, as changes (distributed risk flow).
 
-    ONE partition (whichever worker owns it polls): the same changes as
-    :class:`RegisterInputBridge`, its recovery state what it last told the flow. ``tail=False``
-    polls once and ends (a bounded run, as the Kafka sources' ``tail=False``).
+    The same changes as :class:`RegisterInputBridge`, from one partition whose recovery state
+    is what it last told the flow.
     """
 
-    PART: Final = "registers"
+    PART = "registers"
 
     def __init__(
         self,
@@ -242,17 +173,6 @@ class RegisterInputSource(FixedPartitionedSource[InForce, bytes]):
         *,
         interval_s: float = 2.0,
         tail: bool = True,
-        clock: Callable[[], int] = lambda: int(time.time() * 1000),
+        clock: Callable[[], int] = wall_ms,
     ) -> None:
-        self.session_factory = session_factory
-        self.interval_s = interval_s
-        self.tail = tail
-        self.clock = clock
-
-    def list_parts(self) -> list[str]:
-        """The one partition."""
-        return [self.PART]
-
-    def build_part(self, step_id: str, for_part: str, resume_state: bytes | None) -> _RegisterPartition:
-        """The poller, resuming from what it had told the flow before a restart."""
-        return _RegisterPartition(self.session_factory, self.interval_s, self.clock, self.tail, resume_state)
+        super().__init__(session_factory, InForceReader(), interval_s=interval_s, tail=tail, clock=clock)

@@ -13,6 +13,7 @@ reads through the same store object. Data travels the real path:
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import sys
@@ -199,6 +200,11 @@ class Runtime:
     _pdm_boot: threading.Thread | None = None
     """The PdM flow, its model and work orders (:class:`api.pdm_runtime.PdmService`), embedded mode."""
 
+    @functools.cached_property
+    def hazard_contexts(self) -> list[HazardContext]:
+        """The risk model's view of the plant's major hazard sources (the plant file does not change while running)."""
+        return hazard_contexts(self.plant)
+
     @property
     def specs(self) -> dict[str, TagLimits]:
         """Tag limits of the plant."""
@@ -242,7 +248,7 @@ class Runtime:
                 GasNearTap(
                     self.bus,
                     GAS_READINGS_STREAM,
-                    gas_limits(self.plant),
+                    {tag: limit for h in self.hazard_contexts for tag, limit in h.gas_limits.items()},
                     near_ratio=risk_table(s).gas_near_ratio,
                 ),
             ],
@@ -264,7 +270,7 @@ class Runtime:
     def start_risk_flow(self) -> None:
         """Run the risk dataflow in a thread, fed by the sensor flow's alarms and gas readings and register events."""
         assert self.store is not None
-        self.risk_plan = RiskPlan.build(hazard_contexts(self.plant), risk_table(self.settings))
+        self.risk_plan = RiskPlan.build(self.hazard_contexts, risk_table(self.settings))
         # Not sensor.reading: subscribing to it would make the sensor flow expand every reading
         # batch into objects for the bus (10,000 a second on a large plant). The gas-near-limit
         # rule gets the gas tags only, filtered on the batch's columns (pipelines.risk.taps).

@@ -84,13 +84,10 @@ class _TapPartition(StatelessSinkPartition[Any]):
         index = pc.index_in(table.column("tag"), value_set=self._tags)
         ratio = pc.divide(table.column("value").cast(pa.float64()), pc.take(self._limits, index))
         near = pc.fill_null(pc.greater_equal(ratio, self._near_ratio), False)
-        mask = near
-        if self._near:
-            was_near = pc.is_in(table.column("tag"), value_set=pa.array(sorted(self._near), pa.string()))
-            mask = pc.or_(near, was_near)
-        if not pc.any(mask).as_py():
-            return []
+        # every reading of a detector near now or at its previous reading: the batch's latest decides
         tags = set(table.column("tag").filter(near).to_pylist()) | self._near
+        if not tags:
+            return []
         keep = pc.is_in(table.column("tag"), value_set=pa.array(sorted(tags), pa.string()))
         readings = ReadingBatch(batch.shard, table.filter(keep)).readings()
         for reading in readings:  # the latest reading of each published detector decides

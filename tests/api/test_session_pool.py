@@ -23,7 +23,7 @@ from api.settings import Settings
 from registers.users import service as users
 
 PASSWORD = "Pool-Stall-42x"
-CONCURRENT = 120
+CONCURRENT = 200
 
 
 def _free_port() -> int:
