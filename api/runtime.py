@@ -19,7 +19,7 @@ import logging
 import sys
 import threading
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,7 +52,7 @@ from pipelines.sensors.steps import COMM, FlowPlan, IngestRules, seed_state
 from pipelines.video.steps import VideoPlan
 from twin.field_process import FieldConfig, FieldProcess
 from twin.people import PeopleSim, RangeNoise, plant_anchors, plant_zone_rules
-from twin.plant import Plant
+from twin.plant import Plant, Tag
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +95,16 @@ def tag_limits(plant: Plant) -> dict[str, TagLimits]:
 
 def hazard_contexts(plant: Plant) -> list[HazardContext]:
     """What the risk model needs of each major hazard source: grade, process, β, tags, area."""
+    # One pass over the tags (a 10,000-tag plant has 359 sources and 2,605 equipment:
+    # scanning every tag per source took 5 s); each source's tags keep the plant file's order.
+    source_of = {e.id: e.hazard_source for e in plant.equipment if e.hazard_source is not None}
+    tags_of: dict[str, list[Tag]] = defaultdict(list)
+    for t in plant.tags:
+        if (source := source_of.get(t.equipment)) is not None:
+            tags_of[source].append(t)
     out: list[HazardContext] = []
     for hs in plant.hazard_sources:
-        equipment = {e.id for e in plant.equipment if e.hazard_source == hs.id}
-        tags = [t for t in plant.tags if t.equipment in equipment]
+        tags = tags_of[hs.id]
         out.append(
             HazardContext(
                 id=hs.id,

@@ -35,6 +35,7 @@ from registers.risk_warnings.workflow import (
     allowed_actions,
 )
 from registers.users.models import User
+from twin.plant import Plant
 
 router = APIRouter(prefix="/api/v1/risk", tags=["risk 风险"])
 
@@ -47,8 +48,17 @@ def _table(runtime: Runtime) -> RiskRuleTable:
     return runtime.risk_plan.table if runtime.risk_plan is not None else risk_table(runtime.settings)
 
 
+_CONTEXTS: dict[int, tuple[Plant, dict[str, HazardContext]]] = {}
+"""Hazard contexts per plant object: identifying 359 sources of a 10,000-tag plant takes 0.3 s."""
+
+
 def _contexts(plant: PlantDep) -> dict[str, HazardContext]:
-    return {c.id: c for c in hazard_contexts(plant)}
+    cached = _CONTEXTS.get(id(plant))
+    if cached is None or cached[0] is not plant:  # the plant file does not change while the app runs
+        cached = (plant, {c.id: c for c in hazard_contexts(plant)})
+        _CONTEXTS.clear()
+        _CONTEXTS[id(plant)] = cached
+    return cached[1]
 
 
 def _view(score: RiskScore, ctx: HazardContext | None, table: RiskRuleTable) -> dict[str, Any]:
