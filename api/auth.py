@@ -17,19 +17,22 @@ and before the response is sent, and rolls back if anything raised. Services onl
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 
+import anyio.to_thread
 import jwt
 from fastapi import Depends, HTTPException, WebSocketException, status
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import exists, select
+from sqlalchemy import Select, bindparam, exists, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 from starlette.requests import HTTPConnection
 
@@ -58,6 +61,7 @@ __all__ = [
     "hash_password",
     "permission_of",
     "require",
+    "run_and_commit",
     "security_session",
     "token_claims_of",
     "user_from_token",
@@ -65,6 +69,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 ALGORITHM = "HS256"
 TOKEN_URL = "/api/v1/auth/token"
@@ -120,13 +125,36 @@ def create_token(settings: Settings, user: User, *, now: datetime | None = None)
 def decode_token(settings: Settings, token: str) -> TokenClaims:
     """Verify signature and expiry and return the claims.
 
+    A token's signature is checked once per worker: the claims of a token verified before
+    under the same key come from a small in-process cache (:func:`_verified_claims`), which
+    saves the HMAC, base64 and JSON work that every request of a session repeated. Expiry is
+    checked on every call, and the cache holds nothing that a logout, password or role
+    change could make stale: those are looked up in the database on every request
+    (:func:`_claims_and_user`).
+
     Raises:
         jwt.ExpiredSignatureError: the token has expired.
         jwt.InvalidTokenError: any other problem (bad signature, missing claims, garbage).
     """
+    claims = _verified_claims(settings.signing_key(), token)
+    # PyJWT's own rule (leeway 0): expired when ``exp <= now``.
+    if claims.exp <= time.time():
+        msg = "Signature has expired"
+        raise jwt.ExpiredSignatureError(msg)
+    return claims
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified_claims(key: str, token: str) -> TokenClaims:
+    """The claims of a token whose signature ``key`` verifies; raises for any bad token.
+
+    Cached per ``(key, token)`` (only successes are cached: ``lru_cache`` keeps no
+    exceptions), so a rotated signing key verifies every token afresh. The returned model
+    is shared between requests: callers read it, never change it.
+    """
     payload = jwt.decode(
         token,
-        settings.signing_key(),
+        key,
         algorithms=[ALGORITHM],  # never trust the header's alg
         options={"require": ["sub", "exp", "iat", "jti"]},
     )
@@ -135,6 +163,25 @@ def decode_token(settings: Settings, token: str) -> TokenClaims:
     except ValidationError as err:
         msg = "token claims have the wrong shape"
         raise jwt.InvalidTokenError(msg) from err
+
+
+def _token_lookup() -> Select[User, bool]:
+    """The authentication query, built once per process (parameters: ``username``, ``jti``).
+
+    Building the ``SELECT`` with its joined eager load and the ``EXISTS`` anew on every
+    request cost more CPU than running it; the statement object is immutable, so one serves
+    every request and SQLAlchemy's compiled cache finds its SQL at once.
+    """
+    global _TOKEN_LOOKUP  # noqa: PLW0603 - built lazily, after the mappers are configured
+    lookup = _TOKEN_LOOKUP
+    if lookup is None:
+        revoked = exists().where(RevokedToken.jti == bindparam("jti")).label("revoked")
+        lookup = select(User, revoked).options(joinedload(User.roles)).where(User.username == bindparam("username"))
+        _TOKEN_LOOKUP = lookup
+    return lookup
+
+
+_TOKEN_LOOKUP: Select[User, bool] | None = None
 
 
 def _claims_and_user(settings: Settings, session: Session, token: str | None) -> tuple[TokenClaims, User]:
@@ -150,16 +197,8 @@ def _claims_and_user(settings: Settings, session: Session, token: str | None) ->
     # One round trip per request: the user, its roles (joined) and whether the token id was
     # logged out (EXISTS), instead of three queries. Nothing is cached, so a logout, a password
     # or role change and a disabled account take effect on the very next request of every worker.
-    revoked = exists().where(RevokedToken.jti == claims.jti).label("revoked")
-    row = (
-        session.execute(
-            select(User, revoked)
-            .options(joinedload(User.roles))
-            .where(User.username == users.normalize_username(claims.sub))
-        )
-        .unique()
-        .one_or_none()
-    )
+    params = {"username": users.normalize_username(claims.sub), "jti": claims.jti}
+    row = session.execute(_token_lookup(), params).unique().one_or_none()
     if row is None or not row[0].is_active:
         msg = "the token's user is unknown or disabled"
         raise jwt.InvalidTokenError(msg)
@@ -249,16 +288,60 @@ def audit_event(
 # --- sessions --------------------------------------------------------------------------------
 
 
-def get_session(conn: HTTPConnection) -> Iterator[Session]:
-    """Yield the request's session; commit once at the end, roll back on any error."""
+async def get_session(conn: HTTPConnection) -> AsyncIterator[Session]:
+    """Yield the request's session; commit once at the end, roll back on any error.
+
+    Async on purpose: opening a session does no I/O (the connection is checked out when the
+    first query runs, in a worker thread), so only the commit or rollback at the end goes to
+    the thread pool. A sync generator cost two thread-pool round trips per request, a
+    measurable share of a request's CPU (docs/performance.md).
+    """
     factory: sessionmaker[Session] = conn.app.state.session_factory
     session = factory()
     try:
         yield session
+    except BaseException:
+        await anyio.to_thread.run_sync(_rollback_and_close, session)
+        raise
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
+        await anyio.to_thread.run_sync(_commit_and_close, session)
+    else:  # never used, or the route committed already: nothing to send to the database
+        session.close()
+
+
+async def run_and_commit(session: Session, work: Callable[[], _T]) -> _T:
+    """Run a route's blocking work and then the request's commit in one worker thread.
+
+    For ``async def`` routes on the hot paths (register list, read, create, update): a sync
+    route costs a thread-pool round trip for the route and another for FastAPI's response
+    validation, and the commit at the end of :func:`get_session` a third. Here the work
+    returns the response model already validated and the commit follows it in the same
+    thread, so :func:`get_session` finds nothing left to send. The commit still comes before
+    the response is sent (a failed commit is a 500, never a 200 for lost work); if ``work``
+    raises, nothing is committed and :func:`get_session` rolls back.
+    """
+
+    def body() -> _T:
+        result = work()
+        session.commit()
+        return result
+
+    return await anyio.to_thread.run_sync(body)
+
+
+def _commit_and_close(session: Session) -> None:
+    try:
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    finally:
+        session.close()
+
+
+def _rollback_and_close(session: Session) -> None:
+    try:
+        session.rollback()
     finally:
         session.close()
 
@@ -378,7 +461,7 @@ WsUser = Annotated[User, Depends(get_ws_user)]
 _PERMISSION_ATTR = "safetwin_permission"
 
 
-def require(action: str, resource: str) -> Callable[..., User]:
+def require(action: str, resource: str) -> Callable[..., Awaitable[User]]:
     """Dependency factory: the current user, if one of their roles may do ``action`` on ``resource``.
 
     Example:
@@ -389,18 +472,23 @@ def require(action: str, resource: str) -> Callable[..., User]:
         HTTPException: 403 when no role of the user grants the action (see ``registers.permissions``).
     """
 
-    def dependency(conn: HTTPConnection, user: CurrentUser) -> User:
+    # Async: the check is a table look-up, not worth a thread-pool round trip per request;
+    # only a refusal, which writes the audit entry, goes to a worker thread.
+    async def dependency(conn: HTTPConnection, user: CurrentUser) -> User:
         if not can(user.role_names, action, resource):
             log.warning("forbidden: %s may not %s %s", user.username, action, resource)
-            audit_event(
-                conn,
-                actor=user.username,
-                roles=user.role_names,
-                action="forbidden",
-                result="denied",
-                object_type=resource,
-                object_id=conn.url.path,
-                detail=f"{conn.scope.get('method', 'WS')} needs {action} {resource}",
+            await anyio.to_thread.run_sync(
+                functools.partial(
+                    audit_event,
+                    conn,
+                    actor=user.username,
+                    roles=user.role_names,
+                    action="forbidden",
+                    result="denied",
+                    object_type=resource,
+                    object_id=conn.url.path,
+                    detail=f"{conn.scope.get('method', 'WS')} needs {action} {resource}",
+                )
             )
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

@@ -40,7 +40,7 @@ app.add_typer(recovery_app, name="recovery")
 app.add_typer(pdm_app, name="pdm")
 app.add_typer(audit_app, name="audit")
 console = Console()
-SHUTDOWN_GRACE_S = 2.0
+SHUTDOWN_GRACE_S = 2
 """Seconds open connections (e.g. /ws/live) get on SIGTERM before they are closed."""
 
 SENSOR_FLOW = "api.flows:sensors"

@@ -8,6 +8,8 @@ method path                                   action    what
 GET    ``""``                                 read      list: filters, ``sort``, ``page``, ``size``, ``q``
 GET    ``/form-schema``                       read      the create / edit form (api/register_forms.py)
 GET    ``/export``                            export    same filters, ``format=xlsx|csv``
+GET    ``/import-template``                   import    the .xlsx a user fills in (the export's headers)
+POST   ``/import/preview``                    import    the same import, rolled back: rows it would write or the errors
 POST   ``/import``                            import    upload .xlsx/.csv; 422 with row errors, nothing written
 POST   ``""``                                 create    create (201)
 GET    ``/{record_id}``                       read      one record (404 if absent or deleted)
@@ -32,7 +34,8 @@ handlers' annotations at run time, and they name schema classes held in local va
 """
 
 import inspect
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from typing import Annotated, Any, Literal, Protocol, TypeVar
@@ -41,9 +44,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, Response, UploadFile, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.auth import SessionDep, require
+from api.auth import SessionDep, require, run_and_commit
+from api.openapi_errors import ImportFailedRead
 from api.register_forms import add_form_route
 from registers.framework.attachments import (
     DEFAULT_MAX_BYTES,
@@ -79,7 +85,7 @@ from registers.framework.service import (
 )
 from registers.users.models import User
 
-__all__ = ["MAX_IMPORT_BYTES", "RecordId", "register_router", "translate_errors"]
+__all__ = ["MAX_IMPORT_BYTES", "PREVIEW_ROWS", "ImportPreviewRead", "RecordId", "register_router", "translate_errors"]
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 _INT32_MAX = 2**31 - 1
@@ -103,6 +109,68 @@ class Importer(Protocol):
 
 
 RecordId = Annotated[int, Path(ge=1, le=_INT32_MAX, description="记录ID")]
+
+PREVIEW_ROWS = 20
+
+
+class ImportColumnRead(BaseModel):
+    """A column of the import (a field of the register and its header in the template)."""
+
+    field: str
+    label: str
+
+
+class ImportPreviewRead(BaseModel):
+    """What importing the file would do: the rows it would write, or every row error.
+
+    ``ok`` false: ``errors`` lists them (row, column, message) and 确认导入 must not be offered.
+    ``sample`` holds the first rows as the register would store them (derived fields filled in).
+    """
+
+    ok: bool
+    rows: int = Field(description="文件中的数据行数")
+    importable: int = Field(description="将导入的行数")
+    columns: list[ImportColumnRead]
+    sample: list[dict[str, Any]] = Field(description=f"前 {PREVIEW_ROWS} 行将写入的数据")
+    errors: list[ImportErrorRead]
+
+
+def preview_import(
+    register: Register[Any, Any, Any, Any],
+    importer: Importer,
+    *,
+    session: Session,
+    content: bytes,
+    filename: str,
+    actor: str,
+) -> ImportPreviewRead:
+    """Run the real import inside a savepoint, note what it wrote or refused, and roll it back.
+
+    Why not a separate "validate only" path: the preview must judge a file exactly as the
+    import will (header, schema, uniqueness, references, and the checks only a register's own
+    ``create`` or a custom importer knows, such as the equipment tree's), and a second path
+    would drift from the first. The ids the database hands out inside the savepoint are not
+    reused on PostgreSQL (a sequence does not roll back); a gap in ids is harmless.
+    """
+    columns = [ImportColumnRead(field=name, label=register.label(name)) for name in register.fields]
+    model = register.model
+    before = session.scalar(select(func.max(model.id))) or 0
+    savepoint = session.begin_nested()
+    try:
+        try:
+            report = importer(register, session=session, content=content, filename=filename, actor=actor)
+        except ImportFailed as err:
+            errors = [ImportErrorRead.model_validate(e) for e in err.report.errors]
+            return ImportPreviewRead(
+                ok=False, rows=err.report.rows, importable=0, columns=columns, sample=[], errors=errors
+            )
+        stmt = select(model).where(model.id > before, model.created_by == actor).order_by(model.id).limit(PREVIEW_ROWS)
+        sample = [register.to_read(record).model_dump(mode="json") for record in session.scalars(stmt)]
+        return ImportPreviewRead(
+            ok=True, rows=report.rows, importable=report.imported, columns=columns, sample=sample, errors=[]
+        )
+    finally:
+        savepoint.rollback()
 
 
 def _with_types(**types: Any) -> Callable[[F], F]:
@@ -149,17 +217,19 @@ def _query_type(register: Register[Any, Any, Any, Any], name: str) -> Any:
     return register.python_type(name)
 
 
-def _filters_dependency(register: Register[Any, Any, Any, Any]) -> Callable[..., dict[str, Any]]:
+def _filters_dependency(register: Register[Any, Any, Any, Any]) -> Callable[..., Awaitable[dict[str, Any]]]:
     """A dependency whose query parameters are the register's filters (so they are in OpenAPI)."""
     params: list[inspect.Parameter] = []
     for name in register.filterable:
         py_type = _query_type(register, name)
         label = register.label(name)
+        # a 64-bit column: said in OpenAPI
+        bounds: dict[str, Any] = {"ge": -(2**63), "le": 2**63 - 1} if py_type is int else {}
         params.append(
             inspect.Parameter(
                 name,
                 inspect.Parameter.KEYWORD_ONLY,
-                default=Query(None, description=f"{label} 等于"),
+                default=Query(None, description=f"{label} 等于", **bounds),
                 annotation=py_type | None,
             )
         )
@@ -170,12 +240,12 @@ def _filters_dependency(register: Register[Any, Any, Any, Any]) -> Callable[...,
                     inspect.Parameter(
                         name + suffix,
                         inspect.Parameter.KEYWORD_ONLY,
-                        default=Query(None, description=f"{label} {word}"),
+                        default=Query(None, description=f"{label} {word}", **bounds),
                         annotation=py_type | None,
                     )
                 )
 
-    def filters(**values: Any) -> dict[str, Any]:
+    async def filters(**values: Any) -> dict[str, Any]:  # async: no I/O, no thread-pool round trip
         return {k: v.value if isinstance(v, Enum) else v for k, v in values.items() if v is not None}
 
     filters.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
@@ -239,14 +309,20 @@ def register_router(
         return configured or storage_for_data_dir(request.app.state.settings.data_dir)
 
     sort_help = "排序字段，逗号分隔，'-' 表示降序；可用: " + ", ".join(register.sortable)
-    Sort = Annotated[str | None, Query(max_length=200, description=sort_help)]  # noqa: N806
+    sort_field = "-?(?:" + "|".join(re.escape(name) for name in register.sortable) + ")"
+    Sort = Annotated[  # noqa: N806 - the pattern lets the OpenAPI document say which values pass
+        str | None, Query(max_length=200, pattern=f"^{sort_field}(?:,{sort_field})*$", description=sort_help)
+    ]
     Search = Annotated[  # noqa: N806
         str | None, Query(max_length=200, description="全文检索: " + ", ".join(register.searchable))
     ]
 
+    # The hot routes (list, read, create, update) are async and do their database work, the
+    # response model and the commit in one worker thread (api.auth.run_and_commit): as sync
+    # routes they cost three thread-pool round trips more per request (docs/performance.md).
     @router.get("", response_model=page_schema, summary=f"{register.title}列表")
     @_with_types(user=user_for("read"))
-    def list_records(
+    async def list_records(
         session: SessionDep,
         user: Any,
         filters: Filters,
@@ -256,11 +332,20 @@ def register_router(
         size: Annotated[int, Query(ge=1, le=register.max_page_size)] = 50,
         include_deleted: bool = False,
     ) -> Any:
-        with translate_errors():
-            result = register.list(
-                session=session, filters=filters, sort=sort, page=page, size=size, q=q, include_deleted=include_deleted
-            )
-        return page_schema(items=result.items, total=result.total, page=result.page, size=result.size)
+        def work() -> Any:
+            with translate_errors():
+                result = register.list(
+                    session=session,
+                    filters=filters,
+                    sort=sort,
+                    page=page,
+                    size=size,
+                    q=q,
+                    include_deleted=include_deleted,
+                )
+            return page_schema(items=result.items, total=result.total, page=result.page, size=result.size)
+
+        return await run_and_commit(session, work)
 
     @router.get(
         "/export",
@@ -309,6 +394,14 @@ def register_router(
             )
         return ImportReportRead.model_validate(report)
 
+    @_with_types(user=user_for("import"))
+    def import_preview(session: SessionDep, user: Any, file: Annotated[UploadFile, File()]) -> Any:
+        assert importer is not None  # the route is only added with an importer
+        content = _read_upload(file, MAX_IMPORT_BYTES)
+        return preview_import(
+            register, importer, session=session, content=content, filename=file.filename or "", actor=user.username
+        )
+
     if importer is not None:
         router.add_api_route(
             "/import-template",
@@ -320,39 +413,66 @@ def register_router(
             responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}},
         )
         router.add_api_route(
+            "/import/preview",
+            import_preview,
+            methods=["POST"],
+            response_model=ImportPreviewRead,
+            summary=f"导入{register.title}前检查 (不写入)",
+            description=(
+                "与「导入」完全相同的解析、校验与引用检查，然后回滚：返回将导入的行数与前 "
+                f"{PREVIEW_ROWS} 行，或逐行错误。"
+            ),
+        )
+        router.add_api_route(
             "/import",
             import_records,
             methods=["POST"],
             response_model=ImportReportRead,
             summary=f"导入{register.title} (Excel/CSV)",
-            responses={422: {"description": "文件有错误，未导入任何数据 / errors, nothing imported"}},
+            responses={
+                422: {"model": ImportFailedRead, "description": "文件有错误，未导入任何数据 / errors, nothing imported"}
+            },
         )
 
     @router.post("", response_model=read_schema, status_code=status.HTTP_201_CREATED, summary=f"新增{register.title}")
     @_with_types(data=create_schema, user=user_for("create"))
-    def create_record(session: SessionDep, user: Any, data: Any) -> Any:
-        with translate_errors():
-            return register.create(session=session, data=data, actor=user.username)
+    async def create_record(session: SessionDep, user: Any, data: Any) -> Any:
+        def work() -> Any:
+            with translate_errors():
+                return read_schema.model_validate(register.create(session=session, data=data, actor=user.username))
+
+        return await run_and_commit(session, work)
 
     @router.get("/{record_id}", response_model=read_schema, summary="查看记录")
     @_with_types(user=user_for("read"))
-    def get_record(session: SessionDep, user: Any, record_id: RecordId) -> Any:
-        with translate_errors():
-            return register.get(session=session, record_id=record_id)
+    async def get_record(session: SessionDep, user: Any, record_id: RecordId) -> Any:
+        def work() -> Any:
+            with translate_errors():
+                return read_schema.model_validate(register.get(session=session, record_id=record_id))
+
+        return await run_and_commit(session, work)
 
     @router.patch("/{record_id}", response_model=read_schema, summary="修改记录")
     @_with_types(data=update_schema, user=user_for("update"))
-    def update_record(
+    async def update_record(
         session: SessionDep,
         user: Any,
         record_id: RecordId,
         data: Any,
         expected_version: Annotated[int | None, Query(ge=1, le=_INT32_MAX, description="乐观锁: 当前版本")] = None,
     ) -> Any:
-        with translate_errors():
-            return register.update(
-                session=session, record_id=record_id, data=data, actor=user.username, expected_version=expected_version
-            )
+        def work() -> Any:
+            with translate_errors():
+                record = register.update(
+                    session=session,
+                    record_id=record_id,
+                    data=data,
+                    actor=user.username,
+                    expected_version=expected_version,
+                )
+                return read_schema.model_validate(record)
+
+        return await run_and_commit(session, work)
 
     @router.delete("/{record_id}", response_model=read_schema, summary="删除记录 (可恢复)")
     @_with_types(user=user_for("delete"))
@@ -410,7 +530,8 @@ def register_router(
         "/{record_id}/attachments/{attachment_id}",
         response_class=Response,
         summary="下载附件",
-        responses={200: {"content": {"application/octet-stream": {}}}},
+        # the sniffed type of the stored bytes (an allow-listed image, PDF, office file, text)
+        responses={200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}},
     )
     @_with_types(user=user_for("read"))
     def download_attachment(

@@ -91,7 +91,9 @@ class SecurityHeaders:
 # --- audit of changing requests --------------------------------------------------------------
 
 _ACTIONS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
-_VERBS = frozenset({"import", "export", "approve", "acknowledge", "ack", "close", "submit", "reject", "execute"})
+_VERBS = frozenset(
+    {"import", "preview", "export", "approve", "acknowledge", "ack", "close", "submit", "reject", "execute"}
+)
 
 
 def _action(method: str, path: str) -> str | None:
@@ -204,7 +206,7 @@ def install_log_redaction() -> None:
 SIGNED_IN_SCHEMA_PATH = "/api/v1/openapi.json"
 
 
-def docs_urls(settings: Settings) -> dict[str, str | None]:
+def docs_urls(settings: Settings) -> dict[str, Any]:
     """FastAPI's docs arguments: the public docs and schema are closed in production.
 
     Signed-in users still get the schema there, at :data:`SIGNED_IN_SCHEMA_PATH` with their

@@ -24,7 +24,15 @@ What runs:
   the same way.
 
 Prints one JSON object as the last line: ``first_load_ms``, ``fps`` (twin, medians),
-``baseline_first_load_ms``, ``baseline_fps``, ``fps_ratio``, ``load_ratio`` and details.
+``baseline_first_load_ms``, ``baseline_fps``, ``fps_ratio``, ``load_ratio`` and details:
+``render_scale`` (the twin's dynamic-resolution scale per run), ``frame`` (where the frame
+time goes: JS update, renderer.render, label placement, picking; draw calls, triangles and
+the drawing-buffer size) and ``load_avg`` (the machine's load: software WebGL shares the CPU).
+
+Both arms run in one chromium with the same flags. No frame-pacing flags
+(``--disable-gpu-vsync``, ``--disable-frame-rate-limit``) are used: an empty page gets about
+60 requestAnimationFrame callbacks a second here, so pacing is not what holds either arm back;
+the software rasteriser's triangle and pixel throughput is.
 ``--quick`` (< 45 s): one load per arm, 3 s of frames.
 """
 
@@ -250,6 +258,7 @@ def run_twin(
             page.evaluate(PEOPLE_JS, [people, size[0], size[1]])
             out["fps"] = round(measure_fps(page, "window.__safetwin.frameCount()", seconds, ORBIT_TWIN), 2)
             out["draw_calls"] = page.evaluate("window.__safetwin.drawCalls()")
+            out["frame"] = page.evaluate("window.__safetwin.frameStats()")
             out["people_drawn"] = page.evaluate("window.__safetwin.peopleCount()")
             out["labels"] = len(page.evaluate("window.__safetwin.labelled()")) + len(
                 page.evaluate("window.__safetwin.placeLabels()")
@@ -379,6 +388,11 @@ def main() -> None:
         "viewport": f"{VIEWPORT['width']}x{VIEWPORT['height']}",
         "software_webgl": twin[0]["software_webgl"],
         "draw_calls": twin[0]["draw_calls"],
+        # dynamic resolution: pixels drawn per CSS pixel each way at the end of each run, and
+        # where the last run's frame time went (JS update / renderer.render / labels, ms)
+        "render_scale": [r["frame"]["scale"] for r in twin],
+        "frame": twin[-1]["frame"],
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
         "labels_shown": twin[0]["labels"],
         "glb_bytes": len(glb.content),
         "runs": runs,

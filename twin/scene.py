@@ -126,8 +126,9 @@ def _box(sx: float, sy: float, sz: float, cx: float = 0.0, cy: float = 0.0, z0: 
     return trimesh.creation.box(extents=[sx, sy, sz], transform=_translate(cx, cy, z0 + sz / 2))  # type: ignore[no-any-return]
 
 
-_detail = {"sections": _SECTIONS, "sphere": 3, "legs": 12}
-_COARSE = {"sections": 10, "sphere": 1, "legs": 4}
+_detail = {"sections": _SECTIONS, "sphere": 3, "legs": 12, "ellipse": 8}
+# far copies: a few pixels wide in the overview, so octagons with three-point heads suffice
+_COARSE = {"sections": 8, "sphere": 1, "legs": 4, "ellipse": 3}
 
 
 def _solid(profile: Sequence[tuple[float, float]]) -> trimesh.Trimesh:
@@ -135,8 +136,9 @@ def _solid(profile: Sequence[tuple[float, float]]) -> trimesh.Trimesh:
     return trimesh.creation.revolve(np.asarray(profile, dtype=np.float64), sections=_detail["sections"])
 
 
-def _ellipse(r: float, h: float, z: float, *, up: bool, n: int = 8) -> list[tuple[float, float]]:
+def _ellipse(r: float, h: float, z: float, *, up: bool, n: int | None = None) -> list[tuple[float, float]]:
     """Points of an elliptical head of radius ``r`` and height ``h`` from the rim at ``z``."""
+    n = _detail["ellipse"] if n is None else n
     angles = np.linspace(0.0, math.pi / 2, n + 1)
     sign = 1.0 if up else -1.0
     pts = [(r * math.cos(a) if i < n else 0.0, z + sign * h * math.sin(a)) for i, a in enumerate(angles)]
@@ -255,7 +257,7 @@ def _rack_mesh(length: float) -> trimesh.Trimesh:
         parts.append(_box(0.3, _RACK_WIDTH + 0.3, 0.3, x, 0.0, _RACK_HEIGHT - 0.3))
     for i, radius in enumerate((0.25, 0.2, 0.2, 0.15)):
         y = -_RACK_WIDTH / 2 + 0.4 + i * (_RACK_WIDTH - 0.8) / 3
-        pipe = trimesh.creation.cylinder(radius=radius, height=length, sections=12)
+        pipe = trimesh.creation.cylinder(radius=radius, height=length, sections=8)
         pipe.apply_transform(_horizontal(False))
         parts.append(pipe.apply_translation([length / 2, y, _RACK_HEIGHT + radius]))
     return _concat(parts)

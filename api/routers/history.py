@@ -113,7 +113,12 @@ def _high_limits(plant: Plant) -> dict[str, float | None]:
     return {t.tag: t.limits.h for t in plant.tags}
 
 
-@router.get("/api/v1/history/compare", response_model=None)
+# format=csv answers a spreadsheet; an unknown tag in ``tags`` is a 404 naming it
+_CSV_TOO: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+_UNKNOWN_TAG: dict[int | str, dict[str, Any]] = {404: {"description": "未知位号 / unknown tag"}}
+
+
+@router.get("/api/v1/history/compare", response_model=None, responses={**_CSV_TOO, **_UNKNOWN_TAG})
 def compare(
     store: StoreDep,
     plant: PlantDep,
@@ -162,7 +167,7 @@ def _sort_key(field: str) -> Any:
     return key
 
 
-@router.get("/api/v1/statistics/tags", response_model=None)
+@router.get("/api/v1/statistics/tags", response_model=None, responses={**_CSV_TOO, **_UNKNOWN_TAG})
 def tag_statistics(
     store: StoreDep,
     plant: PlantDep,
@@ -221,7 +226,7 @@ def tag_statistics(
     }
 
 
-@router.get("/api/v1/statistics/areas", response_model=None)
+@router.get("/api/v1/statistics/areas", response_model=None, responses=_CSV_TOO)
 def area_statistics(
     store: StoreDep,
     plant: PlantDep,
@@ -260,7 +265,7 @@ def area_statistics(
     return {"start": start_ms, "end": end_ms, "items": items}
 
 
-@router.get("/api/v1/tags/{tag}/rollups", response_model=None)
+@router.get("/api/v1/tags/{tag}/rollups", response_model=None, responses=_CSV_TOO)
 def rollups(
     tag: TagDep,
     store: StoreDep,

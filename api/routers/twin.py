@@ -22,10 +22,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import select
 
-from api.auth import SessionDep, require
+from api.auth import CurrentUser, SessionDep, require
 from api.deps import PlantDep, StoreDep
 from connectors.store.base import StatisticsSource, alarm_intervals
+from models.contracts import AlarmEvent, LocationPosition
 from registers.people.models import Person, PersonStatus
+from registers.permissions import can
 from twin.plant import Plant
 
 router = APIRouter(prefix="/api/v1/twin", tags=["twin 数字孪生"], dependencies=[Depends(require("read", "twin"))])
@@ -119,6 +121,15 @@ def scene(request: Request, plant: PlantDep) -> Response:
 REPLAY_DEFAULT_MS = 10 * 60_000
 REPLAY_MAX_MS = 7 * 86_400_000
 MAX_TS = 2**53
+# alarms of people, cameras, assets ... raised this long before the window still count in it
+SOURCE_LOOKBACK_MS = 24 * 3_600_000
+SOURCE_EVENT_LIMIT = 50_000
+# people: at most this many frames per window (a frame per second for short windows)
+PEOPLE_MAX_FRAMES = 240
+PEOPLE_MIN_STEP_MS = 1000
+# each frame is the last fix per person in the frame's last seconds (people report every few seconds)
+PEOPLE_SAMPLE_MS = 10_000
+PEOPLE_ROW_LIMIT = 200_000
 
 
 def _now_ms() -> int:
@@ -134,17 +145,25 @@ def _bad(message: str, *, field: str) -> RequestValidationError:
 def replay(
     plant: PlantDep,
     store: StoreDep,
+    user: CurrentUser,
     start: Annotated[int | None, Query(ge=0, le=MAX_TS, description="epoch ms; default end - 10 min")] = None,
     end: Annotated[int | None, Query(ge=0, le=MAX_TS, description="epoch ms; default now")] = None,
 ) -> dict[str, Any]:
-    """Alarm episodes of the plant's tags in a window, for the twin's time scrubber.
+    """What the twin showed in a window, for its time scrubber: alarms and where people were.
 
-    One request per window, not one per scrubber position: the page colours equipment at any
-    instant T of the window from these intervals (an equipment is in alarm at T when one of
-    its tags' episodes holds ``start <= T < end``), so dragging the scrubber costs no round
-    trips. Episodes come from the time-series store (the same active -> returned intervals
-    the statistics use) and are clipped to the window; ``end`` is null for an alarm still
-    active at the window's end.
+    One request per window, not one per scrubber position: the page draws any instant T of the
+    window from these intervals and frames, so dragging the scrubber costs no round trips.
+
+    * ``episodes``: alarm episodes of the plant's tags (an equipment is in alarm at T when one
+      of its tags' episodes holds ``start <= T < end``), from the time-series store -- the same
+      active -> returned intervals the statistics use -- clipped to the window; ``end`` is null
+      for an alarm still active at the window's end.
+    * ``source_episodes``: the same for alarms of the other source kinds (person, camera,
+      hazard source, asset, data source), with ``equipment`` set for an asset of the plant.
+      Alarms raised up to 24 h before the window are seen.
+    * ``people``: the stored positions as frames (``ts`` is the frame's end; each frame holds
+      the last fix per person in its last ``sample_ms``), at most 240 frames a window; only for
+      users who may see positions (``read`` on ``position``), else null.
     """
     stop = end if end is not None else _now_ms()
     begin = start if start is not None else stop - REPLAY_DEFAULT_MS
@@ -172,7 +191,92 @@ def replay(
                 }
             )
     episodes.sort(key=lambda e: (e["start"], e["tag"]))
-    return {"start": begin, "end": stop, "episodes": episodes}
+    people = _people_frames(store, begin, stop) if can(user.role_names, "read", "position") else None
+    return {
+        "start": begin,
+        "end": stop,
+        "episodes": episodes,
+        "source_episodes": _source_episodes(store, {e.id for e in plant.equipment}, begin, stop),
+        "people": people,
+    }
+
+
+def _source_episodes(store: Any, equipment: set[str], begin: int, stop: int) -> list[dict[str, Any]]:
+    """Episodes of the alarms that are not on a tag (people, cameras, assets ...), clipped to the window."""
+    events: list[AlarmEvent] = store.alarm_events(begin - SOURCE_LOOKBACK_MS, stop, SOURCE_EVENT_LIMIT)
+    rows: list[tuple[str, str, str, int]] = []
+    kinds: dict[str, str] = {}
+    for ev in events:
+        if ev.source_kind == "tag":
+            continue
+        rows.append((f"{ev.source_kind}\x00{ev.source_id}", ev.alarm_id, str(ev.state), ev.ts))
+        kinds[f"{ev.source_kind}\x00{ev.source_id}"] = ev.kind
+    out: list[dict[str, Any]] = []
+    for key, (intervals, _) in alarm_intervals(rows, begin, stop).items():
+        kind, source_id = key.split("\x00", 1)
+        open_at_end = _still_active(rows, key, stop)
+        for lo, hi in intervals:
+            if hi <= lo:
+                continue
+            out.append(
+                {
+                    "kind": kind,
+                    "source_id": source_id,
+                    "alarm_kind": kinds[key],
+                    "equipment": source_id if kind == "asset" and source_id in equipment else None,
+                    "start": lo,
+                    "end": None if hi == stop and open_at_end else hi,
+                }
+            )
+    out.sort(key=lambda e: (e["start"], e["kind"], e["source_id"]))
+    return out
+
+
+def _people_frames(store: Any, begin: int, stop: int) -> dict[str, Any] | None:
+    """People positions of the window as at most PEOPLE_MAX_FRAMES frames; null without a positions store.
+
+    Short steps read the window in one query; long ones (hours) read only the last
+    ``PEOPLE_SAMPLE_MS`` before each frame, so six hours of 1 Hz fixes are never all read.
+    """
+    if not hasattr(store, "positions_between"):
+        return None
+    span = stop - begin
+    step = max(PEOPLE_MIN_STEP_MS, -(-span // PEOPLE_MAX_FRAMES))
+    step = -(-step // 1000) * 1000  # whole seconds
+    sample = min(step, PEOPLE_SAMPLE_MS)
+    frames: dict[int, dict[str, LocationPosition]] = {}
+    if step <= PEOPLE_SAMPLE_MS:
+        for p in store.positions_between(begin, stop, None, PEOPLE_ROW_LIMIT):
+            frames.setdefault(min(stop, begin + ((p.ts - begin) // step + 1) * step), {})[p.person_id] = p
+    else:
+        t = begin + step
+        while t - step < stop:
+            at = min(t, stop)
+            for p in store.positions_between(at - sample, at, None, PEOPLE_ROW_LIMIT):
+                frames.setdefault(at, {})[p.person_id] = p
+            t += step
+    return {
+        "step_ms": step,
+        "sample_ms": sample,
+        "frames": [
+            {
+                "ts": ts,
+                "positions": [
+                    {
+                        "person_id": p.person_id,
+                        "tag_id": p.tag_id,
+                        "x": p.x,
+                        "y": p.y,
+                        "z": p.z,
+                        "zone_ids": list(p.zone_ids),
+                        "ts": p.ts,
+                    }
+                    for p in people.values()
+                ],
+            }
+            for ts, people in sorted(frames.items())
+        ],
+    }
 
 
 def _still_active(rows: list[tuple[str, str, str, int]], tag: str, end_ms: int) -> bool:

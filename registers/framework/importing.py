@@ -28,7 +28,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import IO, Any
+from typing import IO, Any, Final, get_args
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
@@ -375,6 +375,7 @@ def import_rows(
         raise ImportFailed(ImportReport(register.name, 0, 0, tuple(errors)))
     columns = {name: header[index] for index, name in mapping.items()}
     json_fields = _json_fields(register)
+    bool_fields = _bool_fields(register.create_schema)
     numbers: list[int] = []
     raws: list[dict[str, Any]] = []
     for number, cells in rows:
@@ -384,6 +385,8 @@ def import_rows(
             continue  # a blank line between blocks of a ledger is not an error
         for name in json_fields.intersection(raw):
             raw[name] = _json_cell(raw[name])
+        for name in bool_fields.intersection(raw):
+            raw[name] = _YES_NO.get(raw[name], raw[name])
         if len(raws) >= MAX_ROWS:
             errors.append(RowError(number, WHOLE_ROW, None, f"超过 {MAX_ROWS} 行，请分批导入 / too many rows"))
             break
@@ -516,6 +519,26 @@ def _json_fields(register: Register[Any, Any, Any, Any]) -> frozenset[str]:
     """Editable fields kept in JSON columns: export writes them as JSON text, import reads it back."""
     columns = {p.key: p for p in sa_inspect(register.model).column_attrs}
     return frozenset(n for n in register.fields if isinstance(columns[n].columns[0].type, JSON))
+
+
+_YES_NO: Final[Mapping[Any, str]] = {
+    "是": "true",
+    "否": "false",
+    "有": "true",
+    "无": "false",
+    "√": "true",
+    "×": "false",
+}
+"""How a Chinese ledger writes yes and no (the template's 应为 是/否 asks for the first pair)."""
+
+
+def _bool_fields(schema: type[BaseModel]) -> frozenset[str]:
+    """Yes/no fields of a create schema (``bool`` or ``bool | None``)."""
+    return frozenset(
+        name
+        for name, info in schema.model_fields.items()
+        if info.annotation is bool or (bool in get_args(info.annotation) and type(None) in get_args(info.annotation))
+    )
 
 
 def _json_cell(value: Any) -> Any:

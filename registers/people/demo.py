@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.compliance import CertificateKind
+from models.compliance import CertificateKind, Education
 from registers.contractors import demo as contractors_demo
 from registers.contractors import service as contractors
 from registers.hazard_sources.models import HazardSource
@@ -22,6 +22,16 @@ from registers.people.models import PersonCategory
 from registers.people.schemas import PersonCertificateCreate, PersonCreate
 
 ACTOR = "demo"
+
+# 学历 of the 包保 persons by post, as the staffing 学历 rules read them: the principal and the
+# chief engineer (主管技术, a 分管负责人) hold related degrees; the workshop head is not a
+# 分管负责人, so the rule does not look at him, but his 大专 is on file all the same.
+# post -> (学历, related major, 分管负责人, 化工类中级及以上职称)
+_KEY_PERSON_EDUCATION: dict[str, tuple[Education, bool, bool, bool]] = {
+    "总经理": (Education.BACHELOR, True, False, False),
+    "总工程师": (Education.POSTGRADUATE, True, True, True),
+    "车间主任": (Education.COLLEGE, True, False, False),
+}
 
 
 def _responsible_persons(session: Session) -> list[tuple[str, str]]:
@@ -49,6 +59,9 @@ def load_people_demo(*, session: Session, today: date) -> int:
         certs = [
             (CertificateKind.SAFETY_QUALIFICATION, "主要负责人" if "主要" in position else "安全生产管理人员", later)
         ]
+        education, related_major, key_manager, chem_title = _KEY_PERSON_EDUCATION.get(
+            position.split(" ")[0], (None, False, False, False)
+        )
         people.append(
             (
                 PersonCreate(
@@ -58,20 +71,40 @@ def load_people_demo(*, session: Session, today: date) -> int:
                     position=position,
                     principal="主要负责人" in position,
                     hired_on=date(2015, 3, 1),
+                    education=education,
+                    related_major=related_major,
+                    key_manager=key_manager,
+                    chem_title=chem_title,
                 ),
                 certs,
             )
         )
     people += [
         (
-            PersonCreate(code="E101", name="刘安", department="安全环保部", position="安全主管", full_time_safety=True),
+            PersonCreate(
+                code="E101",
+                name="刘安",
+                department="安全环保部",
+                position="安全主管",
+                full_time_safety=True,
+                education=Education.BACHELOR,
+                related_major=True,
+            ),
             [
                 (CertificateKind.SAFETY_QUALIFICATION, "安全生产管理人员", later),
                 (CertificateKind.REGISTERED_SAFETY_ENGINEER, "化工安全", today + timedelta(days=25)),
             ],
         ),
         (
-            PersonCreate(code="E102", name="陈静", department="安全环保部", position="安全员", full_time_safety=True),
+            PersonCreate(
+                code="E102",
+                name="陈静",
+                department="安全环保部",
+                position="安全员",
+                full_time_safety=True,
+                education=Education.COLLEGE,
+                related_major=True,
+            ),
             [(CertificateKind.SAFETY_QUALIFICATION, "安全生产管理人员", today + timedelta(days=80))],
         ),
         (

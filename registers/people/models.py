@@ -34,6 +34,9 @@ class Person(RegisterMixin, Base):
     Third parties are in the same table (``category``), so a contractor's worker, a supplier's
     driver and an employee share one certificate ledger, one training file and one QR code.
     ``contractor_id`` ties 承包商人员 to their contractor's file (一企一档).
+    ``education``, ``related_major``, ``chem_title``, ``chem_technician`` and ``key_manager``
+    are what the 学历 rules of the staffing self-diagnosis (:mod:`models.compliance`) judge
+    key persons and safety staff on; a ledger without them cannot show compliance.
     """
 
     __tablename__ = "people"
@@ -52,6 +55,19 @@ class Person(RegisterMixin, Base):
         Boolean, default=False, server_default=false(), comment="专职安全生产管理人员"
     )
     principal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), comment="主要负责人")
+    key_manager: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), comment="主管生产/设备/技术/安全的负责人 (分管负责人)"
+    )
+    education: Mapped[str | None] = mapped_column(String(16), comment="学历 (models.compliance.Education)")
+    related_major: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), comment="所学专业为化学、化工、安全等相关专业"
+    )
+    chem_title: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), comment="化工类中级及以上专业技术职称"
+    )
+    chem_technician: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), comment="化工安全相关工种技师及以上技能等级"
+    )
     special_operation: Mapped[str | None] = mapped_column(String(64), comment="特种作业类别 (岗位要求)")
     hired_on: Mapped[date | None] = mapped_column(Date, comment="入职 / 入场日期")
     visit_until: Mapped[date | None] = mapped_column(Date, comment="准入截止 (访客/第三方)")

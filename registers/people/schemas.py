@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from models.compliance import CertificateKind
+from models.compliance import CertificateKind, Education
 from registers.framework.schemas import LocalTime, LongText, RegisterRead, Str32, Str64, Str200
 from registers.people.models import PersonCategory, PersonStatus
 
@@ -21,6 +21,11 @@ PERSON_LABELS: dict[str, str] = {
     "phone": "电话",
     "full_time_safety": "专职安全管理人员",
     "principal": "主要负责人",
+    "key_manager": "分管负责人",
+    "education": "学历",
+    "related_major": "化学/化工/安全相关专业",
+    "chem_title": "化工类中级及以上职称",
+    "chem_technician": "化工安全工种技师及以上",
     "special_operation": "特种作业类别",
     "hired_on": "入职日期",
     "visit_until": "准入截止",
@@ -56,6 +61,11 @@ class PersonCreate(BaseModel):
     phone: Str32 | None = Field(default=None, description="电话")
     full_time_safety: bool = Field(default=False, description="专职安全生产管理人员")
     principal: bool = Field(default=False, description="主要负责人")
+    key_manager: bool = Field(default=False, description="分管负责人 (主管生产、设备、技术、安全)")
+    education: Education | None = Field(default=None, description="学历")
+    related_major: bool = Field(default=False, description="化学/化工/安全相关专业")
+    chem_title: bool = Field(default=False, description="化工类中级及以上职称")
+    chem_technician: bool = Field(default=False, description="化工安全工种技师及以上")
     special_operation: Str64 | None = Field(default=None, description="特种作业类别")
     hired_on: date | None = Field(default=None, description="入职 / 入场日期")
     visit_until: date | None = Field(default=None, description="准入截止")
@@ -76,6 +86,11 @@ class PersonUpdate(BaseModel):
     phone: Str32 | None = None
     full_time_safety: bool | None = None
     principal: bool | None = None
+    key_manager: bool | None = None
+    education: Education | None = None
+    related_major: bool | None = None
+    chem_title: bool | None = None
+    chem_technician: bool | None = None
     special_operation: Str64 | None = None
     hired_on: date | None = None
     visit_until: date | None = None
@@ -96,6 +111,11 @@ class PersonRead(RegisterRead):
     phone: str | None
     full_time_safety: bool
     principal: bool
+    key_manager: bool
+    education: Education | None
+    related_major: bool
+    chem_title: bool
+    chem_technician: bool
     special_operation: str | None
     hired_on: date | None
     visit_until: date | None

@@ -22,6 +22,8 @@ from models.compliance import (
     RULESETS,
     CertificateFact,
     CertificateKind,
+    Education,
+    EngineerCategory,
     RuleResult,
     RuleSet,
     StaffMember,
@@ -91,6 +93,8 @@ persons: ReferencingRegister[Person, PersonCreate, PersonUpdate, PersonRead] = R
         "contractor_id",
         "full_time_safety",
         "principal",
+        "key_manager",
+        "education",
         "special_operation",
         "hired_on",
         "visit_until",
@@ -155,6 +159,25 @@ def _effective_expiry(cert: PersonCertificate) -> date | None:
     return min(dates) if dates else None
 
 
+def _education(value: str | None) -> Education | None:
+    """The ledger's 学历; a value the rules do not know counts as not recorded (it cannot show compliance)."""
+    try:
+        return Education(value) if value else None
+    except ValueError:
+        return None
+
+
+def _engineer_category(kind: CertificateKind, category: str | None) -> EngineerCategory | None:
+    """A 注册安全工程师 certificate's 专业类别, read from its 类别 (e.g. ``化工安全``); None if another text."""
+    if kind != CertificateKind.REGISTERED_SAFETY_ENGINEER or not category:
+        return None
+    text = category.strip().removesuffix("类")
+    try:
+        return EngineerCategory(text)
+    except ValueError:
+        return None
+
+
 def workforce(*, session: Session, employees: int | None = None) -> Workforce:
     """The compliance snapshot of the enterprise's active employees and their certificates.
 
@@ -185,7 +208,9 @@ def workforce(*, session: Session, employees: int | None = None) -> Workforce:
                 kind = CertificateKind(cert.kind)
             except ValueError:
                 kind = CertificateKind.OTHER
-            facts[cert.person_id].append(CertificateFact(kind, _effective_expiry(cert)))
+            facts[cert.person_id].append(
+                CertificateFact(kind, _effective_expiry(cert), category=_engineer_category(kind, cert.category))
+            )
     staff = tuple(
         StaffMember(
             name=p.name,
@@ -193,6 +218,11 @@ def workforce(*, session: Session, employees: int | None = None) -> Workforce:
             principal=p.principal,
             special_operation=p.special_operation,
             certificates=tuple(facts[p.id]),
+            key_manager=p.key_manager,
+            education=_education(p.education),
+            related_major=p.related_major,
+            chem_title=p.chem_title,
+            chem_technician=p.chem_technician,
         )
         for p in staff_rows
     )

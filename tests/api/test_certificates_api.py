@@ -238,6 +238,12 @@ ROUTES = [
     Route("POST", lambda r, a: f"{BASE}/{r}/approve", "approve"),
     Route(
         "POST",
+        lambda r, a: f"{BASE}/import/preview",
+        "import",
+        lambda role: {"files": {"file": ("a.csv", f"证照类型,证照编号\n{LICENCE},PRE-{role}\n".encode(), "text/csv")}},
+    ),
+    Route(
+        "POST",
         lambda r, a: f"{BASE}/import",
         "import",
         lambda role: {"files": {"file": ("a.csv", f"证照类型,证照编号\n{LICENCE},IMP-{role}\n".encode(), "text/csv")}},

@@ -133,16 +133,18 @@ def test_registers_and_alarm_handling(live_app: LiveApp, chromium_path: str) -> 
             assert download.suggested_filename == "重大危险源.xlsx"
             assert Path(download.path()).read_bytes()[:2] == b"PK"
 
-            # a bad import file: nothing imported, the row-by-row report in a dialog
+            # a bad import file: checked in the import dialog, nothing imported, the row-by-row report
+            page.get_by_test_id("register-import").click()
             page.get_by_test_id("register-import-file").set_input_files(
                 files=[{"name": "bad.csv", "mimeType": "text/csv", "buffer": "编号,名称\nMHS-09,测试\n".encode()}]
             )
-            report = page.get_by_test_id("import-errors")
+            report = page.get_by_test_id("import-dialog")
             report.get_by_text("未导入任何数据").wait_for()
-            assert "缺少必填列" in report.inner_text()
+            assert "缺少必填列" in page.get_by_test_id("import-errors").inner_text()
+            assert page.get_by_test_id("import-confirm").is_disabled()
             page.wait_for_timeout(400)  # the dialog fades in
             page.screenshot(path=str(SHOTS / "safetwin-registers-import-errors.png"))
-            report.get_by_role("button", name="知道了").click()
+            report.get_by_role("button", name="取消").click()
 
             # 报警管理: force an excursion, see the alarm, acknowledge it from the page
             page.get_by_test_id("nav-alarms").click()

@@ -3,7 +3,9 @@
 Drives Debian's chromium through Playwright against the full embedded app (simulator,
 pipelines, store, API and the built web UI). An excursion from the simulator raises a real
 alarm; the replay of the last 10 minutes, read back from the time-series store, must show
-the reactor normal before the alarm's start and red after it. Colours are read through
+the reactor normal before the alarm's start and red after it, the people markers where the
+stored positions put them, and a person's and a camera's stored alarms at their instants.
+Colours are read through
 ``window.__safetwin`` (no pixel sampling); screenshots go to ``artifacts/``.
 """
 
@@ -17,7 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from models.contracts import VideoDetection
+from models.contracts import AlarmEvent, AlarmPriority, AlarmState, VideoDetection
 from tests.e2e.browser_helpers import CHROMIUM_ARGS, DIST, ConsoleWatch, login, unlabelled
 from tests.e2e.conftest import LiveApp
 from twin.scene import COLORS
@@ -28,6 +30,10 @@ ALARM = "#ff3030"
 CAMERA_EVENT = "#f5871f"
 REACTOR, TAG = "R-401", "TT-401"
 CAMERA = "CAM-01"
+REPLAY_CAMERA = "CAM-02"
+CAMERA_IDLE = "#4c5566"
+PERSON = "#ff7a00"
+HOLD_MS = 10_000  # a replayed person stays where last seen this long
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
@@ -126,6 +132,35 @@ def test_replay_names_cameras_sparklines_and_english(live_app: LiveApp, chromium
             assert episode["equipment"] == REACTOR
             start = int(episode["start"])
 
+            # a stored man-down alarm of the walker and an alarm of another camera, a few seconds
+            # long, at a moment the walker's positions are stored
+            walker = walkers[0]["person_id"]
+            now_ms = time.time_ns() // 1_000_000
+            track = httpx.get(
+                f"{base}/api/v1/positioning/positions/{walker}/track",
+                params={"start": now_ms - 9 * 60_000, "end": now_ms},
+                headers=auth,
+            ).json()
+            assert len(track) >= 8, f"too few stored fixes of {walker}: {len(track)}"
+            f1 = track[len(track) // 4]
+            t1 = int(f1["ts"]) + 1_000
+            assert t1 + 1_000 < now_ms
+            alarms: list[AlarmEvent] = []
+            for kind, source in (("person", walker), ("camera", REPLAY_CAMERA)):
+                for state_, at in ((AlarmState.ACTIVE, t1 - 2_000), (AlarmState.RETURNED, t1 + 1_000)):
+                    alarms.append(
+                        AlarmEvent(
+                            alarm_id=f"{kind}:{source}.replay",
+                            source_kind=kind,  # type: ignore[arg-type]
+                            source_id=source,
+                            kind="man_down" if kind == "person" else "intrusion",
+                            priority=AlarmPriority.HIGH,
+                            state=state_,
+                            ts=at,
+                        )
+                    )
+            store.write_alarms(alarms)
+
             # replay of the last 10 minutes
             page.get_by_test_id("replay-open").click()
             page.wait_for_function("window.__safetwin.replayState().start !== null", timeout=10_000)
@@ -164,6 +199,33 @@ def test_replay_names_cameras_sparklines_and_english(live_app: LiveApp, chromium
             page.wait_for_function("e => window.__safetwin.replayState().at === e", arg=state["end"])
             assert color(page, REACTOR) == ALARM
             assert unlabelled(page) == []  # the window select and the rest of the page are named
+
+            # people: at t1 the walker's marker is where a stored fix of the seconds before puts it,
+            # in the alarm colour (man down), and the other camera shows its alarm
+            page.evaluate("ms => window.__safetwin.replaySeek(ms)", t1)
+            page.wait_for_function("id => window.__safetwin.replayState().peopleAlarmed.includes(id)", arg=walker)
+            page.wait_for_function("([id, c]) => window.__safetwin.person(id)?.color === c", arg=[walker, ALARM])
+            page.wait_for_function(
+                "([id, c]) => window.__safetwin.cameraColor(id) === c", arg=[REPLAY_CAMERA, CAMERA_EVENT]
+            )
+            at1 = page.evaluate("id => window.__safetwin.person(id)", walker)
+            near1 = {(f["x"], f["y"]) for f in track if t1 - HOLD_MS <= f["ts"] <= t1}
+            assert (at1["x"], at1["y"]) in near1, f"{walker} at {at1}, stored near t1: {near1}"
+            assert replay_state(page)["people"] >= 1
+            assert f"person:{walker}" in replay_state(page)["sourceAlarms"]
+            assert "该时刻人员" in page.get_by_test_id("replay-sources").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "twin-replay-people.png"))
+            # later the alarm has returned and the walker is further on
+            t2 = int(track[-1]["ts"]) - 1_000
+            page.evaluate("ms => window.__safetwin.replaySeek(ms)", t2)
+            page.wait_for_function("([id, c]) => window.__safetwin.person(id)?.color === c", arg=[walker, PERSON])
+            page.wait_for_function(
+                "([id, c]) => window.__safetwin.cameraColor(id) === c", arg=[REPLAY_CAMERA, CAMERA_IDLE]
+            )
+            at2 = page.evaluate("id => window.__safetwin.person(id)", walker)
+            near2 = {(f["x"], f["y"]) for f in track if t2 - HOLD_MS <= f["ts"] <= t2}
+            assert (at2["x"], at2["y"]) in near2, f"{walker} at {at2}, stored near t2: {near2}"
+            assert walker not in replay_state(page)["peopleAlarmed"]
 
             # back to live: the register's state again
             page.get_by_test_id("replay-live").click()

@@ -96,6 +96,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/certificates/import/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 导入证照与报告前检查 (不写入)
+         * @description 与「导入」完全相同的解析、校验与引用检查，然后回滚：返回将导入的行数与前 20 行，或逐行错误。
+         */
+        post: operations["import_preview_api_v1_certificates_import_preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/certificates/{record_id}": {
         parameters: {
             query?: never;
@@ -296,6 +316,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/chemicals/import/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 导入危险化学品前检查 (不写入)
+         * @description 与「导入」完全相同的解析、校验与引用检查，然后回滚：返回将导入的行数与前 20 行，或逐行错误。
+         */
+        post: operations["import_preview_api_v1_chemicals_import_preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/chemicals/{record_id}": {
         parameters: {
             query?: never;
@@ -470,6 +510,26 @@ export interface paths {
         get: operations["import_template_api_v1_contractors_import_template_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contractors/import/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 导入承包商前检查 (不写入)
+         * @description 与「导入」完全相同的解析、校验与引用检查，然后回滚：返回将导入的行数与前 20 行，或逐行错误。
+         */
+        post: operations["import_preview_api_v1_contractors_import_preview_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -896,6 +956,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/equipment/import/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 导入设备设施前检查 (不写入)
+         * @description 与「导入」完全相同的解析、校验与引用检查，然后回滚：返回将导入的行数与前 20 行，或逐行错误。
+         */
+        post: operations["import_preview_api_v1_equipment_import_preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/equipment/reminders": {
         parameters: {
             query?: never;
@@ -1130,6 +1210,26 @@ export interface paths {
         get: operations["import_template_api_v1_hazard_sources_import_template_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hazard-sources/import/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 导入重大危险源前检查 (不写入)
+         * @description 与「导入」完全相同的解析、校验与引用检查，然后回滚：返回将导入的行数与前 20 行，或逐行错误。
+         */
+        post: operations["import_preview_api_v1_hazard_sources_import_preview_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1436,6 +1536,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/hazardous-processes/import/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 导入危险工艺前检查 (不写入)
+         * @description 与「导入」完全相同的解析、校验与引用检查，然后回滚：返回将导入的行数与前 20 行，或逐行错误。
+         */
+        post: operations["import_preview_api_v1_hazardous_processes_import_preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/hazardous-processes/{record_id}": {
         parameters: {
             query?: never;
@@ -1630,6 +1750,26 @@ export interface paths {
         get: operations["import_template_api_v1_people_import_template_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/people/import/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 导入人员前检查 (不写入)
+         * @description 与「导入」完全相同的解析、校验与引用检查，然后回滚：返回将导入的行数与前 20 行，或逐行错误。
+         */
+        post: operations["import_preview_api_v1_people_import_preview_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1856,6 +1996,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/training/records/import/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 导入培训记录前检查 (不写入)
+         * @description 与「导入」完全相同的解析、校验与引用检查，然后回滚：返回将导入的行数与前 20 行，或逐行错误。
+         */
+        post: operations["import_preview_api_v1_training_records_import_preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/training/records/{record_id}": {
         parameters: {
             query?: never;
@@ -1977,6 +2137,46 @@ export interface components {
             name: string;
             /** Title */
             title: string;
+        };
+        /** Body_import_preview_api_v1_certificates_import_preview_post */
+        Body_import_preview_api_v1_certificates_import_preview_post: {
+            /** File */
+            file: string;
+        };
+        /** Body_import_preview_api_v1_chemicals_import_preview_post */
+        Body_import_preview_api_v1_chemicals_import_preview_post: {
+            /** File */
+            file: string;
+        };
+        /** Body_import_preview_api_v1_contractors_import_preview_post */
+        Body_import_preview_api_v1_contractors_import_preview_post: {
+            /** File */
+            file: string;
+        };
+        /** Body_import_preview_api_v1_equipment_import_preview_post */
+        Body_import_preview_api_v1_equipment_import_preview_post: {
+            /** File */
+            file: string;
+        };
+        /** Body_import_preview_api_v1_hazard_sources_import_preview_post */
+        Body_import_preview_api_v1_hazard_sources_import_preview_post: {
+            /** File */
+            file: string;
+        };
+        /** Body_import_preview_api_v1_hazardous_processes_import_preview_post */
+        Body_import_preview_api_v1_hazardous_processes_import_preview_post: {
+            /** File */
+            file: string;
+        };
+        /** Body_import_preview_api_v1_people_import_preview_post */
+        Body_import_preview_api_v1_people_import_preview_post: {
+            /** File */
+            file: string;
+        };
+        /** Body_import_preview_api_v1_training_records_import_preview_post */
+        Body_import_preview_api_v1_training_records_import_preview_post: {
+            /** File */
+            file: string;
         };
         /** Body_import_records_api_v1_certificates_import_post */
         Body_import_records_api_v1_certificates_import_post: {
@@ -2908,6 +3108,12 @@ export interface components {
          */
         DutyState: "done" | "due" | "overdue";
         /**
+         * Education
+         * @description 学历, lowest first (compare with :func:`education_rank`).
+         * @enum {string}
+         */
+        Education: "初中及以下" | "高中/中专/技校" | "大专" | "本科" | "研究生";
+        /**
          * EquipmentCategory
          * @description 设备类别; safety valves and rupture discs are components with their own records.
          * @enum {string}
@@ -3165,6 +3371,23 @@ export interface components {
             status?: components["schemas"]["EquipmentStatus"] | null;
         };
         /**
+         * ErrorRead
+         * @description The body of every error answer of the API.
+         */
+        ErrorRead: {
+            /**
+             * Detail
+             * @description 错误说明 / what went wrong, for a person
+             */
+            detail: string;
+            /**
+             * Errors
+             * @description 422: one entry per refused input
+             * @default null
+             */
+            errors: components["schemas"]["FieldErrorRead"][] | null;
+        };
+        /**
          * EvaluationIn
          * @description Scores 0–100 per criterion (keys of ``registers.contractors.evaluation.CRITERIA``).
          */
@@ -3210,6 +3433,28 @@ export interface components {
             total: number;
             /** Vetoed */
             vetoed: string | null;
+        };
+        /**
+         * FieldErrorRead
+         * @description One refused input: where (``body.name``, ``query.page``, ``path.record_id``) and why.
+         */
+        FieldErrorRead: {
+            /**
+             * Field
+             * @description 参数位置与名称 / where: body.<name>, query.<name>, path.<name>
+             */
+            field: string;
+            /**
+             * Message
+             * @description 错误说明 / what is wrong, for a person
+             */
+            message: string;
+            /**
+             * Type
+             * @description 错误类别 / machine-readable kind, e.g. missing
+             * @default null
+             */
+            type: string | null;
         };
         /**
          * FormSchemaRead
@@ -3264,11 +3509,6 @@ export interface components {
             update: {
                 [key: string]: unknown;
             };
-        };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
         };
         /**
          * HazardSourceCreate
@@ -3533,6 +3773,16 @@ export interface components {
             safety_controls?: string | null;
         };
         /**
+         * ImportColumnRead
+         * @description A column of the import (a field of the register and its header in the template).
+         */
+        ImportColumnRead: {
+            /** Field */
+            field: string;
+            /** Label */
+            label: string;
+        };
+        /**
          * ImportErrorRead
          * @description One import problem: spreadsheet row (header = 1), column as headed in the file, message.
          */
@@ -3545,6 +3795,58 @@ export interface components {
             message: string;
             /** Row */
             row: number;
+        };
+        /**
+         * ImportFailedRead
+         * @description 422 of an Excel/CSV import: every row error at once, and nothing was written.
+         */
+        ImportFailedRead: {
+            /** Detail */
+            detail: string;
+            /** Errors */
+            errors: components["schemas"]["ImportErrorRead"][];
+            /**
+             * Imported
+             * @description 0: all rows or none
+             */
+            imported: number;
+            /**
+             * Rows
+             * @description 数据行数 / data rows in the file
+             */
+            rows: number;
+        };
+        /**
+         * ImportPreviewRead
+         * @description What importing the file would do: the rows it would write, or every row error.
+         *
+         *     ``ok`` false: ``errors`` lists them (row, column, message) and 确认导入 must not be offered.
+         *     ``sample`` holds the first rows as the register would store them (derived fields filled in).
+         */
+        ImportPreviewRead: {
+            /** Columns */
+            columns: components["schemas"]["ImportColumnRead"][];
+            /** Errors */
+            errors: components["schemas"]["ImportErrorRead"][];
+            /**
+             * Importable
+             * @description 将导入的行数
+             */
+            importable: number;
+            /** Ok */
+            ok: boolean;
+            /**
+             * Rows
+             * @description 文件中的数据行数
+             */
+            rows: number;
+            /**
+             * Sample
+             * @description 前 20 行将写入的数据
+             */
+            sample: {
+                [key: string]: unknown;
+            }[];
         };
         /**
          * ImportReportRead
@@ -3980,6 +4282,18 @@ export interface components {
              */
             category: components["schemas"]["PersonCategory"];
             /**
+             * Chem Technician
+             * @description 化工安全工种技师及以上
+             * @default false
+             */
+            chem_technician: boolean;
+            /**
+             * Chem Title
+             * @description 化工类中级及以上职称
+             * @default false
+             */
+            chem_title: boolean;
+            /**
              * Code
              * @description 人员编号 / 工号
              */
@@ -3994,6 +4308,8 @@ export interface components {
              * @description 部门 / 车间
              */
             department?: string | null;
+            /** @description 学历 */
+            education?: components["schemas"]["Education"] | null;
             /**
              * Employer
              * @description 所属单位
@@ -4010,6 +4326,12 @@ export interface components {
              * @description 入职 / 入场日期
              */
             hired_on?: string | null;
+            /**
+             * Key Manager
+             * @description 分管负责人 (主管生产、设备、技术、安全)
+             * @default false
+             */
+            key_manager: boolean;
             /**
              * Name
              * @description 姓名
@@ -4031,6 +4353,12 @@ export interface components {
              * @default false
              */
             principal: boolean;
+            /**
+             * Related Major
+             * @description 化学/化工/安全相关专业
+             * @default false
+             */
+            related_major: boolean;
             /**
              * Remarks
              * @description 备注
@@ -4058,6 +4386,10 @@ export interface components {
          */
         PersonRead: {
             category: components["schemas"]["PersonCategory"];
+            /** Chem Technician */
+            chem_technician: boolean;
+            /** Chem Title */
+            chem_title: boolean;
             /** Code */
             code: string;
             /** Contractor Id */
@@ -4075,6 +4407,7 @@ export interface components {
             deleted_by?: string | null;
             /** Department */
             department: string | null;
+            education: components["schemas"]["Education"] | null;
             /** Employer */
             employer: string | null;
             /** Full Time Safety */
@@ -4083,6 +4416,8 @@ export interface components {
             hired_on: string | null;
             /** Id */
             id: number;
+            /** Key Manager */
+            key_manager: boolean;
             /** Name */
             name: string;
             /** Phone */
@@ -4091,6 +4426,8 @@ export interface components {
             position: string | null;
             /** Principal */
             principal: boolean;
+            /** Related Major */
+            related_major: boolean;
             /** Remarks */
             remarks: string | null;
             /** Special Operation */
@@ -4120,18 +4457,25 @@ export interface components {
          */
         PersonUpdate: {
             category?: components["schemas"]["PersonCategory"] | null;
+            /** Chem Technician */
+            chem_technician?: boolean | null;
+            /** Chem Title */
+            chem_title?: boolean | null;
             /** Code */
             code?: string | null;
             /** Contractor Id */
             contractor_id?: number | null;
             /** Department */
             department?: string | null;
+            education?: components["schemas"]["Education"] | null;
             /** Employer */
             employer?: string | null;
             /** Full Time Safety */
             full_time_safety?: boolean | null;
             /** Hired On */
             hired_on?: string | null;
+            /** Key Manager */
+            key_manager?: boolean | null;
             /** Name */
             name?: string | null;
             /** Phone */
@@ -4140,6 +4484,8 @@ export interface components {
             position?: string | null;
             /** Principal */
             principal?: boolean | null;
+            /** Related Major */
+            related_major?: boolean | null;
             /** Remarks */
             remarks?: string | null;
             /** Special Operation */
@@ -4621,19 +4967,6 @@ export interface components {
          * @enum {string}
          */
         UnitKind: "storage" | "production";
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-        };
         /**
          * VersionRead
          * @description One entry of a record's history: who changed what, when (``changes``: {field: [old, new]}).
@@ -4880,13 +5213,31 @@ export interface operations {
                     "application/json": components["schemas"]["PageRead_CertificateRead_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -4913,13 +5264,49 @@ export interface operations {
                     "application/json": components["schemas"]["CertificateRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -4971,13 +5358,31 @@ export interface operations {
                     "text/csv": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -4998,6 +5403,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FormSchemaRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5024,12 +5447,50 @@ export interface operations {
                     "application/json": components["schemas"]["ImportReportRead"];
                 };
             };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description 文件有错误，未导入任何数据 / errors, nothing imported */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ImportFailedRead"] | components["schemas"]["ErrorRead"];
+                };
             };
         };
     };
@@ -5049,6 +5510,93 @@ export interface operations {
                 };
                 content: {
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    import_preview_api_v1_certificates_import_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_preview_api_v1_certificates_import_preview_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPreviewRead"];
+                };
+            };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5074,13 +5622,40 @@ export interface operations {
                     "application/json": components["schemas"]["CertificateRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5106,13 +5681,49 @@ export interface operations {
                     "application/json": components["schemas"]["CertificateRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5145,13 +5756,58 @@ export interface operations {
                     "application/json": components["schemas"]["CertificateRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5177,13 +5833,49 @@ export interface operations {
                     "application/json": components["schemas"]["CertificateRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5209,13 +5901,40 @@ export interface operations {
                     "application/json": components["schemas"]["registers__framework__schemas__AttachmentRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5245,27 +5964,76 @@ export interface operations {
                     "application/json": components["schemas"]["registers__framework__schemas__AttachmentRead"];
                 };
             };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description 文件过大 / file too large */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
             };
             /** @description 文件类型不允许（按内容识别）/ file type not allowed (sniffed from the bytes) */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
             };
-            /** @description Validation Error */
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5289,16 +6057,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": unknown;
+                    "*/*": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5324,13 +6119,40 @@ export interface operations {
                     "application/json": components["schemas"]["VersionRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5356,13 +6178,49 @@ export interface operations {
                     "application/json": components["schemas"]["CertificateRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5411,13 +6269,31 @@ export interface operations {
                     "application/json": components["schemas"]["PageRead_ChemicalRead_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5444,13 +6320,49 @@ export interface operations {
                     "application/json": components["schemas"]["ChemicalRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5498,13 +6410,31 @@ export interface operations {
                     "text/csv": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5525,6 +6455,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FormSchemaRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5551,12 +6499,50 @@ export interface operations {
                     "application/json": components["schemas"]["ImportReportRead"];
                 };
             };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description 文件有错误，未导入任何数据 / errors, nothing imported */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ImportFailedRead"] | components["schemas"]["ErrorRead"];
+                };
             };
         };
     };
@@ -5576,6 +6562,93 @@ export interface operations {
                 };
                 content: {
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    import_preview_api_v1_chemicals_import_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_preview_api_v1_chemicals_import_preview_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPreviewRead"];
+                };
+            };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5601,13 +6674,40 @@ export interface operations {
                     "application/json": components["schemas"]["ChemicalRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5633,13 +6733,49 @@ export interface operations {
                     "application/json": components["schemas"]["ChemicalRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5672,13 +6808,58 @@ export interface operations {
                     "application/json": components["schemas"]["ChemicalRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5704,13 +6885,40 @@ export interface operations {
                     "application/json": components["schemas"]["registers__framework__schemas__AttachmentRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5740,27 +6948,76 @@ export interface operations {
                     "application/json": components["schemas"]["registers__framework__schemas__AttachmentRead"];
                 };
             };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description 文件过大 / file too large */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
             };
             /** @description 文件类型不允许（按内容识别）/ file type not allowed (sniffed from the bytes) */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
             };
-            /** @description Validation Error */
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5784,16 +7041,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": unknown;
+                    "*/*": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5819,13 +7103,40 @@ export interface operations {
                     "application/json": components["schemas"]["VersionRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5851,13 +7162,49 @@ export interface operations {
                     "application/json": components["schemas"]["ChemicalRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5900,13 +7247,31 @@ export interface operations {
                     "application/json": components["schemas"]["PageRead_ContractorRead_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5933,13 +7298,49 @@ export interface operations {
                     "application/json": components["schemas"]["ContractorRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -5981,13 +7382,31 @@ export interface operations {
                     "text/csv": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6008,6 +7427,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FormSchemaRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6034,12 +7471,50 @@ export interface operations {
                     "application/json": components["schemas"]["ImportReportRead"];
                 };
             };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description 文件有错误，未导入任何数据 / errors, nothing imported */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ImportFailedRead"] | components["schemas"]["ErrorRead"];
+                };
             };
         };
     };
@@ -6059,6 +7534,93 @@ export interface operations {
                 };
                 content: {
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    import_preview_api_v1_contractors_import_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_preview_api_v1_contractors_import_preview_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPreviewRead"];
+                };
+            };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6084,13 +7646,40 @@ export interface operations {
                     "application/json": components["schemas"]["ContractorRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6116,13 +7705,49 @@ export interface operations {
                     "application/json": components["schemas"]["ContractorRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6155,13 +7780,58 @@ export interface operations {
                     "application/json": components["schemas"]["ContractorRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6191,13 +7861,58 @@ export interface operations {
                     "application/json": components["schemas"]["ContractorRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6223,13 +7938,40 @@ export interface operations {
                     "application/json": components["schemas"]["registers__framework__schemas__AttachmentRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6259,27 +8001,76 @@ export interface operations {
                     "application/json": components["schemas"]["registers__framework__schemas__AttachmentRead"];
                 };
             };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description 文件过大 / file too large */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
             };
             /** @description 文件类型不允许（按内容识别）/ file type not allowed (sniffed from the bytes) */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
             };
-            /** @description Validation Error */
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6303,16 +8094,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": unknown;
+                    "*/*": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6342,13 +8160,58 @@ export interface operations {
                     "application/json": components["schemas"]["ContractorRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6374,13 +8237,49 @@ export interface operations {
                     "application/json": components["schemas"]["ContractorRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6410,13 +8309,58 @@ export interface operations {
                     "application/json": components["schemas"]["EvaluationRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6442,13 +8386,49 @@ export interface operations {
                     "application/json": components["schemas"]["ContractorRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6474,13 +8454,40 @@ export interface operations {
                     "application/json": components["schemas"]["ContractorFileRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6506,13 +8513,40 @@ export interface operations {
                     "application/json": components["schemas"]["VersionRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6542,13 +8576,58 @@ export interface operations {
                     "application/json": components["schemas"]["ContractorRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6577,13 +8656,40 @@ export interface operations {
                     "application/json": components["schemas"]["PermitCheckRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6609,13 +8715,49 @@ export interface operations {
                     "application/json": components["schemas"]["ContractorRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6645,13 +8787,58 @@ export interface operations {
                     "application/json": components["schemas"]["ContractorRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6681,13 +8868,58 @@ export interface operations {
                     "application/json": components["schemas"]["ContractorRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6713,13 +8945,49 @@ export interface operations {
                     "application/json": components["schemas"]["ContractorRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6784,13 +9052,31 @@ export interface operations {
                     "application/json": components["schemas"]["PageRead_EquipmentRead_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6817,13 +9103,49 @@ export interface operations {
                     "application/json": components["schemas"]["EquipmentRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6887,13 +9209,31 @@ export interface operations {
                     "text/csv": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6919,13 +9259,40 @@ export interface operations {
                     "application/json": components["schemas"]["EquipmentFile"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6946,6 +9313,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FormSchemaRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -6972,12 +9357,50 @@ export interface operations {
                     "application/json": components["schemas"]["ImportReportRead"];
                 };
             };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description 文件有错误，未导入任何数据 / errors, nothing imported */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ImportFailedRead"] | components["schemas"]["ErrorRead"];
+                };
             };
         };
     };
@@ -6997,6 +9420,93 @@ export interface operations {
                 };
                 content: {
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    import_preview_api_v1_equipment_import_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_preview_api_v1_equipment_import_preview_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPreviewRead"];
+                };
+            };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7022,13 +9532,31 @@ export interface operations {
                     "application/json": components["schemas"]["ReminderRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7054,13 +9582,31 @@ export interface operations {
                     "application/json": components["schemas"]["TreeNode"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7086,13 +9632,40 @@ export interface operations {
                     "application/json": components["schemas"]["EquipmentRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7118,13 +9691,49 @@ export interface operations {
                     "application/json": components["schemas"]["EquipmentRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7157,13 +9766,58 @@ export interface operations {
                     "application/json": components["schemas"]["EquipmentRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7189,13 +9843,40 @@ export interface operations {
                     "application/json": components["schemas"]["registers__framework__schemas__AttachmentRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7225,27 +9906,76 @@ export interface operations {
                     "application/json": components["schemas"]["registers__framework__schemas__AttachmentRead"];
                 };
             };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description 文件过大 / file too large */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
             };
             /** @description 文件类型不允许（按内容识别）/ file type not allowed (sniffed from the bytes) */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
             };
-            /** @description Validation Error */
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7269,16 +9999,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": unknown;
+                    "*/*": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7304,13 +10061,40 @@ export interface operations {
                     "application/json": components["schemas"]["VersionRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7336,13 +10120,49 @@ export interface operations {
                     "application/json": components["schemas"]["EquipmentRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7399,13 +10219,31 @@ export interface operations {
                     "application/json": components["schemas"]["PageRead_HazardSourceRead_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7432,13 +10270,49 @@ export interface operations {
                     "application/json": components["schemas"]["HazardSourceRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7468,13 +10342,31 @@ export interface operations {
                     "application/json": components["schemas"]["DutyCheckRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7530,13 +10422,31 @@ export interface operations {
                     "text/csv": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7557,6 +10467,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FormSchemaRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7583,12 +10511,50 @@ export interface operations {
                     "application/json": components["schemas"]["ImportReportRead"];
                 };
             };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description 文件有错误，未导入任何数据 / errors, nothing imported */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ImportFailedRead"] | components["schemas"]["ErrorRead"];
+                };
             };
         };
     };
@@ -7610,6 +10576,93 @@ export interface operations {
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
                 };
             };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    import_preview_api_v1_hazard_sources_import_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_preview_api_v1_hazard_sources_import_preview_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPreviewRead"];
+                };
+            };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
         };
     };
     list_periodic_reports_api_v1_hazard_sources_periodic_reports_get: {
@@ -7628,6 +10681,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PeriodicReportRead"][];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7653,13 +10724,40 @@ export interface operations {
                     "application/json": components["schemas"]["PeriodicReportDetailRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7685,13 +10783,40 @@ export interface operations {
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7719,13 +10844,31 @@ export interface operations {
                     "application/json": components["schemas"]["ReportRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7753,13 +10896,31 @@ export interface operations {
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7785,13 +10946,40 @@ export interface operations {
                     "application/json": components["schemas"]["HazardSourceRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7817,13 +11005,49 @@ export interface operations {
                     "application/json": components["schemas"]["HazardSourceRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7856,13 +11080,58 @@ export interface operations {
                     "application/json": components["schemas"]["HazardSourceRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7888,13 +11157,40 @@ export interface operations {
                     "application/json": components["schemas"]["registers__framework__schemas__AttachmentRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7924,27 +11220,76 @@ export interface operations {
                     "application/json": components["schemas"]["registers__framework__schemas__AttachmentRead"];
                 };
             };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description 文件过大 / file too large */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
             };
             /** @description 文件类型不允许（按内容识别）/ file type not allowed (sniffed from the bytes) */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
             };
-            /** @description Validation Error */
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -7968,16 +11313,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": unknown;
+                    "*/*": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8003,13 +11375,40 @@ export interface operations {
                     "application/json": components["schemas"]["VersionRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8034,13 +11433,40 @@ export interface operations {
                     "application/json": components["schemas"]["MsdsLinkRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8066,13 +11492,49 @@ export interface operations {
                     "application/json": components["schemas"]["HazardSourceRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8109,13 +11571,31 @@ export interface operations {
                     "application/json": components["schemas"]["PageRead_HazardousProcessRead_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8142,13 +11622,49 @@ export interface operations {
                     "application/json": components["schemas"]["HazardousProcessRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8184,13 +11700,31 @@ export interface operations {
                     "text/csv": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8211,6 +11745,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FormSchemaRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8237,12 +11789,50 @@ export interface operations {
                     "application/json": components["schemas"]["ImportReportRead"];
                 };
             };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description 文件有错误，未导入任何数据 / errors, nothing imported */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ImportFailedRead"] | components["schemas"]["ErrorRead"];
+                };
             };
         };
     };
@@ -8262,6 +11852,93 @@ export interface operations {
                 };
                 content: {
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    import_preview_api_v1_hazardous_processes_import_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_preview_api_v1_hazardous_processes_import_preview_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPreviewRead"];
+                };
+            };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8287,13 +11964,40 @@ export interface operations {
                     "application/json": components["schemas"]["HazardousProcessRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8319,13 +12023,49 @@ export interface operations {
                     "application/json": components["schemas"]["HazardousProcessRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8358,13 +12098,58 @@ export interface operations {
                     "application/json": components["schemas"]["HazardousProcessRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8390,13 +12175,40 @@ export interface operations {
                     "application/json": components["schemas"]["registers__framework__schemas__AttachmentRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8426,27 +12238,76 @@ export interface operations {
                     "application/json": components["schemas"]["registers__framework__schemas__AttachmentRead"];
                 };
             };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description 文件过大 / file too large */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
             };
             /** @description 文件类型不允许（按内容识别）/ file type not allowed (sniffed from the bytes) */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
             };
-            /** @description Validation Error */
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8470,16 +12331,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": unknown;
+                    "*/*": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8505,13 +12393,40 @@ export interface operations {
                     "application/json": components["schemas"]["VersionRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8537,13 +12452,49 @@ export interface operations {
                     "application/json": components["schemas"]["HazardousProcessRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8576,6 +12527,10 @@ export interface operations {
                 full_time_safety?: boolean | null;
                 /** @description 主要负责人 等于 */
                 principal?: boolean | null;
+                /** @description 分管负责人 等于 */
+                key_manager?: boolean | null;
+                /** @description 学历 等于 */
+                education?: string | null;
                 /** @description 特种作业类别 等于 */
                 special_operation?: string | null;
                 /** @description 入职日期 等于 */
@@ -8606,13 +12561,31 @@ export interface operations {
                     "application/json": components["schemas"]["PageRead_PersonRead_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8639,13 +12612,49 @@ export interface operations {
                     "application/json": components["schemas"]["PersonRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8675,13 +12684,31 @@ export interface operations {
                     "application/json": components["schemas"]["ComplianceRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8712,6 +12739,10 @@ export interface operations {
                 full_time_safety?: boolean | null;
                 /** @description 主要负责人 等于 */
                 principal?: boolean | null;
+                /** @description 分管负责人 等于 */
+                key_manager?: boolean | null;
+                /** @description 学历 等于 */
+                education?: string | null;
                 /** @description 特种作业类别 等于 */
                 special_operation?: string | null;
                 /** @description 入职日期 等于 */
@@ -8743,13 +12774,31 @@ export interface operations {
                     "text/csv": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8770,6 +12819,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FormSchemaRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8796,12 +12863,50 @@ export interface operations {
                     "application/json": components["schemas"]["ImportReportRead"];
                 };
             };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description 文件有错误，未导入任何数据 / errors, nothing imported */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ImportFailedRead"] | components["schemas"]["ErrorRead"];
+                };
             };
         };
     };
@@ -8821,6 +12926,93 @@ export interface operations {
                 };
                 content: {
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    import_preview_api_v1_people_import_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_preview_api_v1_people_import_preview_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPreviewRead"];
+                };
+            };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8846,13 +13038,40 @@ export interface operations {
                     "application/json": components["schemas"]["PersonRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8878,13 +13097,49 @@ export interface operations {
                     "application/json": components["schemas"]["PersonRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8917,13 +13172,58 @@ export interface operations {
                     "application/json": components["schemas"]["PersonRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8949,13 +13249,40 @@ export interface operations {
                     "application/json": components["schemas"]["registers__framework__schemas__AttachmentRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -8985,27 +13312,76 @@ export interface operations {
                     "application/json": components["schemas"]["registers__framework__schemas__AttachmentRead"];
                 };
             };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description 文件过大 / file too large */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
             };
             /** @description 文件类型不允许（按内容识别）/ file type not allowed (sniffed from the bytes) */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
             };
-            /** @description Validation Error */
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9029,16 +13405,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": unknown;
+                    "*/*": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9064,13 +13467,40 @@ export interface operations {
                     "application/json": components["schemas"]["PersonCertificateRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9096,13 +13526,40 @@ export interface operations {
                     "application/json": components["schemas"]["RosterLineRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9128,13 +13585,40 @@ export interface operations {
                     "application/json": components["schemas"]["VersionRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9160,13 +13644,49 @@ export interface operations {
                     "application/json": components["schemas"]["PersonRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9221,13 +13741,31 @@ export interface operations {
                     "application/json": components["schemas"]["PageRead_RecordRead_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9254,13 +13792,49 @@ export interface operations {
                     "application/json": components["schemas"]["RecordRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9314,13 +13888,31 @@ export interface operations {
                     "text/csv": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9341,6 +13933,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FormSchemaRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9367,12 +13977,50 @@ export interface operations {
                     "application/json": components["schemas"]["ImportReportRead"];
                 };
             };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description 文件有错误，未导入任何数据 / errors, nothing imported */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ImportFailedRead"] | components["schemas"]["ErrorRead"];
+                };
             };
         };
     };
@@ -9392,6 +14040,93 @@ export interface operations {
                 };
                 content: {
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    import_preview_api_v1_training_records_import_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_preview_api_v1_training_records_import_preview_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPreviewRead"];
+                };
+            };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9417,13 +14152,40 @@ export interface operations {
                     "application/json": components["schemas"]["RecordRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9449,13 +14211,49 @@ export interface operations {
                     "application/json": components["schemas"]["RecordRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9488,13 +14286,58 @@ export interface operations {
                     "application/json": components["schemas"]["RecordRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9520,13 +14363,40 @@ export interface operations {
                     "application/json": components["schemas"]["registers__framework__schemas__AttachmentRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9556,27 +14426,76 @@ export interface operations {
                     "application/json": components["schemas"]["registers__framework__schemas__AttachmentRead"];
                 };
             };
+            /** @description 请求体无法解析 / the body cannot be parsed (not JSON, a broken multipart form) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description 文件过大 / file too large */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
             };
             /** @description 文件类型不允许（按内容识别）/ file type not allowed (sniffed from the bytes) */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
             };
-            /** @description Validation Error */
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9600,16 +14519,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": unknown;
+                    "*/*": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9635,13 +14581,40 @@ export interface operations {
                     "application/json": components["schemas"]["VersionRead"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9667,13 +14640,49 @@ export interface operations {
                     "application/json": components["schemas"]["PersonCertificateRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };
@@ -9699,13 +14708,49 @@ export interface operations {
                     "application/json": components["schemas"]["RecordRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未登录，或令牌无效、过期、已注销 / not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 无此权限，或须先修改密码、绑定动态口令 / no grant, or a password change or second factor comes first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 记录不存在 / no such record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 与当前状态或已有记录冲突 / conflicts with the current state or a record */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description 请求参数无效，errors 逐项说明 / invalid input, one entry per field in errors */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorRead"];
                 };
             };
         };

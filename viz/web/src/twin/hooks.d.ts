@@ -20,6 +20,8 @@ interface SafeTwinTestHooks {
   frameCount(): number
   /** Draw calls of the last frame. */
   drawCalls(): number
+  /** Where the frame time goes, the dynamic-resolution scale and the drawing-buffer size. */
+  frameStats(): import('./viewer').FrameStats | null
   /** Replace the people markers (benchmarks drive 500 moving people through this). */
   setPeople(list: Array<{ person_id: string; tag_id: string; x: number; y: number; z?: number }>): void
   /** Camera presets: area ids with names. */
@@ -37,7 +39,21 @@ interface SafeTwinTestHooks {
   /** Points of a tag's sparkline in the equipment panel (0 when none). */
   sparkPoints(tag: string): number
   /** The time scrubber: live or replay, its window and the instant shown. */
-  replayState(): { mode: 'live' | 'replay'; start: number | null; end: number | null; at: number | null; alarmed: string[] }
+  replayState(): {
+    mode: 'live' | 'replay'
+    start: number | null
+    end: number | null
+    at: number | null
+    alarmed: string[]
+    /** People markers from the stored positions at the instant (null: live, or no positions to show). */
+    people: number | null
+    /** People with an alarm at the instant. */
+    peopleAlarmed: string[]
+    /** Alarms of other source kinds at the instant, as 'kind:source_id'. */
+    sourceAlarms: string[]
+  }
+  /** A person marker: where it is going (plant x, y) and its colour ('#rrggbb'); null when not drawn. */
+  person(id: string): { x: number; y: number; color: string } | null
   /** Move the scrubber to an instant (epoch ms) of the loaded window. */
   replaySeek(ms: number): void
 }

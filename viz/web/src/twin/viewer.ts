@@ -74,6 +74,13 @@ export interface CameraInfo {
   position: THREE.Vector3
 }
 
+// a standing figure about 1.8 m tall, drawn 1.6x so a person is visible from the control-room view
+const PERSON_FINE = new THREE.CapsuleGeometry(0.45, 1.1, 4, 10).translate(0, 1.0, 0).scale(1.6, 1.6, 1.6)
+const PERSON_COARSE = new THREE.CapsuleGeometry(0.45, 1.1, 1, 5).translate(0, 1.0, 0).scale(1.6, 1.6, 1.6)
+
+/** Colour of a person marker (alarmed people are ALARM_COLOR). */
+const PERSON_COLOR = new THREE.Color('#ff7a00')
+
 /** Colour of a camera icon: idle, and with an event in the last minutes. */
 export const CAMERA_COLORS = { idle: '#4c5566', event: '#f5871f' } as const
 
@@ -109,6 +116,15 @@ interface Batch {
   coarseSlots: number[]
 }
 
+/** Many copies of a small fixture (locator anchors, camera housings): drawn only where they are big enough to see. */
+interface SmallBatch {
+  mesh: THREE.InstancedMesh
+  matrices: THREE.Matrix4[]
+  centres: THREE.Vector3[]
+  /** Largest extent of one copy (m). */
+  size: number
+}
+
 interface EquipmentNode {
   extras: EquipmentExtras
   batch: Batch
@@ -132,7 +148,36 @@ const MAX_PEOPLE_LABELS = 25
 const MAX_STATIC_LABELS = 30
 const LABEL_REFRESH_MS = 200
 const HOVER_THROTTLE_MS = 60
+/** Small fixtures narrower than this many CSS pixels on screen are not drawn (small-feature culling). */
+const SMALL_MIN_PIXELS = 2
 const PEOPLE_EASE_MS = 1000
+// dynamic resolution: aim at 30 fps, shrink below 28, grow back above 50, never under half size
+const DRS_TARGET_FPS = 30
+const DRS_LOW_FPS = 28
+const DRS_HIGH_FPS = 50
+const DRS_MIN_SCALE = 0.5
+const DRS_WINDOW_MS = 500
+
+/** Where a frame's time goes; the page shows the scale and the benchmark records all of it. */
+export interface FrameStats {
+  fps: number
+  frameMs: number
+  /** JS before drawing: people, labels choice, controls. */
+  updateMs: number
+  /** renderer.render: JS side of the draw (WebGL commands are executed later, off the main thread). */
+  renderMs: number
+  /** CSS label placement. */
+  labelsMs: number
+  /** Hover picking (a ray against the instances), per pointer move. */
+  pickMs: number
+  /** Pixels drawn per CSS pixel each way (dynamic resolution). */
+  scale: number
+  /** Drawing-buffer size in pixels. */
+  buffer: [number, number]
+  calls: number
+  triangles: number
+  antialias: boolean
+}
 
 function hex(color: THREE.Color): string {
   return `#${color.getHexString()}`
@@ -178,6 +223,7 @@ export class TwinViewer {
   private controls: OrbitControls | null = null
   private readonly equipment = new Map<string, EquipmentNode>()
   private readonly batches: Batch[] = []
+  private readonly smalls: SmallBatch[] = []
   private readonly resize = new ResizeObserver(() => this.fit())
   private readonly raycaster = new THREE.Raycaster()
   private frame = 0
@@ -215,6 +261,7 @@ export class TwinViewer {
   private readonly peopleData = new Map<string, PersonMarker>()
   private readonly peopleLabels: CSS2DObject[] = []
   private peopleLabelled: number[] = [] // person index per shown label
+  private peopleAlarmed: ReadonlySet<string> = new Set()
   // cameras
   cameras: CameraInfo[] = []
   private readonly cameraSprites = new Map<string, THREE.Sprite>()
@@ -227,7 +274,12 @@ export class TwinViewer {
   private frames = 0
   private fpsWindow = { t0: 0, frames: 0 }
   private scale = 1
+  private readonly stats = { fps: 0, frameMs: 0, updateMs: 0, renderMs: 0, labelsMs: 0, pickMs: 0, last: 0 }
+  private readonly labelCamera = new THREE.Matrix4()
+  private labelsDirty = true
   private readonly dummy = new THREE.Object3D()
+  private readonly scratch = new THREE.Vector3()
+  private readonly alarmColor = new THREE.Color(ALARM_COLOR)
   loaded = false
   webgl = false
   software = false
@@ -292,6 +344,7 @@ export class TwinViewer {
     const staticLabels: StaticLabel[] = []
     const lods = new Map<string, THREE.BufferGeometry>()
     const cameras: CameraInfo[] = []
+    const fixtures = new Map<string, THREE.Mesh[]>()
     root.traverse((obj) => {
       const mesh = obj as THREE.Mesh
       if (!mesh.isMesh) return
@@ -311,6 +364,12 @@ export class TwinViewer {
       if (data.role === 'camera' && typeof data.camera_id === 'string') {
         const position = new THREE.Vector3().setFromMatrixPosition(mesh.matrixWorld)
         cameras.push({ id: data.camera_id, name: String(data.name ?? data.camera_id), zone: (data.zone as string | null) ?? null, position })
+      }
+      if (data.role === 'camera' || data.role === 'anchor') {
+        // hundreds of identical small fixtures: instanced, and left out where they would be a speck
+        const key = `${mesh.geometry.uuid}|${(mesh.material as THREE.Material).uuid}`
+        fixtures.set(key, [...(fixtures.get(key) ?? []), mesh])
+        return
       }
       if (data.role === 'area' && typeof data.name === 'string' && data.kind !== 'road') {
         areas.push({ id: String(data.area_id), name: data.name, box })
@@ -339,6 +398,7 @@ export class TwinViewer {
     }
     performance.mark('twin:static-merged')
     for (const meshes of shapes.values()) this.addBatch(meshes, lods.get(String(meshes[0].userData.shape)) ?? null)
+    for (const meshes of fixtures.values()) this.addSmallBatch(meshes)
     this.areas = areas.sort((a, b) => a.name.localeCompare(b.name, 'zh-CN'))
     this.staticLabels = staticLabels
     this.buildHalo()
@@ -396,6 +456,40 @@ export class TwinViewer {
     this.layoutBatch(batch)
   }
 
+  private addSmallBatch(meshes: THREE.Mesh[]): void {
+    const first = meshes[0]
+    const mesh = new THREE.InstancedMesh(first.geometry, this.shade(first.material as THREE.Material), meshes.length)
+    mesh.name = `fixture-${String(first.userData.role)}`
+    mesh.frustumCulled = false
+    first.geometry.computeBoundingBox()
+    const box = first.geometry.boundingBox ?? new THREE.Box3()
+    const extent = box.getSize(new THREE.Vector3())
+    const small: SmallBatch = {
+      mesh,
+      matrices: meshes.map((m) => m.matrixWorld.clone()),
+      centres: meshes.map((m) => box.getCenter(new THREE.Vector3()).applyMatrix4(m.matrixWorld)),
+      size: Math.max(extent.x, extent.y, extent.z),
+    }
+    this.smalls.push(small)
+    this.scene.add(mesh)
+    this.layoutSmall(small)
+  }
+
+  /** Keep the copies that are at least SMALL_MIN_PIXELS wide from where the camera is. */
+  private layoutSmall(small: SmallBatch): void {
+    const pixelAngle = THREE.MathUtils.degToRad(this.camera.fov) / Math.max(1, this.host.clientHeight)
+    const cutoff = small.size / (SMALL_MIN_PIXELS * pixelAngle)
+    const cam = this.camera.position
+    let n = 0
+    for (let i = 0; i < small.matrices.length; i++) {
+      if (small.centres[i].distanceTo(cam) > cutoff) continue
+      small.mesh.setMatrixAt(n++, small.matrices[i])
+    }
+    small.mesh.count = n
+    small.mesh.visible = n > 0
+    small.mesh.instanceMatrix.needsUpdate = true
+  }
+
   /**
    * A copy of a GLB material to draw with. In software WebGL every pixel of a PBR shader costs
    * CPU, so there it becomes a Lambert material of the same colour (diffuse light only).
@@ -433,6 +527,7 @@ export class TwinViewer {
         if (node) mesh.setColorAt(k, node.color)
       })
       mesh.count = slots.length
+      mesh.visible = slots.length > 0 // an empty batch costs no draw set-up
       mesh.instanceMatrix.needsUpdate = true
       if (mesh.instanceColor) mesh.instanceColor.needsUpdate = true
     }
@@ -449,6 +544,7 @@ export class TwinViewer {
     const ring = new THREE.RingGeometry(0.62, 0.78, 40).rotateX(-Math.PI / 2)
     this.halo = new THREE.InstancedMesh(ring, this.haloMaterial, Math.max(1, this.equipment.size))
     this.halo.count = 0
+    this.halo.visible = false
     this.halo.frustumCulled = false
     this.halo.renderOrder = 2
     this.scene.add(this.halo)
@@ -654,6 +750,7 @@ export class TwinViewer {
       halo.setMatrixAt(n++, this.dummy.matrix)
     }
     halo.count = n
+    halo.visible = n > 0
     halo.instanceMatrix.needsUpdate = true
   }
 
@@ -690,8 +787,36 @@ export class TwinViewer {
     this.peopleFrom = from
     this.peopleTo = to
     this.peopleT0 = now
-    if (this.people) this.people.count = n
+    if (this.people) {
+      this.people.count = n
+      this.people.visible = n > 0
+    }
+    this.colourPeople()
     this.lastLabels = 0 // names follow the new list
+  }
+
+  /** People with an alarm (man down, forbidden zone ...) are drawn in the alarm colour. */
+  setPeopleAlarmed(ids: ReadonlySet<string>): void {
+    this.peopleAlarmed = ids
+    this.colourPeople()
+  }
+
+  private colourPeople(): void {
+    const mesh = this.people
+    if (!mesh) return
+    const normal = PERSON_COLOR
+    const alarm = this.alarmColor
+    for (let i = 0; i < this.peopleIds.length; i++) mesh.setColorAt(i, this.peopleAlarmed.has(this.peopleIds[i]) ? alarm : normal)
+    if (mesh.instanceColor) mesh.instanceColor.needsUpdate = true
+  }
+
+  /** Colour of a person marker as '#rrggbb', '' when the person is not drawn. */
+  personColor(id: string): string {
+    const i = this.personIndex.get(id)
+    if (i === undefined || !this.people) return ''
+    const c = new THREE.Color()
+    this.people.getColorAt(i, c)
+    return hex(c)
   }
 
   private allocatePeople(capacity: number): void {
@@ -699,17 +824,24 @@ export class TwinViewer {
       this.scene.remove(this.people)
       this.people.dispose()
     }
-    // a standing figure about 1.8 m tall, drawn 1.6x so a person is visible from the control-room view
-    const body = new THREE.CapsuleGeometry(0.45, 1.1, 4, 10).translate(0, 1.0, 0).scale(1.6, 1.6, 1.6)
-    const mesh = new THREE.InstancedMesh(body, this.peopleMaterial, capacity)
+    const mesh = new THREE.InstancedMesh(this.peopleShape(), this.peopleMaterial, capacity)
     mesh.name = 'people'
     mesh.count = 0
     mesh.frustumCulled = false
-    const color = new THREE.Color('#ff7a00')
-    for (let i = 0; i < capacity; i++) mesh.setColorAt(i, color)
+    for (let i = 0; i < capacity; i++) mesh.setColorAt(i, PERSON_COLOR)
     mesh.instanceMatrix.setUsage(THREE.DynamicDrawUsage)
     this.people = mesh
     this.scene.add(mesh)
+  }
+
+  /**
+   * The marker's shape for the current zoom (level of detail): a round figure close up, a
+   * five-sided one from the overview, where a person is a few pixels tall and 500 round
+   * figures would cost more triangles than the whole plant.
+   */
+  private peopleShape(): THREE.BufferGeometry {
+    const near = this.controls ? this.camera.position.distanceTo(this.controls.target) < this.detailRadius() * 1.5 : true
+    return near ? PERSON_FINE : PERSON_COARSE
   }
 
   private currentPeoplePositions(now: number): Map<string, [number, number, number]> {
@@ -726,11 +858,12 @@ export class TwinViewer {
     return out
   }
 
-  private updatePeople(now: number): void {
+  /** Glide the markers: one write of the instance matrix buffer per frame; true when they moved. */
+  private updatePeople(now: number): boolean {
     const mesh = this.people
-    if (!mesh || !this.peopleIds.length) return
+    if (!mesh || !this.peopleIds.length) return false
     const a = Math.min(1, (now - this.peopleT0) / PEOPLE_EASE_MS)
-    if (a >= 1 && mesh.userData.settled === this.peopleT0) return
+    if (a >= 1 && mesh.userData.settled === this.peopleT0) return false
     const m = mesh.instanceMatrix.array as Float32Array
     const from = this.peopleFrom
     const to = this.peopleTo
@@ -749,6 +882,7 @@ export class TwinViewer {
     mesh.instanceMatrix.needsUpdate = true
     mesh.userData.settled = a >= 1 ? this.peopleT0 : null
     this.placePeopleLabels(a)
+    return true
   }
 
   private personPosition(i: number, a: number, out: THREE.Vector3): THREE.Vector3 {
@@ -799,7 +933,7 @@ export class TwinViewer {
   }
 
   private placePeopleLabels(a: number): void {
-    const p = new THREE.Vector3()
+    const p = this.scratch
     this.peopleLabelled.forEach((i, k) => {
       const obj = this.peopleLabels[k]
       if (!obj || i >= this.peopleIds.length) return
@@ -969,6 +1103,7 @@ export class TwinViewer {
     if (now - this.lastHover < HOVER_THROTTLE_MS) return
     this.lastHover = now
     const pick = this.pickAt(ev.clientX, ev.clientY)
+    this.stats.pickMs += (performance.now() - now - this.stats.pickMs) * 0.2
     const rect = this.host.getBoundingClientRect()
     const same = pick?.kind === this.hovered?.kind && pick?.id === this.hovered?.id
     this.hovered = pick
@@ -999,13 +1134,17 @@ export class TwinViewer {
   }
 
   /** Give the label pool to the nearest items in view (plus alarmed, selected and hovered ones). */
-  private updateLabels(now: number): void {
-    if (!this.loaded) return
+  private updateLabels(now: number): boolean {
+    if (!this.loaded) return false
     const moved = !this.lastCamera.equals(this.camera.matrixWorld)
     const age = now - this.lastLabels
-    if (this.lastLabels !== 0 && (age < LABEL_REFRESH_MS || (!moved && age < 1000))) return
+    if (this.lastLabels !== 0 && (age < LABEL_REFRESH_MS || (!moved && age < 1000))) return false
     this.lastLabels = now
-    if (moved) for (const batch of this.batches) this.layoutBatch(batch)
+    if (moved) {
+      for (const batch of this.batches) this.layoutBatch(batch)
+      for (const small of this.smalls) this.layoutSmall(small)
+      if (this.people) this.people.geometry = this.peopleShape()
+    }
     this.lastCamera.copy(this.camera.matrixWorld)
     const frustum = new THREE.Frustum().setFromProjectionMatrix(
       new THREE.Matrix4().multiplyMatrices(this.camera.projectionMatrix, this.camera.matrixWorldInverse),
@@ -1066,6 +1205,7 @@ export class TwinViewer {
       obj.element.dataset.kind = l.kind
     })
     for (let i = statics.length; i < this.staticLabelPool.length; i++) this.staticLabelPool[i].visible = false
+    return true
   }
 
   /** Equipment ids that carry a label now (the level-of-detail pool). */
@@ -1099,38 +1239,83 @@ export class TwinViewer {
       this.controls.target.lerpVectors(f.fromTarget, f.toTarget, e)
       if (a >= 1) this.flight = null
     }
-    this.haloMaterial.opacity = 0.35 + 0.35 * (0.5 + 0.5 * Math.sin(now / 160))
-    this.updatePeople(now)
+    if (this.halo && this.halo.count) this.haloMaterial.opacity = 0.35 + 0.35 * (0.5 + 0.5 * Math.sin(now / 160))
+    const peopleMoved = this.updatePeople(now)
     this.controls?.update()
-    this.updateLabels(now)
+    const labelsChanged = this.updateLabels(now)
+    const t1 = performance.now()
     if (this.renderer) this.renderer.render(this.scene, this.camera)
-    this.labels?.render(this.scene, this.camera)
+    const t2 = performance.now()
+    // CSS labels move only when the camera, the people or the label set moved: no DOM writes otherwise
+    const cameraMoved = !this.labelCamera.equals(this.camera.matrixWorld)
+    if (this.labels && (cameraMoved || peopleMoved || labelsChanged || this.labelsDirty)) {
+      this.labels.render(this.scene, this.camera)
+      this.labelCamera.copy(this.camera.matrixWorld)
+      this.labelsDirty = false
+    }
+    const t3 = performance.now()
     this.frames++
+    const st = this.stats
+    const k = 0.1 // exponential average over about ten frames
+    st.updateMs += (t1 - now - st.updateMs) * k
+    st.renderMs += (t2 - t1 - st.renderMs) * k
+    st.labelsMs += (t3 - t2 - st.labelsMs) * k
+    if (st.last) st.frameMs += (now - st.last - st.frameMs) * k
+    st.last = now
     this.adaptResolution(now)
   }
 
   /**
-   * Dynamic resolution: when frames take too long (software WebGL on a big screen), draw fewer
-   * pixels (down to half the CSS size, scaled up by the browser); when there is headroom, more.
+   * Dynamic resolution, as game engines do on a slow GPU: when frames come slower than the
+   * budget (software WebGL fills every pixel on the CPU), draw fewer pixels -- down to half
+   * the CSS size each way, scaled up by the browser -- and draw more again when there is
+   * headroom. Fill cost goes with the pixel count (scale squared), so the step is sized from
+   * the measured frame rate instead of creeping a quarter at a time. Looked at twice a second.
    */
   private adaptResolution(now: number): void {
     if (!this.renderer) return
     const w = this.fpsWindow
     if (!w.t0) w.t0 = now
     w.frames++
-    if (now - w.t0 < 1500) return
+    if (now - w.t0 < DRS_WINDOW_MS || w.frames < 4) return
     const fps = (w.frames * 1000) / (now - w.t0)
     w.t0 = now
     w.frames = 0
+    this.stats.fps = fps
     const base = this.software ? 1 : Math.min(window.devicePixelRatio, 2)
-    const min = this.software ? 0.5 : 1
     let next = this.scale
-    if (fps < 28 && this.scale > min) next = Math.max(min, this.scale - 0.25)
-    else if (fps > 55 && this.scale < 1) next = Math.min(1, this.scale + 0.25)
+    if (fps < DRS_LOW_FPS && this.scale > DRS_MIN_SCALE) {
+      next = Math.max(DRS_MIN_SCALE, Math.min(this.scale - 0.05, this.scale * Math.sqrt(fps / DRS_TARGET_FPS)))
+    } else if (fps > DRS_HIGH_FPS && this.scale < 1) {
+      next = Math.min(1, this.scale + 0.1)
+    }
+    next = Math.round(next * 100) / 100
     if (next !== this.scale) {
       this.scale = next
       this.renderer.setPixelRatio(base * next)
+      // the canvas keeps its CSS size (the view); only its drawing buffer shrinks
       this.renderer.setSize(Math.max(1, this.host.clientWidth), Math.max(1, this.host.clientHeight))
+      this.host.dataset.renderScale = String(next)
+    }
+  }
+
+  /** Where the frame time goes (ms, averaged over about ten frames), for the page and the benchmark. */
+  frameStats(): FrameStats {
+    const info = this.renderer?.info.render
+    const canvas = this.renderer?.domElement
+    const st = this.stats
+    return {
+      fps: Math.round(st.fps * 10) / 10,
+      frameMs: Math.round(st.frameMs * 10) / 10,
+      updateMs: Math.round(st.updateMs * 100) / 100,
+      renderMs: Math.round(st.renderMs * 100) / 100,
+      labelsMs: Math.round(st.labelsMs * 100) / 100,
+      pickMs: Math.round(st.pickMs * 100) / 100,
+      scale: this.scale,
+      buffer: canvas ? [canvas.width, canvas.height] : [0, 0],
+      calls: info?.calls ?? 0,
+      triangles: info?.triangles ?? 0,
+      antialias: this.renderer?.getContextAttributes()?.antialias ?? false,
     }
   }
 
@@ -1161,6 +1346,7 @@ export class TwinViewer {
       batch.mesh.dispose()
       batch.coarse?.dispose()
     }
+    for (const small of this.smalls) small.mesh.dispose()
     for (const tex of this.glyphTextures.values()) tex.dispose()
     this.people?.dispose()
     this.equipment.clear()
