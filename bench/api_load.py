@@ -27,8 +27,10 @@ Then ``/api/v1/health`` alone: the framework's ceiling on this box (routing, a s
 the thread pool, JSON, no database). Prints human lines, then as the LAST line one JSON
 object: {"tps", "p50_s", "p95_s", "p99_s", "errors", "requests", "health_tps", "health_p95_s",
 "health_p99_s", "api_cpu_ms_per_req", "db_cpu_ms_per_req", "per_core_tps", "workers", "connections",
-"duration_s", "load_avg_1m", ...}; ``errors`` counts
-non-2xx answers and socket errors/timeouts.
+"duration_s", "load_avg_1m", "rss_start_mb", "rss_mid_mb", "rss_end_mb", "rss_growth_second_half_mb",
+...}; ``errors`` counts non-2xx answers and socket errors/timeouts. The full run's 5 minutes of
+mix double as the memory check: the replica's resident memory (supervisor + workers) is sampled
+every 5 s, and a leak shows as growth over the second half, once pools and caches are full.
 
 Usage: .venv/bin/python bench/api_load.py [--quick] [--workers N] [--connections C] [--duration S]
        [--profile]   (py-spy a worker during the mix; the top functions go to stderr)
@@ -45,6 +47,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -262,6 +265,60 @@ def cpu_seconds(replica_pid: int) -> tuple[float, float]:
     return api, db
 
 
+def replica_rss_mb(replica_pid: int) -> float:
+    """Resident memory of the replica: its supervisor and every worker, in MiB."""
+    import psutil
+
+    total = 0
+    parent = psutil.Process(replica_pid)
+    for p in [parent, *parent.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            continue
+    return total / 2**20
+
+
+class MemoryWatch:
+    """Samples the replica's resident memory every ``every_s`` while the mix runs (a leak shows as a slope)."""
+
+    def __init__(self, replica_pid: int, every_s: float = 5.0) -> None:
+        self.pid = replica_pid
+        self.every_s = every_s
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> MemoryWatch:
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.samples.append((time.monotonic() - self._started, replica_rss_mb(self.pid)))
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append((time.monotonic() - self._started, replica_rss_mb(self.pid)))
+            if self._stop.wait(self.every_s):
+                return
+
+    def figures(self) -> dict[str, float]:
+        """Memory at the start, the middle and the end of the mix, and the growth over its second half."""
+        mb = [m for _, m in self.samples]
+        middle = mb[len(mb) // 2]
+        return {
+            "rss_start_mb": round(mb[0], 1),
+            "rss_mid_mb": round(middle, 1),
+            "rss_end_mb": round(mb[-1], 1),
+            "rss_max_mb": round(max(mb), 1),
+            # the first half includes pools, caches and plan caches filling; a leak keeps growing after
+            "rss_growth_second_half_mb": round(mb[-1] - middle, 1),
+        }
+
+
 def profile_worker(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
     spy = REPO / ".venv" / "bin" / "py-spy"
     cmd = [str(spy), "record", "--pid", str(pid), "--duration", str(seconds), "--format", "raw", "-o", str(out)]
@@ -375,7 +432,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             spy = profile_worker(kids[0].pid if kids else proc.pid, duration, tmp / "profile.txt")
         load_before = os.getloadavg()[0]
         cpu_before = cpu_seconds(proc.pid)
-        mix = run_wrk(mix_lua, base, threads=args.threads, connections=args.connections, duration_s=duration)
+        with MemoryWatch(proc.pid) as memory:
+            mix = run_wrk(mix_lua, base, threads=args.threads, connections=args.connections, duration_s=duration)
         cpu_after = cpu_seconds(proc.pid)
         load_after = os.getloadavg()[0]
         api_cpu_ms = (cpu_after[0] - cpu_before[0]) * 1000 / max(mix["requests"], 1)
@@ -388,6 +446,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             health_lua, base, threads=args.threads, connections=args.connections, duration_s=health_duration
         )
         print(f"business mix: {mix['tps']:.0f} req/s, p95 {mix['p95_us'] / 1e6:.3f} s, codes {mix['codes']}")
+        mem = memory.figures()
+        print(
+            f"memory:       {mem['rss_start_mb']:.0f} -> {mem['rss_mid_mb']:.0f} -> {mem['rss_end_mb']:.0f} MiB "
+            f"over {duration} s (second half {mem['rss_growth_second_half_mb']:+.1f} MiB)"
+        )
         print(f"/health:      {health['tps']:.0f} req/s, p95 {health['p95_us'] / 1e6:.3f} s, codes {health['codes']}")
         result = {
             "tps": round(mix["tps"], 1),
@@ -407,6 +470,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             "health_p95_s": health["p95_us"] / 1e6,
             "health_p99_s": health["p99_us"] / 1e6,
             "health_errors": health["errors"],
+            **mem,
             "workers": args.workers,
             "connections": args.connections,
             "duration_s": duration,

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.compliance import CertificateKind, Education
+from models.compliance import CertificateKind, Education, EngineerGrade
 from registers.contractors import demo as contractors_demo
 from registers.contractors import service as contractors
 from registers.hazard_sources.models import HazardSource
@@ -174,6 +174,8 @@ def load_people_demo(*, session: Session, today: date) -> int:
                     person_id=person.id,
                     kind=kind,
                     category=category,
+                    # the demo's engineer is 中级, the grade the staffing rule counts
+                    grade=EngineerGrade.INTERMEDIATE if kind == CertificateKind.REGISTERED_SAFETY_ENGINEER else None,
                     number=f"{data.code}-{number}",
                     issuer="省应急管理厅",
                     issue_date=expiry - timedelta(days=3 * 365),

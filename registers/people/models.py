@@ -88,6 +88,9 @@ class PersonCertificate(RegisterMixin, Base):
     person_id: Mapped[int] = mapped_column(Integer, ForeignKey("people.id"), index=True, comment="人员ID")
     kind: Mapped[str] = mapped_column(String(16), index=True, comment="证书类型")
     category: Mapped[str | None] = mapped_column(String(64), comment="类别 / 作业类别 / 专业")
+    grade: Mapped[str | None] = mapped_column(
+        String(8), comment="级别 (注册安全工程师, models.compliance.EngineerGrade)"
+    )
     number: Mapped[str | None] = mapped_column(String(64), index=True, comment="证书编号")
     issuer: Mapped[str | None] = mapped_column(String(200), comment="发证机关")
     issue_date: Mapped[date | None] = mapped_column(Date, comment="发证日期")

@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from models.compliance import CertificateKind, Education
+from models.compliance import CertificateKind, Education, EngineerGrade
 from registers.framework.schemas import LocalTime, LongText, RegisterRead, Str32, Str64, Str200
 from registers.people.models import PersonCategory, PersonStatus
 
@@ -37,6 +37,7 @@ CERTIFICATE_LABELS: dict[str, str] = {
     "person_id": "人员ID",
     "kind": "证书类型",
     "category": "类别",
+    "grade": "级别",
     "number": "证书编号",
     "issuer": "发证机关",
     "issue_date": "发证日期",
@@ -137,6 +138,7 @@ class PersonCertificateCreate(BaseModel):
     person_id: int = Field(ge=1, le=_INT32, description="人员ID")
     kind: CertificateKind = Field(description="证书类型")
     category: Str64 | None = Field(default=None, description="类别 (如 电工作业 / 化工安全)")
+    grade: EngineerGrade | None = Field(default=None, description="级别 (注册安全工程师: 初级/中级/高级)")
     number: Str64 | None = Field(default=None, description="证书编号")
     issuer: Str200 | None = Field(default=None, description="发证机关")
     issue_date: date | None = Field(default=None, description="发证日期")
@@ -153,6 +155,7 @@ class PersonCertificateUpdate(BaseModel):
     person_id: int | None = Field(default=None, ge=1, le=_INT32)
     kind: CertificateKind | None = None
     category: Str64 | None = None
+    grade: EngineerGrade | None = None
     number: Str64 | None = None
     issuer: Str200 | None = None
     issue_date: date | None = None
@@ -169,6 +172,7 @@ class PersonCertificateRead(RegisterRead):
     person_id: int
     kind: CertificateKind
     category: str | None
+    grade: EngineerGrade | None
     number: str | None
     issuer: str | None
     issue_date: date | None

@@ -24,6 +24,7 @@ from models.compliance import (
     CertificateKind,
     Education,
     EngineerCategory,
+    EngineerGrade,
     RuleResult,
     RuleSet,
     StaffMember,
@@ -178,6 +179,16 @@ def _engineer_category(kind: CertificateKind, category: str | None) -> EngineerC
         return None
 
 
+def _engineer_grade(kind: CertificateKind, grade: str | None) -> EngineerGrade | None:
+    """A 注册安全工程师 certificate's 级别 (None: another kind, or not recorded)."""
+    if kind != CertificateKind.REGISTERED_SAFETY_ENGINEER or not grade:
+        return None
+    try:
+        return EngineerGrade(grade)
+    except ValueError:
+        return None
+
+
 def workforce(*, session: Session, employees: int | None = None) -> Workforce:
     """The compliance snapshot of the enterprise's active employees and their certificates.
 
@@ -209,7 +220,12 @@ def workforce(*, session: Session, employees: int | None = None) -> Workforce:
             except ValueError:
                 kind = CertificateKind.OTHER
             facts[cert.person_id].append(
-                CertificateFact(kind, _effective_expiry(cert), category=_engineer_category(kind, cert.category))
+                CertificateFact(
+                    kind,
+                    _effective_expiry(cert),
+                    grade=_engineer_grade(kind, cert.grade),
+                    category=_engineer_category(kind, cert.category),
+                )
             )
     staff = tuple(
         StaffMember(

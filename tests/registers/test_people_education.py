@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.orm import Session
 
-from models.compliance import RULESETS, CertificateKind, Education
+from models.compliance import RULESETS, CertificateKind, Education, EngineerGrade
 from registers.db import alembic_config, make_engine
 from registers.people import service
 from registers.people.schemas import PersonCertificateCreate, PersonCreate, PersonUpdate
@@ -185,3 +185,28 @@ def test_migration_keeps_existing_people_and_goes_back(database_url: str) -> Non
         assert tuple(row) == (None, False, False, False, False)
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("grade", "counts"),
+    [(None, False), (EngineerGrade.JUNIOR, False), (EngineerGrade.INTERMEDIATE, True), (EngineerGrade.SENIOR, True)],
+)
+def test_a_registered_engineer_counts_only_with_a_recorded_grade_of_中级_or_above(
+    session: Session, grade: EngineerGrade | None, counts: bool
+) -> None:
+    """Rules v2026.2 count 化工安全 engineers of 中级 or 高级 (安监总人事〔2017〕118号); the register had
+    no 级别, so no engineer entered through it could ever count."""
+    pid = enter(session, "E1", "刘安", {"full_time_safety": True, "education": E.BACHELOR, "related_major": True})
+    data = PersonCertificateCreate(
+        person_id=pid,
+        kind=CertificateKind.REGISTERED_SAFETY_ENGINEER,
+        category="化工安全",
+        grade=grade,
+        expiry_date=date(2029, 1, 1),
+    )
+    service.certificates.create(session=session, data=data, actor="t")
+    diagnosis = service.diagnose_staffing(session=session, on=TODAY, employees=300)  # the rule applies from 300
+    rule = {r.code: r for r in diagnosis.rules}["registered_engineers"]
+    assert (rule.actual, rule.required, rule.passed) == (1 if counts else 0, 1, counts)
+    if not counts:
+        assert "刘安" in rule.reason and "级别或类别不符或未登记" in rule.reason

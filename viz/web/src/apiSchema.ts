@@ -3114,6 +3114,12 @@ export interface components {
          */
         Education: "初中及以下" | "高中/中专/技校" | "大专" | "本科" | "研究生";
         /**
+         * EngineerGrade
+         * @description 注册安全工程师级别 (《注册安全工程师分类管理办法》第四条).
+         * @enum {string}
+         */
+        EngineerGrade: "初级" | "中级" | "高级";
+        /**
          * EquipmentCategory
          * @description 设备类别; safety valves and rupture discs are components with their own records.
          * @enum {string}
@@ -4246,6 +4252,7 @@ export interface components {
             deleted_by?: string | null;
             /** Expiry Date */
             expiry_date: string | null;
+            grade: components["schemas"]["EngineerGrade"] | null;
             /** Id */
             id: number;
             /** Issue Date */

@@ -233,6 +233,7 @@ export const REGISTERS: RegisterConfig[] = [
       { prop: 'employer', label: '所属单位', minWidth: 160 },
       { prop: 'department', label: '部门 / 车间', sortable: true, width: 120 },
       { prop: 'position', label: '岗位', minWidth: 110 },
+      { prop: 'education', label: '学历', width: 100 },
       { prop: 'special_operation', label: '特种作业', minWidth: 130 },
       { prop: 'status', label: '状态', width: 80, tags: { 在岗: 'success', 离岗: 'info' } },
     ],
