@@ -13,12 +13,12 @@ reads through the same store object. Data travels the real path:
 from __future__ import annotations
 
 import asyncio
-import functools
 import gc
 import logging
 import sys
 import threading
 import time
+import weakref
 from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -94,7 +94,35 @@ def tag_limits(plant: Plant) -> dict[str, TagLimits]:
 
 
 def hazard_contexts(plant: Plant) -> list[HazardContext]:
-    """What the risk model needs of each major hazard source: grade, process, β, tags, area."""
+    """What the risk model needs of each major hazard source: grade, process, β, tags, area.
+
+    Computed once per plant object (the plant file does not change while the app runs) and
+    shared by the embedded runtime, the flows and the risk routes.
+    """
+    return list(_hazard_context_index(plant).values())
+
+
+def hazard_context(plant: Plant, hazard_source_id: str) -> HazardContext | None:
+    """One source's context from the same per-plant cache, ``None`` for an unknown id."""
+    return _hazard_context_index(plant).get(hazard_source_id)
+
+
+_CONTEXT_CACHE: tuple[weakref.ref[Plant], dict[str, HazardContext]] | None = None
+_CONTEXT_LOCK = threading.Lock()
+
+
+def _hazard_context_index(plant: Plant) -> dict[str, HazardContext]:
+    global _CONTEXT_CACHE
+    with _CONTEXT_LOCK:
+        cached = _CONTEXT_CACHE
+        if cached is not None and cached[0]() is plant:
+            return cached[1]
+        index = {c.id: c for c in _build_hazard_contexts(plant)}
+        _CONTEXT_CACHE = (weakref.ref(plant), index)
+        return index
+
+
+def _build_hazard_contexts(plant: Plant) -> list[HazardContext]:
     # One pass over the tags (a 10,000-tag plant has 359 sources and 2,605 equipment:
     # scanning every tag per source took 5 s); each source's tags keep the plant file's order.
     source_of = {e.id: e.hazard_source for e in plant.equipment if e.hazard_source is not None}
@@ -206,9 +234,9 @@ class Runtime:
     _pdm_boot: threading.Thread | None = None
     """The PdM flow, its model and work orders (:class:`api.pdm_runtime.PdmService`), embedded mode."""
 
-    @functools.cached_property
+    @property
     def hazard_contexts(self) -> list[HazardContext]:
-        """The risk model's view of the plant's major hazard sources (the plant file does not change while running)."""
+        """The risk model's view of the plant's major hazard sources (cached per plant)."""
         return hazard_contexts(self.plant)
 
     @property
