@@ -21,12 +21,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from enum import Enum
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.auth import SessionDep, require, run_and_commit
 from api.register_router import RecordId, register_router, translate_errors
@@ -91,6 +93,16 @@ def _errors() -> Iterator[None]:
 
 def _read(permit: object) -> PermitRead:
     return service.permits.to_read(permit)  # type: ignore[arg-type]
+
+
+async def _move(session: Session, move: Callable[[], object]) -> PermitRead:
+    """One move of a ticket: the service call, its refusals as 409, the ticket read back, one commit."""
+
+    def work() -> PermitRead:
+        with _errors():
+            return _read(move())
+
+    return await run_and_commit(session, work)
 
 
 class ChecksRead(BaseModel):
@@ -221,27 +233,25 @@ def permit_pdf(request: Request, session: SessionDep, user: Reader, record_id: R
 @extra.post("/{record_id}/brief", response_model=PermitRead, summary="安全交底及措施确认")
 async def brief(session: SessionDep, user: Worker, record_id: RecordId, body: BriefIn, now: Now) -> PermitRead:
     """Record the briefing and confirm the measures (all, or those listed)."""
-
-    def work() -> PermitRead:
-        with _errors():
-            return _read(
-                service.brief(
-                    session=session, permit_id=record_id, actor=user.username, measure_ids=body.measure_ids, now=now
-                )
-            )
-
-    return await run_and_commit(session, work)
+    return await _move(
+        session,
+        partial(
+            service.brief,
+            session=session,
+            permit_id=record_id,
+            actor=user.username,
+            measure_ids=body.measure_ids,
+            now=now,
+        ),
+    )
 
 
 @extra.post("/{record_id}/submit", response_model=PermitRead, summary="提交审批")
 async def submit(session: SessionDep, user: Worker, record_id: RecordId, now: Now) -> PermitRead:
     """Submit for approval: measures confirmed, people qualified, contractor admitted, no SIMOPS refusal."""
-
-    def work() -> PermitRead:
-        with _errors():
-            return _read(service.submit(session=session, permit_id=record_id, actor=user.username, now=now))
-
-    return await run_and_commit(session, work)
+    return await _move(
+        session, partial(service.submit, session=session, permit_id=record_id, actor=user.username, now=now)
+    )
 
 
 @extra.post("/{record_id}/sign", response_model=PermitRead, summary="逐级审批签字 (电子签名)")
@@ -249,49 +259,39 @@ async def sign(
     request: Request, session: SessionDep, user: Approver, record_id: RecordId, body: SignIn, now: Now
 ) -> PermitRead:
     """The current approval level signs; the last level issues the ticket."""
-
-    def work() -> PermitRead:
-        key = _signature_key(request)
-        with _errors():
-            return _read(
-                service.sign(
-                    session=session,
-                    permit_id=record_id,
-                    approver_id=body.approver_id,
-                    actor=user.username,
-                    signing_key=key,
-                    opinion=body.opinion,
-                    x=body.x,
-                    y=body.y,
-                    now=now,
-                )
-            )
-
-    return await run_and_commit(session, work)
+    key = _signature_key(request)
+    return await _move(
+        session,
+        partial(
+            service.sign,
+            session=session,
+            permit_id=record_id,
+            approver_id=body.approver_id,
+            actor=user.username,
+            signing_key=key,
+            opinion=body.opinion,
+            x=body.x,
+            y=body.y,
+            now=now,
+        ),
+    )
 
 
 @extra.post("/{record_id}/reject", response_model=PermitRead, summary="驳回")
 async def reject(session: SessionDep, user: Approver, record_id: RecordId, body: ReasonIn, now: Now) -> PermitRead:
     """Reject; the applicant revises and submits again."""
-
-    def work() -> PermitRead:
-        with _errors():
-            return _read(
-                service.reject(session=session, permit_id=record_id, reason=body.reason, actor=user.username, now=now)
-            )
-
-    return await run_and_commit(session, work)
+    return await _move(
+        session,
+        partial(service.reject, session=session, permit_id=record_id, reason=body.reason, actor=user.username, now=now),
+    )
 
 
 @extra.post("/{record_id}/revise", response_model=PermitRead, summary="修改重报")
 async def revise(session: SessionDep, user: Worker, record_id: RecordId, now: Now) -> PermitRead:
     """A rejected ticket becomes a draft again."""
-
-    def work() -> PermitRead:
-        with _errors():
-            return _read(service.revise(session=session, permit_id=record_id, actor=user.username, now=now))
-
-    return await run_and_commit(session, work)
+    return await _move(
+        session, partial(service.revise, session=session, permit_id=record_id, actor=user.username, now=now)
+    )
 
 
 @extra.post(
@@ -318,80 +318,62 @@ async def gas_analysis(
 @extra.post("/{record_id}/start", response_model=PermitRead, summary="开始作业")
 async def start(session: SessionDep, user: Worker, record_id: RecordId, now: Now) -> PermitRead:
     """Start work on an issued ticket (fresh passing gas test, briefing, qualifications)."""
-
-    def work() -> PermitRead:
-        with _errors():
-            return _read(service.start(session=session, permit_id=record_id, actor=user.username, now=now))
-
-    return await run_and_commit(session, work)
+    return await _move(
+        session, partial(service.start, session=session, permit_id=record_id, actor=user.username, now=now)
+    )
 
 
 @extra.post("/{record_id}/suspend", response_model=PermitRead, summary="中断作业")
 async def suspend(session: SessionDep, user: Worker, record_id: RecordId, body: ReasonIn, now: Now) -> PermitRead:
     """Suspend the work, with the reason."""
-
-    def work() -> PermitRead:
-        with _errors():
-            return _read(
-                service.suspend(session=session, permit_id=record_id, reason=body.reason, actor=user.username, now=now)
-            )
-
-    return await run_and_commit(session, work)
+    return await _move(
+        session,
+        partial(
+            service.suspend, session=session, permit_id=record_id, reason=body.reason, actor=user.username, now=now
+        ),
+    )
 
 
 @extra.post("/{record_id}/resume", response_model=PermitRead, summary="恢复作业")
 async def resume(session: SessionDep, user: Worker, record_id: RecordId, now: Now) -> PermitRead:
     """Resume; a long interruption needs a new passing analysis."""
-
-    def work() -> PermitRead:
-        with _errors():
-            return _read(service.resume(session=session, permit_id=record_id, actor=user.username, now=now))
-
-    return await run_and_commit(session, work)
+    return await _move(
+        session, partial(service.resume, session=session, permit_id=record_id, actor=user.username, now=now)
+    )
 
 
 @extra.post("/{record_id}/complete", response_model=PermitRead, summary="完工")
 async def complete(session: SessionDep, user: Worker, record_id: RecordId, now: Now) -> PermitRead:
     """The work is done; acceptance follows."""
-
-    def work() -> PermitRead:
-        with _errors():
-            return _read(service.complete(session=session, permit_id=record_id, actor=user.username, now=now))
-
-    return await run_and_commit(session, work)
+    return await _move(
+        session, partial(service.complete, session=session, permit_id=record_id, actor=user.username, now=now)
+    )
 
 
 @extra.post("/{record_id}/accept", response_model=PermitRead, summary="完工验收并关闭")
 async def accept(session: SessionDep, user: Approver, record_id: RecordId, body: AcceptIn, now: Now) -> PermitRead:
     """Completion acceptance: the acceptor signs and the ticket closes."""
-
-    def work() -> PermitRead:
-        with _errors():
-            return _read(
-                service.accept(
-                    session=session,
-                    permit_id=record_id,
-                    acceptor_id=body.acceptor_id,
-                    opinion=body.opinion,
-                    actor=user.username,
-                    now=now,
-                )
-            )
-
-    return await run_and_commit(session, work)
+    return await _move(
+        session,
+        partial(
+            service.accept,
+            session=session,
+            permit_id=record_id,
+            acceptor_id=body.acceptor_id,
+            opinion=body.opinion,
+            actor=user.username,
+            now=now,
+        ),
+    )
 
 
 @extra.post("/{record_id}/cancel", response_model=PermitRead, summary="作废")
 async def cancel(session: SessionDep, user: Worker, record_id: RecordId, body: ReasonIn, now: Now) -> PermitRead:
     """Cancel a ticket that has not started (or a suspended one)."""
-
-    def work() -> PermitRead:
-        with _errors():
-            return _read(
-                service.cancel(session=session, permit_id=record_id, reason=body.reason, actor=user.username, now=now)
-            )
-
-    return await run_and_commit(session, work)
+    return await _move(
+        session,
+        partial(service.cancel, session=session, permit_id=record_id, reason=body.reason, actor=user.username, now=now),
+    )
 
 
 # The framework's routes minus those that would create, edit, delete or import a ticket
