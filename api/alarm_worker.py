@@ -10,7 +10,6 @@ database writes block; one session and one commit per batch keeps it cheap.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.background import BackgroundLoop
 from api.runtime import HELD_ALARM_STREAM, operator_positions
 from api.settings import Settings
 from connectors.bus.memory import Bus, Subscription
@@ -106,26 +106,22 @@ class AlarmWorker:
         self.recorded = 0
         self.retries = 0
         self.errors = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("alarm-worker", self._run)
 
     def start(self) -> None:
         """Subscribe now (so no event published from here on is missed) and start the thread."""
         sub = self.bus.subscribe(ALARM_EVENT)
         held = self.bus.subscribe(HELD_ALARM_STREAM)
-        self._thread = threading.Thread(target=self._run, args=(sub, held), name="alarm-worker", daemon=True)
-        self._thread.start()
+        self._loop.start(sub, held)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the current batch and stop."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._loop.stop(timeout)
 
     def _run(self, sub: Subscription, held: Subscription) -> None:
         next_housekeeping = time.monotonic() + self.housekeeping_s
         try:
-            while not self._stop.is_set():
+            while not self._loop.stopping:
                 batch = sub.get_batch(timeout=0.5)
                 events = [e for e in batch if isinstance(e, AlarmEvent)]
                 if events:
@@ -189,7 +185,7 @@ class AlarmWorker:
                         "the alarm register is locked or away; holding %d alarm events", len(chunk), exc_info=True
                     )
                 self.retries += 1
-                if self._stop.wait(delay):
+                if self._loop.wait(delay):
                     self.errors += 1
                     log.error("stopped before the alarm register answered: %d alarm events not recorded", len(chunk))
                     return

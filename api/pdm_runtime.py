@@ -36,6 +36,7 @@ import numpy as np
 from bytewax.testing import run_main
 from threadpoolctl import threadpool_limits
 
+from api.background import BackgroundLoop
 from api.pdm_models import latest, load
 from api.pdm_orders import PdmWorkOrderRecorder, PdmWorkOrderSink
 from api.settings import Settings
@@ -118,8 +119,7 @@ class SimulatedVibrationGateway:
             self._assets.append(_Asset(asset_id, cls, history, start))
         self.sent = 0
         self.replaced = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("pdm-gateway", self._run)
 
     @classmethod
     def for_plant(
@@ -161,25 +161,21 @@ class SimulatedVibrationGateway:
 
     def start(self, ready: Callable[[], bool]) -> SimulatedVibrationGateway:
         """Publish in a daemon thread once ``ready()`` (the flow subscribed; earlier windows would be lost)."""
-        self._thread = threading.Thread(target=self._run, args=(ready,), name="pdm-gateway", daemon=True)
-        self._thread.start()
+        self._loop.start(ready)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop publishing."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._loop.stop(timeout)
 
     def _run(self, ready: Callable[[], bool]) -> None:
-        while not ready():
-            if self._stop.wait(0.05):
-                return
+        if not self._loop.wait_until(ready):
+            return
         batch = self.first()
-        while not self._stop.is_set():
+        while not self._loop.stopping:
             self.publish(batch)
             self.sent += len(batch)
-            if self._stop.wait(self.every_s):
+            if self._loop.wait(self.every_s):
                 return
             batch = self.tick()
 

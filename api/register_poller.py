@@ -17,7 +17,6 @@ tell the flow the same thing.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from typing import ClassVar, Generic, Self, TypeVar
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.background import BackgroundLoop
 from connectors.bus.memory import Bus
 from models.risk import RISK_INPUT
 
@@ -88,8 +88,7 @@ class RegisterPublisher(Generic[State, Item]):
         self.published = 0
         self.errors = 0
         self._told: State = reader.untold()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop(f"risk-inputs-{type(reader).__name__}", self._run)
 
     def poll(self) -> list[Item]:
         """One read of the registers; publishes and returns the changes."""
@@ -105,28 +104,23 @@ class RegisterPublisher(Generic[State, Item]):
 
     def start(self) -> Self:
         """Poll in a daemon thread, once the risk flow listens (earlier messages would be lost)."""
-        name = f"risk-inputs-{type(self.reader).__name__}"
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self._loop.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop polling."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._loop.stop(timeout)
 
     def _run(self) -> None:
-        while not self.bus.has_subscribers(RISK_INPUT) and not self._stop.wait(0.05):
-            if self.bus.closed:
-                return
-        while not self._stop.is_set() and not self.bus.closed:
+        if not self._loop.wait_until(lambda: self.bus.has_subscribers(RISK_INPUT) or self.bus.closed):
+            return
+        while not self._loop.stopping and not self.bus.closed:
             try:
                 self.poll()
             except Exception:  # noqa: BLE001 - the publisher must outlive one failed read
                 self.errors += 1
                 log.exception("reading %s for the risk flow failed", self.reader.what)
-            self._stop.wait(self.interval_s)
+            self._loop.wait(self.interval_s)
 
 
 class _PollPartition(StatefulSourcePartition[Item, bytes], Generic[State, Item]):
