@@ -8,6 +8,7 @@ so the people ledger and the 包保 assignments name the same persons.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -16,12 +17,15 @@ from sqlalchemy.orm import Session
 from models.compliance import CertificateKind, Education, EngineerGrade
 from registers.contractors import demo as contractors_demo
 from registers.contractors import service as contractors
+from registers.contractors.models import Contractor
 from registers.hazard_sources.models import HazardSource
 from registers.people import service
 from registers.people.models import PersonCategory
 from registers.people.schemas import PersonCertificateCreate, PersonCreate
 
 ACTOR = "demo"
+LONG_VALID_DAYS = 900
+"""Validity left on a certificate the demo does not want to see expire."""
 
 # 学历 of the 包保 persons by post, as the staffing 学历 rules read them: the principal and the
 # chief engineer (主管技术, a 分管负责人) hold related degrees; the workshop head is not a
@@ -32,6 +36,126 @@ _KEY_PERSON_EDUCATION: dict[str, tuple[Education, bool, bool, bool]] = {
     "总工程师": (Education.POSTGRADUATE, True, True, True),
     "车间主任": (Education.COLLEGE, True, False, False),
 }
+
+Cert = tuple[CertificateKind, str, int]
+"""A demo certificate: kind, category, days of validity left."""
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One demo person: the :class:`PersonCreate` fields the demo sets, dates as days from today.
+
+    A row with ``on_site_contractor`` works for the demo's on-site contractor (employer and
+    contractor id are filled in when it exists; without it the row is left out).
+    """
+
+    code: str
+    name: str
+    department: str | None = None
+    position: str | None = None
+    category: PersonCategory = PersonCategory.EMPLOYEE
+    employer: str | None = None
+    on_site_contractor: bool = False
+    full_time_safety: bool = False
+    principal: bool = False
+    key_manager: bool = False
+    education: Education | None = None
+    related_major: bool = False
+    chem_title: bool = False
+    special_operation: str | None = None
+    hired_on: date | None = None
+    visit_days: int | None = None
+    remarks: str | None = None
+    certs: tuple[Cert, ...] = ()
+
+    def create(self, *, today: date, contractor: Contractor | None) -> PersonCreate:
+        """The person as the ledger takes it."""
+        return PersonCreate(
+            code=self.code,
+            name=self.name,
+            category=self.category,
+            employer=contractor.name if contractor is not None else self.employer,
+            contractor_id=contractor.id if contractor is not None else None,
+            department=self.department,
+            position=self.position,
+            full_time_safety=self.full_time_safety,
+            principal=self.principal,
+            key_manager=self.key_manager,
+            education=self.education,
+            related_major=self.related_major,
+            chem_title=self.chem_title,
+            special_operation=self.special_operation,
+            hired_on=self.hired_on,
+            visit_until=None if self.visit_days is None else today + timedelta(days=self.visit_days),
+            remarks=self.remarks,
+        )
+
+
+_QUALIFICATION = CertificateKind.SAFETY_QUALIFICATION
+_SPECIAL = CertificateKind.SPECIAL_OPERATION
+
+# Safety staff, operators, the on-site contractor's welder, a visitor and a supplier's driver,
+# in ledger order after the 包保 persons.
+_OTHERS: tuple[_Row, ...] = (
+    _Row(
+        "E101",
+        "刘安",
+        "安全环保部",
+        "安全主管",
+        full_time_safety=True,
+        education=Education.BACHELOR,
+        related_major=True,
+        certs=(
+            (_QUALIFICATION, "安全生产管理人员", LONG_VALID_DAYS),
+            (CertificateKind.REGISTERED_SAFETY_ENGINEER, "化工安全", 25),
+        ),
+    ),
+    _Row(
+        "E102",
+        "陈静",
+        "安全环保部",
+        "安全员",
+        full_time_safety=True,
+        education=Education.COLLEGE,
+        related_major=True,
+        certs=((_QUALIFICATION, "安全生产管理人员", 80),),
+    ),
+    _Row(
+        "E201",
+        "何伟",
+        "反应车间",
+        "氯化岗位操作工",
+        special_operation="氯化工艺作业",
+        certs=((_SPECIAL, "氯化工艺作业", 6),),
+    ),
+    _Row("E202", "林涛", "储运车间", "罐区操作工"),
+    _Row(
+        "C001",
+        "吴刚",
+        position="焊工",
+        category=PersonCategory.CONTRACTOR_STAFF,
+        on_site_contractor=True,
+        special_operation="焊接与热切割作业",
+        visit_days=90,
+        certs=((_SPECIAL, "焊接与热切割作业", LONG_VALID_DAYS),),
+    ),
+    _Row(
+        "V001",
+        "黄丽",
+        category=PersonCategory.VISITOR,
+        employer="某化工设计院",
+        visit_days=2,
+        remarks="设计回访",
+    ),
+    _Row(
+        "S001",
+        "马力",
+        position="槽车司机",
+        category=PersonCategory.SUPPLIER,
+        employer="某液氯供应商",
+        special_operation="危险货物道路运输",
+    ),
+)
 
 
 def _responsible_persons(session: Session) -> list[tuple[str, str]]:
@@ -50,124 +174,40 @@ def _responsible_persons(session: Session) -> list[tuple[str, str]]:
     return list(found.items())
 
 
+def _key_person(index: int, name: str, position: str) -> _Row:
+    """The ``index``-th 包保 person: the company's leaders first, then the workshop heads."""
+    education, related_major, key_manager, chem_title = _KEY_PERSON_EDUCATION.get(
+        position.split(" ")[0], (None, False, False, False)
+    )
+    principal = "主要负责人" in position
+    return _Row(
+        f"E{index:03d}",
+        name,
+        "公司领导" if index < 3 else "生产车间",  # the first two are the leaders
+        position,
+        principal=principal,
+        hired_on=date(2015, 3, 1),
+        education=education,
+        related_major=related_major,
+        key_manager=key_manager,
+        chem_title=chem_title,
+        certs=((_QUALIFICATION, "主要负责人" if "主要" in position else "安全生产管理人员", LONG_VALID_DAYS),),
+    )
+
+
 def load_people_demo(*, session: Session, today: date) -> int:
     """Employees (incl. the 包保 persons), their certificates, and third parties; adds what is missing."""
     on_site = contractors.get_by_credit_code(session=session, credit_code=contractors_demo.ON_SITE_CODE)
-    later = today + timedelta(days=900)
-    people: list[tuple[PersonCreate, list[tuple[CertificateKind, str, date]]]] = []
-    for index, (name, position) in enumerate(_responsible_persons(session), start=1):
-        certs = [
-            (CertificateKind.SAFETY_QUALIFICATION, "主要负责人" if "主要" in position else "安全生产管理人员", later)
-        ]
-        education, related_major, key_manager, chem_title = _KEY_PERSON_EDUCATION.get(
-            position.split(" ")[0], (None, False, False, False)
-        )
-        people.append(
-            (
-                PersonCreate(
-                    code=f"E{index:03d}",
-                    name=name,
-                    department="公司领导" if index < 3 else "生产车间",
-                    position=position,
-                    principal="主要负责人" in position,
-                    hired_on=date(2015, 3, 1),
-                    education=education,
-                    related_major=related_major,
-                    key_manager=key_manager,
-                    chem_title=chem_title,
-                ),
-                certs,
-            )
-        )
-    people += [
-        (
-            PersonCreate(
-                code="E101",
-                name="刘安",
-                department="安全环保部",
-                position="安全主管",
-                full_time_safety=True,
-                education=Education.BACHELOR,
-                related_major=True,
-            ),
-            [
-                (CertificateKind.SAFETY_QUALIFICATION, "安全生产管理人员", later),
-                (CertificateKind.REGISTERED_SAFETY_ENGINEER, "化工安全", today + timedelta(days=25)),
-            ],
-        ),
-        (
-            PersonCreate(
-                code="E102",
-                name="陈静",
-                department="安全环保部",
-                position="安全员",
-                full_time_safety=True,
-                education=Education.COLLEGE,
-                related_major=True,
-            ),
-            [(CertificateKind.SAFETY_QUALIFICATION, "安全生产管理人员", today + timedelta(days=80))],
-        ),
-        (
-            PersonCreate(
-                code="E201",
-                name="何伟",
-                department="反应车间",
-                position="氯化岗位操作工",
-                special_operation="氯化工艺作业",
-            ),
-            [(CertificateKind.SPECIAL_OPERATION, "氯化工艺作业", today + timedelta(days=6))],
-        ),
-        (
-            PersonCreate(code="E202", name="林涛", department="储运车间", position="罐区操作工"),
-            [],
-        ),
-    ]
-    if on_site is not None:
-        people += [
-            (
-                PersonCreate(
-                    code="C001",
-                    name="吴刚",
-                    category=PersonCategory.CONTRACTOR_STAFF,
-                    employer=on_site.name,
-                    contractor_id=on_site.id,
-                    position="焊工",
-                    special_operation="焊接与热切割作业",
-                    visit_until=today + timedelta(days=90),
-                ),
-                [(CertificateKind.SPECIAL_OPERATION, "焊接与热切割作业", later)],
-            ),
-        ]
-    people += [
-        (
-            PersonCreate(
-                code="V001",
-                name="黄丽",
-                category=PersonCategory.VISITOR,
-                employer="某化工设计院",
-                visit_until=today + timedelta(days=2),
-                remarks="设计回访",
-            ),
-            [],
-        ),
-        (
-            PersonCreate(
-                code="S001",
-                name="马力",
-                category=PersonCategory.SUPPLIER,
-                employer="某液氯供应商",
-                position="槽车司机",
-                special_operation="危险货物道路运输",
-            ),
-            [],
-        ),
-    ]
+    rows = [_key_person(i, name, position) for i, (name, position) in enumerate(_responsible_persons(session), 1)]
+    rows += [r for r in _OTHERS if on_site is not None or not r.on_site_contractor]
     added = 0
-    for data, certs in people:
-        if service.get_by_code(session=session, code=data.code) is not None:
+    for row in rows:
+        if service.get_by_code(session=session, code=row.code) is not None:
             continue
+        data = row.create(today=today, contractor=on_site if row.on_site_contractor else None)
         person = service.persons.create(session=session, data=data, actor=ACTOR)
-        for number, (kind, category, expiry) in enumerate(certs, start=1):
+        for number, (kind, category, days) in enumerate(row.certs, start=1):
+            expiry = today + timedelta(days=days)
             service.certificates.create(
                 session=session,
                 data=PersonCertificateCreate(
@@ -176,7 +216,7 @@ def load_people_demo(*, session: Session, today: date) -> int:
                     category=category,
                     # the demo's engineer is 中级, the grade the staffing rule counts
                     grade=EngineerGrade.INTERMEDIATE if kind == CertificateKind.REGISTERED_SAFETY_ENGINEER else None,
-                    number=f"{data.code}-{number}",
+                    number=f"{row.code}-{number}",
                     issuer="省应急管理厅",
                     issue_date=expiry - timedelta(days=3 * 365),
                     expiry_date=expiry,
