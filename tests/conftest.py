@@ -12,16 +12,13 @@ import os
 import shutil
 import socket
 import threading
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from sqlalchemy.engine import make_url
-from sqlalchemy.schema import CreateSchema, DropSchema
 
-from registers.db import make_engine, migrate
+pytest_plugins = ["tests.db_fixtures"]
+"""The registers-database fixtures (``database_url``), kept apart so this file imports no register code."""
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -112,27 +109,3 @@ async def no_leaks(request: pytest.FixtureRequest) -> AsyncIterator[None]:
             return
         await asyncio.sleep(0.02)
     pytest.fail(f"leaked tasks {leaked} / threads {extra}")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """URL of a freshly migrated registers database of each kind (PostgreSQL: a schema of its own, dropped after)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'registers.db'}"
-        migrate(url)
-        yield url
-        return
-    base_url: str = request.getfixturevalue("postgres_url")
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base_url)
-    with admin.begin() as conn:
-        conn.execute(CreateSchema(schema))
-    # psycopg passes "options" to the server: every connection of this URL sees only the schema
-    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
-    try:
-        migrate(url)
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(DropSchema(schema, cascade=True))
-        admin.dispose()
