@@ -421,13 +421,18 @@ class Runtime:
             self._scan_lags.append((now, now - min(r.ts for r in readings) / 1000))
             self.bus.publish(INGEST_STREAM, list(readings))
 
-    def scan_lag(self) -> tuple[float, float] | None:
+    def scan_lag(self, since: float | None = None) -> tuple[float, float] | None:
         """Median and p99 (s) of how late recent scans reached the flow: hand-over time - oldest reading's time.
 
         The connector's share of a reading's way to the screen; ``/health`` shows it so an
-        operator can tell a slow device link from a slow flow.
+        operator can tell a slow device link from a slow flow. Over the last
+        :data:`SCAN_LAG_WINDOW_S` seconds, or over the scans handed over since ``since`` (epoch
+        s, as far back as the kept scans reach): a measurement that starts after warm-up leaves
+        out an OPC UA subscription's first notifications, whose readings carry the time of
+        each value's last change, not a lag.
         """
-        since = time.time() - SCAN_LAG_WINDOW_S
+        if since is None:
+            since = time.time() - SCAN_LAG_WINDOW_S
         lags = sorted(lag for at, lag in list(self._scan_lags) if at >= since)
         if not lags:
             return None

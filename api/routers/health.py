@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from api import __version__
 from api.deps import RuntimeDep
@@ -14,10 +14,20 @@ router = APIRouter(prefix="/api/v1", tags=["health 健康检查"])
 
 
 @router.get("/health")
-def health(runtime: RuntimeDep) -> dict[str, Any]:
+def health(
+    runtime: RuntimeDep,
+    since: Annotated[
+        float | None,
+        Query(
+            ge=0,
+            allow_inf_nan=False,
+            description="scan lag over the scans since this time (epoch s), not the last minute",
+        ),
+    ] = None,
+) -> dict[str, Any]:
     """Public (no token): ``ok``, or ``degraded`` with the reasons (dataflow, dropped scans, 通讯故障)."""
     problems = runtime.problems()
-    lag = runtime.scan_lag()
+    lag = runtime.scan_lag(since)
     return {
         "status": "degraded" if problems else "ok",
         "problems": problems,
@@ -31,7 +41,7 @@ def health(runtime: RuntimeDep) -> dict[str, Any]:
         "readings_stored": runtime.stored_readings,
         "newest_reading_ts": runtime.newest_stored_ts,
         "dropped_scans": runtime.dropped_batches,
-        # connector -> flow hand-over over the last minute (embedded mode; null without scans)
+        # connector -> flow hand-over over the last minute or since ?since= (embedded mode; null without scans)
         "scan_lag_p50_s": None if lag is None else round(lag[0], 4),
         "scan_lag_p99_s": None if lag is None else round(lag[1], 4),
         "simulator": runtime.devices is not None and runtime.devices.alive,
