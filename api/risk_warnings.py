@@ -24,12 +24,12 @@ Example:
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.background import BackgroundLoop
 from api.register_feed import RegisterFeed
 from api.risk_management_inputs import ManagementStatusPublisher
 from api.risk_register_inputs import RegisterInputBridge
@@ -101,25 +101,20 @@ class RiskWarningWorker(RiskWarningRecorder):
     def __init__(self, bus: Bus, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.bus = bus
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("risk-warnings", self._run)
 
     def start(self) -> RiskWarningWorker:
         """Subscribe now (no score published from here on is missed) and start the thread."""
-        sub = self.bus.subscribe(RISK_SCORE)
-        self._thread = threading.Thread(target=self._run, args=(sub,), name="risk-warnings", daemon=True)
-        self._thread.start()
+        self._loop.start(self.bus.subscribe(RISK_SCORE))
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the current batch and stop."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._loop.stop(timeout)
 
     def _run(self, sub: Subscription) -> None:
         try:
-            while not self._stop.is_set():
+            while not self._loop.stopping:
                 batch = sub.get_batch(timeout=0.5)
                 scores = [s for s in batch if isinstance(s, RiskScore)]
                 if scores:
