@@ -77,6 +77,10 @@ export interface CameraInfo {
 // a standing figure about 1.8 m tall, drawn 1.6x so a person is visible from the control-room view
 const PERSON_FINE = new THREE.CapsuleGeometry(0.45, 1.1, 4, 10).translate(0, 1.0, 0).scale(1.6, 1.6, 1.6)
 const PERSON_COARSE = new THREE.CapsuleGeometry(0.45, 1.1, 1, 5).translate(0, 1.0, 0).scale(1.6, 1.6, 1.6)
+// from the overview a person is a few pixels tall: a standing diamond of the same height (8 triangles, not 30)
+const PERSON_FAR = new THREE.OctahedronGeometry(0.5).scale(1, 1.8, 1).translate(0, 0.9, 0).scale(1.6, 1.6, 1.6)
+/** Height of a person marker as drawn (m). */
+const PERSON_HEIGHT = 1.8 * 1.6
 
 /** Colour of a person marker (alarmed people are ALARM_COLOR). */
 const PERSON_COLOR = new THREE.Color('#ff7a00')
@@ -106,14 +110,38 @@ export interface ViewerOptions {
   onHover?: (pick: Pick | null, x: number, y: number) => void
 }
 
-/** Every item of one shape: a detailed instanced mesh for the near ones, a coarse one for the rest. */
+/** Levels of detail of a shape: the full mesh, the coarse mesh from the GLB, a bounding-box stand-in. */
+const FINE = 0
+const COARSE = 1
+const STANDIN = 2
+
+/**
+ * Every item of one shape at three levels of detail: the full mesh for the near ones and the
+ * GLB's coarse mesh further out (an instanced mesh each), and a box of the shape's bounds (ten
+ * triangles) where an item is only a few pixels wide. Software WebGL pays for every triangle
+ * on the CPU -- from the overview a 1,500-triangle sphere is a dot -- and SwiftShader draws
+ * each instance of an instanced mesh as a draw of its own, so the stand-ins of every shape are
+ * one merged mesh (StandinLayer): 2,000 far items are one draw of about 12,000 triangles.
+ */
 interface Batch {
-  mesh: THREE.InstancedMesh
-  coarse: THREE.InstancedMesh | null
+  /** Instanced meshes of the FINE and COARSE levels; null where the shape has no coarse mesh. */
+  levels: Array<THREE.InstancedMesh | null>
+  /** The stand-in's geometry in the shape's frame; null: no stand-in level (buildings are boxes already). */
+  standin: THREE.BufferGeometry | null
+  /** Index of the batch's first item in the stand-in layer. */
+  base: number
+  /** Equipment ids (empty strings for scenery such as pipe racks). */
   ids: string[]
+  /** Equipment batches answer picks; scenery does not. */
+  pickable: boolean
   matrices: THREE.Matrix4[]
-  fineSlots: number[]
-  coarseSlots: number[]
+  centres: THREE.Vector3[]
+  /** Instance colours; equipment shares its node's colour object, so an alarm recolours in place. */
+  colors: THREE.Color[]
+  /** Size of the shape's detail (m): under STANDIN_PIXELS on screen, the stand-in is drawn. */
+  size: number
+  /** Item index of each instance, per level. */
+  slots: number[][]
 }
 
 /** Many copies of a small fixture (locator anchors, camera housings): drawn only where they are big enough to see. */
@@ -143,6 +171,15 @@ interface StaticLabel {
   position: THREE.Vector3
 }
 
+/** Width of a zone outline kerb in the GLB (twin/scene.py _OUTLINE), and the height its lines are drawn at. */
+const OUTLINE_KERB_WIDTH = 0.35
+const OUTLINE_LINE_Y = 0.2
+/** Stand-in faces turned away from the camera by up to this cosine are still drawn (see StandinLayer.flush). */
+const BACKFACE_MARGIN = 0.25
+/** Items narrower than this many CSS pixels are drawn as their bounding-box stand-in. */
+const STANDIN_PIXELS = 12
+/** Camera icons smaller than this many CSS pixels are not drawn (unless the camera has an event). */
+const ICON_MIN_PIXELS = 6
 const MAX_EQUIPMENT_LABELS = 40
 const MAX_PEOPLE_LABELS = 25
 const MAX_STATIC_LABELS = 30
@@ -201,6 +238,295 @@ function softwareRenderer(): boolean {
   }
 }
 
+/**
+ * A box filling `box` without its bottom face (the camera never looks from below the
+ * ground): ten triangles standing in for a shape that is a few pixels wide.
+ */
+function standinGeometry(box: THREE.Box3): THREE.BufferGeometry {
+  const size = box.getSize(new THREE.Vector3())
+  const centre = box.getCenter(new THREE.Vector3())
+  const geometry = new THREE.BoxGeometry(size.x, size.y, size.z).translate(centre.x, centre.y, centre.z)
+  const index = geometry.getIndex()
+  const bottom = geometry.groups[3] // BoxGeometry's faces: +x, -x, +y, -y, +z, -z
+  if (index && bottom) {
+    const kept = Array.from(index.array).filter((_, i) => i < bottom.start || i >= bottom.start + bottom.count)
+    geometry.setIndex(kept)
+    geometry.clearGroups()
+  }
+  geometry.deleteAttribute('uv')
+  return geometry
+}
+
+/** The outer edges of a flat triangulated polygon (edges used by one triangle only), as point pairs. */
+function boundaryEdges(geometry: THREE.BufferGeometry): Array<[THREE.Vector3, THREE.Vector3]> {
+  const pos = geometry.attributes.position as THREE.BufferAttribute
+  const index = geometry.index ? Array.from(geometry.index.array) : Array.from({ length: pos.count }, (_, i) => i)
+  const key = (i: number): string => `${pos.getX(i).toFixed(3)},${pos.getZ(i).toFixed(3)}`
+  const count = new Map<string, [number, number, number]>()
+  for (let t = 0; t + 2 < index.length; t += 3) {
+    for (const [a, b] of [
+      [index[t], index[t + 1]],
+      [index[t + 1], index[t + 2]],
+      [index[t + 2], index[t]],
+    ]) {
+      const ka = key(a)
+      const kb = key(b)
+      const k = ka < kb ? `${ka}|${kb}` : `${kb}|${ka}`
+      const seen = count.get(k)
+      count.set(k, seen ? [seen[0] + 1, a, b] : [1, a, b])
+    }
+  }
+  const out: Array<[THREE.Vector3, THREE.Vector3]> = []
+  for (const [n, a, b] of count.values()) {
+    if (n === 1) out.push([new THREE.Vector3().fromBufferAttribute(pos, a), new THREE.Vector3().fromBufferAttribute(pos, b)])
+  }
+  return out
+}
+
+/**
+ * The stand-ins of every batch in one mesh: positions and normals written once in plant
+ * coordinates, the index rebuilt for the items on the STANDIN level when the layout changes,
+ * colours rewritten with it (alarm colour included). One draw call however many items.
+ */
+class StandinLayer {
+  readonly mesh: THREE.Mesh
+  private readonly firstVertex: Uint32Array
+  private dirty = true
+
+  /** Light per vertex (linear RGB) multiplied into the colours; all ones when the material is lit. */
+  private readonly light: Float32Array
+
+  constructor(
+    private readonly batches: Batch[],
+    material: THREE.Material,
+    lightOn: ((normal: THREE.Vector3, out: THREE.Color) => THREE.Color) | null,
+  ) {
+    let items = 0
+    let vertices = 0
+    let indices = 0
+    for (const b of batches) {
+      if (!b.standin) continue
+      b.base = items
+      items += b.ids.length
+      vertices += b.ids.length * b.standin.attributes.position.count
+      indices += b.ids.length * (b.standin.index?.count ?? 0)
+    }
+    this.firstVertex = new Uint32Array(items)
+    this.light = new Float32Array(vertices * 3).fill(1)
+    const lit = new THREE.Color()
+    const positions = new Float32Array(vertices * 3)
+    const normals = new Float32Array(vertices * 3)
+    const normalMatrix = new THREE.Matrix3()
+    const v3 = new THREE.Vector3()
+    let v = 0
+    for (const b of batches) {
+      if (!b.standin) continue
+      const pos = b.standin.attributes.position as THREE.BufferAttribute
+      const nor = b.standin.attributes.normal as THREE.BufferAttribute
+      b.ids.forEach((_, i) => {
+        this.firstVertex[b.base + i] = v
+        const m = b.matrices[i]
+        normalMatrix.getNormalMatrix(m)
+        for (let j = 0; j < pos.count; j++, v++) {
+          v3.fromBufferAttribute(pos, j).applyMatrix4(m).toArray(positions, v * 3)
+          v3.fromBufferAttribute(nor, j).applyMatrix3(normalMatrix).normalize().toArray(normals, v * 3)
+          if (lightOn) lightOn(v3, lit).toArray(this.light, v * 3)
+        }
+      })
+    }
+    const geometry = new THREE.BufferGeometry()
+    geometry.setAttribute('position', new THREE.BufferAttribute(positions, 3))
+    geometry.setAttribute('normal', new THREE.BufferAttribute(normals, 3))
+    geometry.setAttribute('color', new THREE.BufferAttribute(new Float32Array(vertices * 3), 3).setUsage(THREE.DynamicDrawUsage))
+    geometry.setIndex(new THREE.BufferAttribute(new Uint32Array(Math.max(3, indices)), 1).setUsage(THREE.DynamicDrawUsage))
+    geometry.setDrawRange(0, 0)
+    geometry.computeBoundingSphere()
+    this.mesh = new THREE.Mesh(geometry, material)
+    this.mesh.name = 'standins'
+    this.mesh.frustumCulled = false
+  }
+
+  /** The STANDIN slots or colours of a batch changed: rebuild before the next frame. */
+  invalidate(): void {
+    this.dirty = true
+  }
+
+  /**
+   * Rebuild the index (and colours) of the drawn stand-ins, once per change. Faces turned
+   * away from the camera are left out here rather than by the rasteriser (a box shows at most
+   * three of its five faces): the layout is redone as the camera moves, and faces up to
+   * BACKFACE_MARGIN past edge-on stay in so a turning camera sees no gap before the next one.
+   */
+  flush(camera: THREE.Vector3): void {
+    if (!this.dirty) return
+    this.dirty = false
+    const geometry = this.mesh.geometry
+    const p = geometry.attributes.position.array as Float32Array
+    const nrm = geometry.attributes.normal.array as Float32Array
+    const cx = camera.x
+    const cy = camera.y
+    const cz = camera.z
+    const index = geometry.index as THREE.BufferAttribute
+    const out = index.array as Uint32Array
+    const colors = geometry.attributes.color as THREE.BufferAttribute
+    const c = colors.array as Float32Array
+    let n = 0
+    for (const b of this.batches) {
+      if (!b.standin) continue
+      const template = b.standin.index?.array ?? []
+      const count = b.standin.attributes.position.count
+      for (const i of b.slots[STANDIN]) {
+        const first = this.firstVertex[b.base + i]
+        for (let j = 0; j + 2 < template.length; j += 3) {
+          const a = first + template[j]
+          const dx = p[a * 3] - cx
+          const dy = p[a * 3 + 1] - cy
+          const dz = p[a * 3 + 2] - cz
+          const facing = dx * nrm[a * 3] + dy * nrm[a * 3 + 1] + dz * nrm[a * 3 + 2]
+          if (facing > BACKFACE_MARGIN * Math.sqrt(dx * dx + dy * dy + dz * dz)) continue
+          out[n++] = a
+          out[n++] = first + template[j + 1]
+          out[n++] = first + template[j + 2]
+        }
+        const color = b.colors[i]
+        const light = this.light
+        for (let j = 0; j < count; j++) {
+          const o = (first + j) * 3
+          c[o] = color.r * light[o]
+          c[o + 1] = color.g * light[o + 1]
+          c[o + 2] = color.b * light[o + 2]
+        }
+      }
+    }
+    geometry.setDrawRange(0, n)
+    index.needsUpdate = true
+    colors.needsUpdate = true
+    this.mesh.visible = n > 0
+  }
+
+  dispose(): void {
+    this.mesh.geometry.dispose()
+    ;(this.mesh.material as THREE.Material).dispose()
+  }
+}
+
+/**
+ * Markers (people) as copies of one shape merged into a mesh whose vertices the page moves:
+ * SwiftShader draws every instance of an instanced mesh as a draw of its own, so 500
+ * instanced markers cost more than writing 500 x 6 vertices a frame.
+ */
+class MarkerLayer {
+  readonly mesh: THREE.Mesh
+  private shape: THREE.BufferGeometry | null = null
+  private capacity = 0
+  private template = new Float32Array(0)
+
+  constructor(material: THREE.Material) {
+    this.mesh = new THREE.Mesh(new THREE.BufferGeometry(), material)
+    this.mesh.name = 'people'
+    this.mesh.frustumCulled = false
+    this.mesh.visible = false
+  }
+
+  /** Make room for `n` markers of `shape`; true when the buffers were rebuilt (write every marker again). */
+  ensure(shape: THREE.BufferGeometry, n: number): boolean {
+    if (shape === this.shape && n <= this.capacity) return false
+    if (n > this.capacity) this.capacity = Math.max(64, 2 ** Math.ceil(Math.log2(n + 1)))
+    this.shape = shape
+    const pos = shape.attributes.position as THREE.BufferAttribute
+    const nor = shape.attributes.normal as THREE.BufferAttribute
+    const tri = shape.index ? Array.from(shape.index.array) : Array.from({ length: pos.count }, (_, i) => i)
+    const vc = pos.count
+    const cap = this.capacity
+    this.template = Float32Array.from(pos.array as Float32Array)
+    const normals = new Float32Array(cap * vc * 3)
+    const index = new Uint32Array(cap * tri.length)
+    for (let k = 0; k < cap; k++) {
+      normals.set(nor.array as Float32Array, k * vc * 3)
+      for (let j = 0; j < tri.length; j++) index[k * tri.length + j] = tri[j] + k * vc
+    }
+    const geometry = new THREE.BufferGeometry()
+    geometry.setAttribute('position', new THREE.BufferAttribute(new Float32Array(cap * vc * 3), 3).setUsage(THREE.DynamicDrawUsage))
+    geometry.setAttribute('normal', new THREE.BufferAttribute(normals, 3))
+    geometry.setAttribute('color', new THREE.BufferAttribute(new Float32Array(cap * vc * 3), 3).setUsage(THREE.DynamicDrawUsage))
+    geometry.setIndex(new THREE.BufferAttribute(index, 1))
+    geometry.setDrawRange(0, 0)
+    this.mesh.geometry.dispose()
+    this.mesh.geometry = geometry
+    return true
+  }
+
+  setCount(n: number): void {
+    this.mesh.geometry.setDrawRange(0, n * (this.shape?.index?.count ?? this.template.length / 3))
+    this.mesh.visible = n > 0
+  }
+
+  /** Put marker `i` at (x, y, z); call commit() after the last one of a frame. */
+  move(i: number, x: number, y: number, z: number): void {
+    const t = this.template
+    const out = this.mesh.geometry.attributes.position.array as Float32Array
+    const o = i * t.length
+    for (let j = 0; j < t.length; j += 3) {
+      out[o + j] = t[j] + x
+      out[o + j + 1] = t[j + 1] + y
+      out[o + j + 2] = t[j + 2] + z
+    }
+  }
+
+  commit(): void {
+    this.mesh.geometry.attributes.position.needsUpdate = true
+  }
+
+  setColor(i: number, color: THREE.Color): void {
+    const colors = this.mesh.geometry.attributes.color as THREE.BufferAttribute
+    const vc = this.template.length / 3
+    const c = colors.array as Float32Array
+    for (let j = i * vc; j < (i + 1) * vc; j++) {
+      c[j * 3] = color.r
+      c[j * 3 + 1] = color.g
+      c[j * 3 + 2] = color.b
+    }
+    colors.needsUpdate = true
+  }
+
+  getColor(i: number, out: THREE.Color): THREE.Color {
+    const vc = this.template.length / 3
+    return out.fromArray(this.mesh.geometry.attributes.color.array as Float32Array, i * vc * 3)
+  }
+
+  dispose(): void {
+    this.mesh.geometry.dispose()
+  }
+}
+
+/** Copies of `template` placed by `matrices`, merged into one geometry with a (blank) colour per vertex. */
+function mergeCopies(template: THREE.BufferGeometry, matrices: readonly THREE.Matrix4[]): THREE.BufferGeometry {
+  const pos = template.attributes.position as THREE.BufferAttribute
+  const nor = template.attributes.normal as THREE.BufferAttribute
+  const tri = template.index ? Array.from(template.index.array) : Array.from({ length: pos.count }, (_, i) => i)
+  const vc = pos.count
+  const positions = new Float32Array(matrices.length * vc * 3)
+  const normals = new Float32Array(matrices.length * vc * 3)
+  const index = new Uint32Array(matrices.length * tri.length)
+  const normalMatrix = new THREE.Matrix3()
+  const v = new THREE.Vector3()
+  matrices.forEach((m, k) => {
+    normalMatrix.getNormalMatrix(m)
+    for (let j = 0; j < vc; j++) {
+      v.fromBufferAttribute(pos, j).applyMatrix4(m).toArray(positions, (k * vc + j) * 3)
+      v.fromBufferAttribute(nor, j).applyMatrix3(normalMatrix).normalize().toArray(normals, (k * vc + j) * 3)
+    }
+    for (let j = 0; j < tri.length; j++) index[k * tri.length + j] = tri[j] + k * vc
+  })
+  const geometry = new THREE.BufferGeometry()
+  geometry.setAttribute('position', new THREE.BufferAttribute(positions, 3))
+  geometry.setAttribute('normal', new THREE.BufferAttribute(normals, 3))
+  geometry.setAttribute('color', new THREE.BufferAttribute(new Float32Array(matrices.length * vc * 3), 3))
+  geometry.setIndex(new THREE.BufferAttribute(index, 1))
+  geometry.computeBoundingSphere()
+  return geometry
+}
+
 function permitGlyph(workType: string): string {
   for (const [re, glyph] of PERMIT_GLYPH) if (re.test(workType)) return glyph
   return '票'
@@ -224,6 +550,12 @@ export class TwinViewer {
   private readonly equipment = new Map<string, EquipmentNode>()
   private readonly batches: Batch[] = []
   private readonly smalls: SmallBatch[] = []
+  private standins: StandinLayer | null = null
+  /** Zone outlines: kerbs where they are wide enough to see, one-pixel lines further out. */
+  private readonly zoneKerbs: THREE.Mesh[] = []
+  private zoneLines: THREE.LineSegments | null = null
+  private readonly hemi = new THREE.HemisphereLight('#ffffff', '#6b7560', 1.7)
+  private readonly sun = new THREE.DirectionalLight('#ffffff', 2.0)
   private readonly resize = new ResizeObserver(() => this.fit())
   private readonly raycaster = new THREE.Raycaster()
   private frame = 0
@@ -246,13 +578,18 @@ export class TwinViewer {
   private halo: THREE.InstancedMesh | null = null
   private haloMaterial = new THREE.MeshBasicMaterial({ color: ALARM_COLOR, transparent: true, opacity: 0.5, depthWrite: false })
   // hazard sources
-  private hazardMesh: THREE.InstancedMesh | null = null
-  private readonly hazardIndex = new Map<string, number[]>() // source -> instance indices
-  private readonly hazardOfInstance: string[] = []
+  private hazardMesh: THREE.Mesh | null = null
+  private readonly hazardIndex = new Map<string, number[]>() // source -> kerb indices
+  private readonly hazardOfInstance: string[] = [] // kerb -> source
+  /** Vertices of one kerb in the merged outline mesh. */
+  private hazardKerbVertices = 0
+  /** Each kerb's box, for picking. */
+  private readonly hazardBoxes: THREE.Box3[] = []
   private readonly hazardLevel = new Map<string, string>()
   // people
-  private people: THREE.InstancedMesh | null = null
-  private readonly peopleMaterial = new THREE.MeshLambertMaterial({ color: '#ffffff' })
+  private people: MarkerLayer | null = null
+  private readonly peopleMaterial = new THREE.MeshLambertMaterial({ color: '#ffffff', vertexColors: true })
+  private readonly personSphere = new THREE.Sphere()
   private peopleIds: string[] = []
   private readonly personIndex = new Map<string, number>()
   private peopleFrom = new Float32Array(0)
@@ -291,10 +628,9 @@ export class TwinViewer {
     private readonly opts: ViewerOptions = {},
   ) {
     this.scene.background = new THREE.Color('#dfe8ef')
-    this.scene.add(new THREE.HemisphereLight('#ffffff', '#6b7560', 1.7))
-    const sun = new THREE.DirectionalLight('#ffffff', 2.0)
-    sun.position.set(-120, 220, 140)
-    this.scene.add(sun)
+    this.scene.add(this.hemi)
+    this.sun.position.set(-120, 220, 140)
+    this.scene.add(this.sun)
     this.scene.add(this.permitGroup)
     this.camera.position.set(120, 170, 120)
     this.software = softwareRenderer()
@@ -345,6 +681,12 @@ export class TwinViewer {
     const lods = new Map<string, THREE.BufferGeometry>()
     const cameras: CameraInfo[] = []
     const fixtures = new Map<string, THREE.Mesh[]>()
+    const racks = new Map<string, THREE.Mesh[]>()
+    const flat = new Set<THREE.Material>() // ground, area slabs, zone fills: lit the same everywhere
+    const kerbs = new Set<THREE.Material>() // zone outlines
+    const edges: number[] = [] // zone outlines as lines, for the distance: xyz xyz per segment
+    const edgeColors: number[] = []
+    const order = new Map<THREE.Material, number>()
     root.traverse((obj) => {
       const mesh = obj as THREE.Mesh
       if (!mesh.isMesh) return
@@ -371,15 +713,33 @@ export class TwinViewer {
         fixtures.set(key, [...(fixtures.get(key) ?? []), mesh])
         return
       }
+      if (data.role === 'rack') {
+        // pipe racks repeat one shape per length: instanced with a stand-in like equipment
+        const key = `${mesh.geometry.uuid}|${(mesh.material as THREE.Material).uuid}`
+        racks.set(key, [...(racks.get(key) ?? []), mesh])
+        return
+      }
       if (data.role === 'area' && typeof data.name === 'string' && data.kind !== 'road') {
         areas.push({ id: String(data.area_id), name: data.name, box })
         staticLabels.push({ text: data.name, kind: 'area', position: new THREE.Vector3(box.min.x + 4, 1, box.max.z - 4) })
       }
       if (data.role === 'zone' && typeof data.name === 'string' && !mesh.name.endsWith('-outline')) {
         staticLabels.push({ text: data.name, kind: 'zone', position: box.getCenter(new THREE.Vector3()).setY(1) })
+        const color = (mesh.material as THREE.MeshStandardMaterial).color
+        for (const [a, b] of boundaryEdges(mesh.geometry)) {
+          a.applyMatrix4(mesh.matrixWorld).setY(OUTLINE_LINE_Y)
+          b.applyMatrix4(mesh.matrixWorld).setY(OUTLINE_LINE_Y)
+          edges.push(a.x, a.y, a.z, b.x, b.y, b.z)
+          edgeColors.push(color.r, color.g, color.b, color.r, color.g, color.b)
+        }
       }
-      // static scenery is merged per material: hundreds of slabs, zones and racks become a few draws
+      if (data.role === 'zone' && mesh.name.endsWith('-outline')) kerbs.add(mesh.material as THREE.Material)
+      // static scenery is merged per material: hundreds of slabs and zones become a few draws
       const material = mesh.material as THREE.Material
+      if (data.role === 'ground' || data.role === 'area' || (data.role === 'zone' && !mesh.name.endsWith('-outline'))) flat.add(material)
+      // drawn after what stands on them, so the depth test spares the pixels they would shade for nothing
+      if (data.role === 'ground') order.set(material, 2)
+      if (data.role === 'area') order.set(material, 1)
       const geometry = mesh.geometry.clone().applyMatrix4(mesh.matrixWorld)
       for (const name of Object.keys(geometry.attributes)) if (name !== 'position' && name !== 'normal') geometry.deleteAttribute(name)
       const list = statics.get(material) ?? []
@@ -389,15 +749,33 @@ export class TwinViewer {
     for (const [source, geometries] of statics) {
       const merged = geometries.length === 1 ? geometries[0] : mergeGeometries(geometries, false)
       if (!merged) continue
-      const material = this.shade(source)
+      const material = flat.has(source) ? this.shadeFlat(source) : this.shade(source)
       if (material.transparent) material.depthWrite = false
       const mesh = new THREE.Mesh(merged, material)
+      mesh.renderOrder = order.get(source) ?? 0
+      if (kerbs.has(source)) this.zoneKerbs.push(mesh)
       mesh.name = `static-${material.name}`
       mesh.userData = { role: 'static' }
       this.scene.add(mesh)
     }
+    if (edges.length) {
+      const geometry = new THREE.BufferGeometry()
+      geometry.setAttribute('position', new THREE.Float32BufferAttribute(edges, 3))
+      geometry.setAttribute('color', new THREE.Float32BufferAttribute(edgeColors, 3))
+      this.zoneLines = new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ vertexColors: true }))
+      this.zoneLines.name = 'zone-lines'
+      this.zoneLines.visible = false
+      this.scene.add(this.zoneLines)
+    }
     performance.mark('twin:static-merged')
     for (const meshes of shapes.values()) this.addBatch(meshes, lods.get(String(meshes[0].userData.shape)) ?? null)
+    for (const meshes of racks.values()) this.addRackBatch(meshes)
+    // software WebGL: the stand-ins' light is baked into their vertex colours (flat faces, fixed lights)
+    const standinMaterial = this.software
+      ? new THREE.MeshBasicMaterial({ vertexColors: true })
+      : new THREE.MeshStandardMaterial({ vertexColors: true, roughness: 0.7, metalness: 0.1 })
+    this.standins = new StandinLayer(this.batches, standinMaterial, this.software ? (n, out) => this.lightOn(n, out) : null)
+    this.scene.add(this.standins.mesh)
     for (const meshes of fixtures.values()) this.addSmallBatch(meshes)
     this.areas = areas.sort((a, b) => a.name.localeCompare(b.name, 'zh-CN'))
     this.staticLabels = staticLabels
@@ -407,40 +785,24 @@ export class TwinViewer {
     this.buildCameras()
     this.plantBox = new THREE.Box3().setFromObject(root)
     this.frameAll()
+    for (const batch of this.batches) this.layoutBatch(batch)
     this.loaded = true
     performance.mark('twin:scene-ready')
   }
 
   private addBatch(meshes: THREE.Mesh[], lod: THREE.BufferGeometry | null): void {
     const first = meshes[0]
-    const material = this.shade(first.material as THREE.Material)
-    if (material === first.material) throw new Error('shade() must return a new material')
-    ;(material as THREE.MeshStandardMaterial).color.set('#ffffff') // the instance colour is the colour
-    const make = (geometry: THREE.BufferGeometry): THREE.InstancedMesh => {
-      const m = new THREE.InstancedMesh(geometry, material, meshes.length)
-      m.name = `equipment-${String(first.userData.shape ?? first.name)}`
-      m.frustumCulled = false // instances move between the two meshes: bounds would go stale
-      m.setColorAt(0, new THREE.Color()) // allocate instanceColor
-      this.scene.add(m)
-      return m
-    }
-    const batch: Batch = {
-      mesh: make(first.geometry),
-      coarse: lod ? make(lod) : null,
-      ids: [],
-      matrices: [],
-      fineSlots: [],
-      coarseSlots: [],
-    }
     first.geometry.computeBoundingBox()
     const local = first.geometry.boundingBox ?? new THREE.Box3()
+    const extent = local.getSize(new THREE.Vector3())
+    // buildings are a few boxes already: no coarser level
+    const standin = first.userData.kind === 'building' ? null : standinGeometry(local)
+    const batch = this.makeBatch(first, [first.geometry, lod], standin, true, Math.max(extent.x, extent.y, extent.z), meshes.length)
     meshes.forEach((m, i) => {
       const extras = m.userData as EquipmentExtras
       const color = new THREE.Color(extras.color ?? hex((m.material as THREE.MeshStandardMaterial).color))
       const world = local.clone().applyMatrix4(m.matrixWorld)
-      batch.ids.push(extras.asset_id)
-      batch.matrices.push(m.matrixWorld.clone())
-      this.equipment.set(extras.asset_id, {
+      const node: EquipmentNode = {
         extras,
         batch,
         index: i,
@@ -450,10 +812,61 @@ export class TwinViewer {
         top: world.max.y,
         footprint: world,
         alarm: false,
-      })
+      }
+      batch.ids.push(extras.asset_id)
+      batch.matrices.push(m.matrixWorld.clone())
+      batch.centres.push(node.centre)
+      batch.colors.push(node.color)
+      this.equipment.set(extras.asset_id, node)
     })
     this.batches.push(batch)
-    this.layoutBatch(batch)
+  }
+
+  /** Pipe racks: the full portal frames near, a slab where the pipes run further out. */
+  private addRackBatch(meshes: THREE.Mesh[]): void {
+    const first = meshes[0]
+    first.geometry.computeBoundingBox()
+    const local = first.geometry.boundingBox ?? new THREE.Box3()
+    const extent = local.getSize(new THREE.Vector3())
+    const pipes = local.clone()
+    pipes.min.y = Math.max(local.min.y, local.max.y - 1.2)
+    const color = (first.material as THREE.MeshStandardMaterial).color.clone()
+    // the detail that disappears is the rack's cross-section (posts, pipes), not its length
+    const size = Math.min(extent.x, extent.z)
+    const batch = this.makeBatch(first, [first.geometry, null], standinGeometry(pipes), false, size, meshes.length)
+    for (const m of meshes) {
+      batch.ids.push('')
+      batch.matrices.push(m.matrixWorld.clone())
+      batch.centres.push(local.getCenter(new THREE.Vector3()).applyMatrix4(m.matrixWorld))
+      batch.colors.push(color)
+    }
+    this.batches.push(batch)
+  }
+
+  private makeBatch(
+    first: THREE.Mesh,
+    geometries: Array<THREE.BufferGeometry | null>,
+    standin: THREE.BufferGeometry | null,
+    pickable: boolean,
+    size: number,
+    capacity: number,
+  ): Batch {
+    const material = this.shade(first.material as THREE.Material)
+    if (material === first.material) throw new Error('shade() must return a new material')
+    ;(material as THREE.MeshStandardMaterial).color.set('#ffffff') // the instance colour is the colour
+    const levels = geometries.map((geometry, level) => {
+      if (!geometry) return null
+      const m = new THREE.InstancedMesh(geometry, material, capacity)
+      m.name = `${pickable ? 'equipment' : 'scenery'}-${String(first.userData.shape ?? first.name)}${level ? `-lod${level}` : ''}`
+      m.frustumCulled = false // instances move between the levels: bounds would go stale
+      m.setColorAt(0, new THREE.Color()) // allocate instanceColor
+      m.count = 0
+      m.visible = false
+      this.scene.add(m)
+      return m
+    })
+    const slots: number[][] = [[], [], []]
+    return { levels, standin, base: 0, ids: [], pickable, matrices: [], centres: [], colors: [], size, slots }
   }
 
   private addSmallBatch(meshes: THREE.Mesh[]): void {
@@ -477,8 +890,7 @@ export class TwinViewer {
 
   /** Keep the copies that are at least SMALL_MIN_PIXELS wide from where the camera is. */
   private layoutSmall(small: SmallBatch): void {
-    const pixelAngle = THREE.MathUtils.degToRad(this.camera.fov) / Math.max(1, this.host.clientHeight)
-    const cutoff = small.size / (SMALL_MIN_PIXELS * pixelAngle)
+    const cutoff = small.size / (SMALL_MIN_PIXELS * this.pixelAngle())
     const cam = this.camera.position
     let n = 0
     for (let i = 0; i < small.matrices.length; i++) {
@@ -488,6 +900,38 @@ export class TwinViewer {
     small.mesh.count = n
     small.mesh.visible = n > 0
     small.mesh.instanceMatrix.needsUpdate = true
+  }
+
+  /**
+   * Diffuse light on a face with normal `n` from the twin's two lights, as MeshLambertMaterial
+   * computes it (hemisphere + directional, Lambert BRDF 1/pi): baked into colours, an unlit
+   * material draws a flat face exactly as the lit one does, for a fraction of the per-pixel cost.
+   */
+  private lightOn(n: THREE.Vector3, out: THREE.Color): THREE.Color {
+    const sky = this.hemi.position.clone().normalize()
+    out.copy(this.hemi.groundColor).lerp(this.hemi.color, 0.5 * n.dot(sky) + 0.5).multiplyScalar(this.hemi.intensity)
+    const toSun = this.sun.position.clone().sub(this.sun.target.position).normalize()
+    const direct = this.sun.color.clone().multiplyScalar(this.sun.intensity * Math.max(0, n.dot(toSun)))
+    return out.add(direct).multiplyScalar(1 / Math.PI)
+  }
+
+  /**
+   * The material of a flat, upward-facing layer (ground, area slabs, zone fills). In software
+   * WebGL these cover most of the screen, so they are drawn unlit with the light they would
+   * get baked into the colour: the same look, without lighting every pixel.
+   */
+  private shadeFlat(source: THREE.Material): THREE.Material {
+    const std = source as THREE.MeshStandardMaterial
+    if (!this.software || !std.isMeshStandardMaterial) return this.shade(source)
+    const out = new THREE.MeshBasicMaterial({
+      color: std.color.clone().multiply(this.lightOn(new THREE.Vector3(0, 1, 0), new THREE.Color())),
+      transparent: std.transparent,
+      opacity: std.opacity,
+      side: std.side,
+      depthWrite: std.depthWrite,
+    })
+    out.name = std.name
+    return out
   }
 
   /**
@@ -508,31 +952,41 @@ export class TwinViewer {
     return out
   }
 
-  /** Near items (within the detail radius of the camera) get the detailed mesh, the rest the coarse one. */
+  /**
+   * Level of detail per item: the full mesh within the detail radius of the camera, the
+   * stand-in where the item is under STANDIN_PIXELS wide on screen, the coarse mesh between.
+   */
   private layoutBatch(batch: Batch): void {
     const cam = this.camera.position
     const radius = this.detailRadius()
-    batch.fineSlots = []
-    batch.coarseSlots = []
-    batch.ids.forEach((id, i) => {
-      const node = this.equipment.get(id)
-      const near = !batch.coarse || (node !== undefined && node.centre.distanceTo(cam) < radius)
-      ;(near ? batch.fineSlots : batch.coarseSlots).push(i)
-    })
-    const fill = (mesh: THREE.InstancedMesh | null, slots: number[]): void => {
+    const far = batch.size / (STANDIN_PIXELS * this.pixelAngle())
+    const mid = batch.levels[COARSE] ? COARSE : FINE
+    const distant = batch.standin ? STANDIN : mid
+    for (const slots of batch.slots) slots.length = 0
+    for (let i = 0; i < batch.ids.length; i++) {
+      const d = batch.centres[i].distanceTo(cam)
+      batch.slots[d >= far ? distant : d < radius ? FINE : mid].push(i)
+    }
+    this.standins?.invalidate()
+    batch.levels.forEach((mesh, level) => {
       if (!mesh) return
-      slots.forEach((i, k) => {
-        mesh.setMatrixAt(k, batch.matrices[i])
-        const node = this.equipment.get(batch.ids[i])
-        if (node) mesh.setColorAt(k, node.color)
-      })
+      const slots = batch.slots[level]
+      for (let k = 0; k < slots.length; k++) {
+        mesh.setMatrixAt(k, batch.matrices[slots[k]])
+        mesh.setColorAt(k, batch.colors[slots[k]])
+      }
       mesh.count = slots.length
-      mesh.visible = slots.length > 0 // an empty batch costs no draw set-up
+      mesh.visible = slots.length > 0 // an empty level costs no draw set-up
       mesh.instanceMatrix.needsUpdate = true
       if (mesh.instanceColor) mesh.instanceColor.needsUpdate = true
-    }
-    fill(batch.mesh, batch.fineSlots)
-    fill(batch.coarse, batch.coarseSlots)
+      mesh.boundingSphere = null // picking tests the instances' bounds first: recompute them for the new set
+      mesh.boundingBox = null
+    })
+  }
+
+  /** The angle one CSS pixel of the view covers (radians). */
+  private pixelAngle(): number {
+    return THREE.MathUtils.degToRad(this.camera.fov) / Math.max(1, this.host.clientHeight)
   }
 
   private detailRadius(): number {
@@ -561,12 +1015,10 @@ export class TwinViewer {
       boxes.set(source, box)
     }
     if (!boxes.size) return
-    const unit = new THREE.BoxGeometry(1, 1, 1).translate(0, 0.5, 0)
-    const material = new THREE.MeshBasicMaterial({ color: '#ffffff' })
-    const mesh = new THREE.InstancedMesh(unit, material, boxes.size * 4)
-    mesh.name = 'hazard-outlines'
+    // one merged mesh of kerbs with vertex colours: one draw (an instanced mesh would be a draw per kerb in SwiftShader)
+    const unit = standinGeometry(new THREE.Box3(new THREE.Vector3(-0.5, 0, -0.5), new THREE.Vector3(0.5, 1, 0.5)))
+    const matrices: THREE.Matrix4[] = []
     let i = 0
-    const grey = new THREE.Color(RISK_COLORS.none)
     for (const [source, box] of boxes) {
       const pad = 3
       const x0 = box.min.x - pad
@@ -586,18 +1038,28 @@ export class TwinViewer {
         this.dummy.position.set(cx, 0.12, cz)
         this.dummy.scale.set(sx, h, sz)
         this.dummy.updateMatrix()
-        mesh.setMatrixAt(i, this.dummy.matrix)
-        mesh.setColorAt(i, grey)
+        matrices.push(this.dummy.matrix.clone())
+        this.hazardBoxes.push(new THREE.Box3(new THREE.Vector3(-0.5, 0, -0.5), new THREE.Vector3(0.5, 1, 0.5)).applyMatrix4(this.dummy.matrix))
         this.hazardOfInstance[i] = source
         indices.push(i++)
       }
       this.hazardIndex.set(source, indices)
     }
-    mesh.instanceMatrix.needsUpdate = true
-    if (mesh.instanceColor) mesh.instanceColor.needsUpdate = true
-    mesh.computeBoundingSphere()
+    const mesh = new THREE.Mesh(mergeCopies(unit, matrices), new THREE.MeshBasicMaterial({ vertexColors: true }))
+    mesh.name = 'hazard-outlines'
+    this.hazardKerbVertices = unit.attributes.position.count
     this.hazardMesh = mesh
+    const grey = new THREE.Color(RISK_COLORS.none)
+    for (let k = 0; k < matrices.length; k++) this.colourKerb(k, grey)
     this.scene.add(mesh)
+  }
+
+  private colourKerb(kerb: number, color: THREE.Color): void {
+    const attr = this.hazardMesh?.geometry.attributes.color as THREE.BufferAttribute | undefined
+    if (!attr) return
+    const c = attr.array as Float32Array
+    for (let v = kerb * this.hazardKerbVertices; v < (kerb + 1) * this.hazardKerbVertices; v++) color.toArray(c, v * 3)
+    attr.needsUpdate = true
   }
 
   /** Colour each hazard source's outline by its risk level (red/orange/yellow/blue; null: not scored). */
@@ -609,18 +1071,16 @@ export class TwinViewer {
       const level = levels.get(source) ?? null
       this.hazardLevel.set(source, level ?? 'none')
       color.set(RISK_COLORS[level ?? 'none'] ?? RISK_COLORS.none)
-      for (const i of indices) mesh.setColorAt(i, color)
+      for (const i of indices) this.colourKerb(i, color)
     }
-    if (mesh.instanceColor) mesh.instanceColor.needsUpdate = true
   }
 
   /** Current outline colour of a hazard source as '#rrggbb', '' when it has no outline. */
   hazardColor(id: string): string {
     const indices = this.hazardIndex.get(id)
     if (!indices || !this.hazardMesh) return ''
-    const color = new THREE.Color()
-    this.hazardMesh.getColorAt(indices[0], color)
-    return hex(color)
+    const colors = this.hazardMesh.geometry.attributes.color.array as Float32Array
+    return hex(new THREE.Color().fromArray(colors, indices[0] * this.hazardKerbVertices * 3))
   }
 
   hazardSources(): string[] {
@@ -766,7 +1226,11 @@ export class TwinViewer {
     const now = performance.now()
     const current = this.currentPeoplePositions(now)
     const n = list.length
-    if (!this.people || this.people.instanceMatrix.count < n) this.allocatePeople(Math.max(64, 2 ** Math.ceil(Math.log2(n + 1))))
+    if (!this.people) {
+      this.people = new MarkerLayer(this.peopleMaterial)
+      this.scene.add(this.people.mesh)
+    }
+    this.people.ensure(this.peopleShape(), n)
     const from = new Float32Array(n * 3)
     const to = new Float32Array(n * 3)
     const ids: string[] = []
@@ -787,10 +1251,8 @@ export class TwinViewer {
     this.peopleFrom = from
     this.peopleTo = to
     this.peopleT0 = now
-    if (this.people) {
-      this.people.count = n
-      this.people.visible = n > 0
-    }
+    this.people.setCount(n)
+    this.people.mesh.userData.settled = null // write every marker on the next frame
     this.colourPeople()
     this.lastLabels = 0 // names follow the new list
   }
@@ -802,46 +1264,54 @@ export class TwinViewer {
   }
 
   private colourPeople(): void {
-    const mesh = this.people
-    if (!mesh) return
+    const layer = this.people
+    if (!layer) return
     const normal = PERSON_COLOR
     const alarm = this.alarmColor
-    for (let i = 0; i < this.peopleIds.length; i++) mesh.setColorAt(i, this.peopleAlarmed.has(this.peopleIds[i]) ? alarm : normal)
-    if (mesh.instanceColor) mesh.instanceColor.needsUpdate = true
+    for (let i = 0; i < this.peopleIds.length; i++) layer.setColor(i, this.peopleAlarmed.has(this.peopleIds[i]) ? alarm : normal)
   }
 
   /** Colour of a person marker as '#rrggbb', '' when the person is not drawn. */
   personColor(id: string): string {
     const i = this.personIndex.get(id)
     if (i === undefined || !this.people) return ''
-    const c = new THREE.Color()
-    this.people.getColorAt(i, c)
-    return hex(c)
+    return hex(this.people.getColor(i, new THREE.Color()))
   }
 
-  private allocatePeople(capacity: number): void {
-    if (this.people) {
-      this.scene.remove(this.people)
-      this.people.dispose()
+  /** The marker shape for the current zoom; a new shape rewrites every marker and its colour. */
+  private reshapePeople(): void {
+    if (!this.people || !this.people.ensure(this.peopleShape(), this.peopleIds.length)) return
+    this.people.setCount(this.peopleIds.length)
+    this.people.mesh.userData.settled = null
+    this.colourPeople()
+  }
+
+  /** The person whose marker the ray meets first, with the distance (markers as spheres of their height). */
+  private pickPerson(ray: THREE.Ray): [number, number] | null {
+    const a = Math.min(1, (performance.now() - this.peopleT0) / PEOPLE_EASE_MS)
+    const sphere = this.personSphere
+    let best: [number, number] | null = null
+    for (let i = 0; i < this.peopleIds.length; i++) {
+      this.personPosition(i, a, sphere.center)
+      sphere.center.y += PERSON_HEIGHT / 2
+      sphere.radius = PERSON_HEIGHT / 2
+      if (!ray.intersectsSphere(sphere)) continue
+      const d = sphere.center.distanceTo(ray.origin)
+      if (!best || d < best[1]) best = [i, d]
     }
-    const mesh = new THREE.InstancedMesh(this.peopleShape(), this.peopleMaterial, capacity)
-    mesh.name = 'people'
-    mesh.count = 0
-    mesh.frustumCulled = false
-    for (let i = 0; i < capacity; i++) mesh.setColorAt(i, PERSON_COLOR)
-    mesh.instanceMatrix.setUsage(THREE.DynamicDrawUsage)
-    this.people = mesh
-    this.scene.add(mesh)
+    return best
   }
 
   /**
    * The marker's shape for the current zoom (level of detail): a round figure close up, a
-   * five-sided one from the overview, where a person is a few pixels tall and 500 round
-   * figures would cost more triangles than the whole plant.
+   * five-sided one further out, and a standing diamond from the overview, where a person is
+   * a few pixels tall and 500 round figures would cost more triangles than the whole plant.
    */
   private peopleShape(): THREE.BufferGeometry {
-    const near = this.controls ? this.camera.position.distanceTo(this.controls.target) < this.detailRadius() * 1.5 : true
-    return near ? PERSON_FINE : PERSON_COARSE
+    if (!this.controls) return PERSON_FINE
+    const d = this.camera.position.distanceTo(this.controls.target)
+    if (d < this.detailRadius() * 1.5) return PERSON_FINE
+    return PERSON_HEIGHT / (d * this.pixelAngle()) >= STANDIN_PIXELS ? PERSON_COARSE : PERSON_FAR
   }
 
   private currentPeoplePositions(now: number): Map<string, [number, number, number]> {
@@ -860,27 +1330,24 @@ export class TwinViewer {
 
   /** Glide the markers: one write of the instance matrix buffer per frame; true when they moved. */
   private updatePeople(now: number): boolean {
-    const mesh = this.people
-    if (!mesh || !this.peopleIds.length) return false
+    const layer = this.people
+    if (!layer || !this.peopleIds.length) return false
     const a = Math.min(1, (now - this.peopleT0) / PEOPLE_EASE_MS)
-    if (a >= 1 && mesh.userData.settled === this.peopleT0) return false
-    const m = mesh.instanceMatrix.array as Float32Array
+    const data = layer.mesh.userData
+    if (a >= 1 && data.settled === this.peopleT0) return false
     const from = this.peopleFrom
     const to = this.peopleTo
     for (let i = 0; i < this.peopleIds.length; i++) {
       const k = i * 3
-      const o = i * 16
-      // identity rotation and scale: write the translation column directly
-      m[o] = 1; m[o + 1] = 0; m[o + 2] = 0; m[o + 3] = 0
-      m[o + 4] = 0; m[o + 5] = 1; m[o + 6] = 0; m[o + 7] = 0
-      m[o + 8] = 0; m[o + 9] = 0; m[o + 10] = 1; m[o + 11] = 0
-      m[o + 12] = from[k] + (to[k] - from[k]) * a
-      m[o + 13] = from[k + 1] + (to[k + 1] - from[k + 1]) * a
-      m[o + 14] = from[k + 2] + (to[k + 2] - from[k + 2]) * a
-      m[o + 15] = 1
+      layer.move(
+        i,
+        from[k] + (to[k] - from[k]) * a,
+        from[k + 1] + (to[k + 1] - from[k + 1]) * a,
+        from[k + 2] + (to[k + 2] - from[k + 2]) * a,
+      )
     }
-    mesh.instanceMatrix.needsUpdate = true
-    mesh.userData.settled = a >= 1 ? this.peopleT0 : null
+    layer.commit()
+    data.settled = a >= 1 ? this.peopleT0 : null
     this.placePeopleLabels(a)
     return true
   }
@@ -972,15 +1439,44 @@ export class TwinViewer {
     }
   }
 
+  /**
+   * Zone outlines: the kerbs (0.35 m wide, 48 triangles a zone) when the camera is close
+   * enough for them to be a pixel or more wide, else each outline as one-pixel lines -- from
+   * the overview a kerb is a fraction of a pixel, so lines show the zone better and cost little.
+   */
+  private layoutOutlines(): void {
+    if (!this.zoneLines) return
+    const target = this.controls?.target ?? this.plantBox.getCenter(new THREE.Vector3())
+    const px = OUTLINE_KERB_WIDTH / (this.camera.position.distanceTo(target) * this.pixelAngle())
+    const kerbs = px >= 1
+    for (const mesh of this.zoneKerbs) mesh.visible = kerbs
+    this.zoneLines.visible = !kerbs
+  }
+
+  /**
+   * Camera icons are drawn where they are at least ICON_MIN_PIXELS tall, and always when the
+   * camera has an event: hundreds of specks are hundreds of draw calls and show nothing.
+   */
+  private layoutIcons(): void {
+    const cutoff = 1 / (ICON_MIN_PIXELS * this.pixelAngle())
+    const cam = this.camera.position
+    for (const [id, sprite] of this.cameraSprites) {
+      sprite.visible = this.cameraEvents.has(id) || sprite.position.distanceTo(cam) <= sprite.scale.y * cutoff
+    }
+  }
+
   /** Mark the cameras with a recent video event (their icon turns orange). */
   setCameraEvents(recent: ReadonlySet<string>): void {
     this.cameraEvents.clear()
     for (const [id, sprite] of this.cameraSprites) {
       const hot = recent.has(id)
       if (hot) this.cameraEvents.add(id)
-      sprite.material.map = this.glyph('摄', hot ? CAMERA_COLORS.event : CAMERA_COLORS.idle)
+      const map = this.glyph('摄', hot ? CAMERA_COLORS.event : CAMERA_COLORS.idle)
+      if (sprite.material.map === map) continue
+      sprite.material.map = map
       sprite.material.needsUpdate = true
     }
+    this.layoutIcons()
   }
 
   /** Colour of a camera icon as '#rrggbb' ('' when there is no such camera). */
@@ -1064,22 +1560,50 @@ export class TwinViewer {
     const rect = this.host.getBoundingClientRect()
     const ndc = new THREE.Vector2(((clientX - rect.left) / rect.width) * 2 - 1, -((clientY - rect.top) / rect.height) * 2 + 1)
     this.raycaster.setFromCamera(ndc, this.camera)
-    const permits = this.raycaster.intersectObjects([...this.permitSprites.values(), ...this.cameraSprites.values()], false)
+    const icons = [...this.permitSprites.values(), ...this.cameraSprites.values()].filter((s) => s.visible)
+    const permits = this.raycaster.intersectObjects(icons, false)
     if (permits[0]) {
       const data = permits[0].object.userData
       if (data.camera !== undefined) return { kind: 'camera', id: String(data.camera) }
       return { kind: 'permit', id: String(data.permit) }
     }
-    const targets: THREE.Object3D[] = this.batches.flatMap((b) => (b.coarse ? [b.mesh, b.coarse] : [b.mesh]))
-    if (this.people && this.people.count) targets.push(this.people)
-    if (this.hazardMesh) targets.push(this.hazardMesh)
-    const hit = this.raycaster.intersectObjects(targets, false)[0]
-    if (!hit || hit.instanceId === undefined) return null
-    if (hit.object === this.people) return { kind: 'person', id: this.peopleIds[hit.instanceId] }
-    if (hit.object === this.hazardMesh) return { kind: 'hazard', id: this.hazardOfInstance[hit.instanceId] }
+    const targets: THREE.Object3D[] = []
+    for (const b of this.batches) if (b.pickable) for (const m of b.levels) if (m && m.visible) targets.push(m)
+    // boxes are tested as boxes (a stand-in is its item's footprint, a kerb its box), not triangle by triangle
+    const ray = this.raycaster.ray
+    let best: [Pick, number] | null = null
+    const consider = (pick: Pick, distance: number): void => {
+      if (!best || distance < best[1]) best = [pick, distance]
+    }
+    const at = this.scratch
     for (const b of this.batches) {
-      if (b.mesh === hit.object) return { kind: 'equipment', id: b.ids[b.fineSlots[hit.instanceId]] }
-      if (b.coarse === hit.object) return { kind: 'equipment', id: b.ids[b.coarseSlots[hit.instanceId]] }
+      if (!b.pickable) continue
+      for (const i of b.slots[STANDIN]) {
+        const node = this.equipment.get(b.ids[i])
+        if (node && ray.intersectBox(node.footprint, at)) consider({ kind: 'equipment', id: b.ids[i] }, at.distanceTo(ray.origin))
+      }
+    }
+    this.hazardBoxes.forEach((box, kerb) => {
+      if (ray.intersectBox(box, at)) consider({ kind: 'hazard', id: this.hazardOfInstance[kerb] }, at.distanceTo(ray.origin))
+    })
+    const person = this.pickPerson(ray)
+    if (person) consider({ kind: 'person', id: this.peopleIds[person[0]] }, person[1])
+    for (const hit of this.raycaster.intersectObjects(targets, false)) {
+      const pick = this.pickOf(hit)
+      if (pick) {
+        consider(pick, hit.distance)
+        break
+      }
+    }
+    const found = best as [Pick, number] | null
+    return found ? found[0] : null
+  }
+
+  private pickOf(hit: THREE.Intersection): Pick | null {
+    if (hit.instanceId === undefined) return null
+    for (const b of this.batches) {
+      const level = b.levels.indexOf(hit.object as THREE.InstancedMesh)
+      if (level >= 0) return { kind: 'equipment', id: b.ids[b.slots[level][hit.instanceId]] }
     }
     return null
   }
@@ -1143,7 +1667,9 @@ export class TwinViewer {
     if (moved) {
       for (const batch of this.batches) this.layoutBatch(batch)
       for (const small of this.smalls) this.layoutSmall(small)
-      if (this.people) this.people.geometry = this.peopleShape()
+      this.layoutIcons()
+      this.layoutOutlines()
+      this.reshapePeople()
     }
     this.lastCamera.copy(this.camera.matrixWorld)
     const frustum = new THREE.Frustum().setFromProjectionMatrix(
@@ -1243,6 +1769,7 @@ export class TwinViewer {
     const peopleMoved = this.updatePeople(now)
     this.controls?.update()
     const labelsChanged = this.updateLabels(now)
+    this.standins?.flush(this.camera.position)
     const t1 = performance.now()
     if (this.renderer) this.renderer.render(this.scene, this.camera)
     const t2 = performance.now()
@@ -1342,11 +1869,11 @@ export class TwinViewer {
     this.renderer?.domElement.remove()
     this.labels?.domElement.remove()
     for (const batch of this.batches) {
-      ;(batch.mesh.material as THREE.Material).dispose()
-      batch.mesh.dispose()
-      batch.coarse?.dispose()
+      for (const m of batch.levels) m?.dispose()
+      ;(batch.levels[FINE]?.material as THREE.Material | undefined)?.dispose()
     }
     for (const small of this.smalls) small.mesh.dispose()
+    this.standins?.dispose()
     for (const tex of this.glyphTextures.values()) tex.dispose()
     this.people?.dispose()
     this.equipment.clear()
