@@ -17,7 +17,7 @@ requests cost without the permit rules.
 Prints human lines, then as the LAST line one JSON object:
 {"permits_per_s", "p95_s", "p50_s", "baseline_permits_per_s", "baseline_p95_s", "ratio",
  "server_cpu_ms_per_request", "baseline_server_cpu_ms_per_request", "users", "permits",
- "requests", "failed_requests", "target_p95_s", "meets_target", "server", "database"}
+ "requests", "failed_requests", "target_p95_s", "meets_target", "server", "database", "load_avg_1m"}
 where ratio = permits_per_s / baseline_permits_per_s. Target: p95 ≤ 0.3 s per request. The
 server's CPU per request (from /proc) is the figure to compare between runs on a busy machine;
 latencies depend on whatever else runs on it.
@@ -351,6 +351,8 @@ def main() -> None:
         "failed_requests": len(rec.failures),
         "target_p95_s": TARGET_P95_S,
         "meets_target": rec.p95() <= TARGET_P95_S and not rec.failures,
+        # latencies depend on what else runs on the machine: quote them with its load
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(result))  # noqa: T201
 

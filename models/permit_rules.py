@@ -41,6 +41,7 @@ __all__ = [
     "PermitRules",
     "PersonRole",
     "SimopsJob",
+    "SimopsScope",
     "WorkType",
     "approver_roles",
     "check_gas",
@@ -49,6 +50,7 @@ __all__ = [
     "lifting_grade",
     "managed_grade",
     "simops_conflicts",
+    "simops_scope",
 ]
 
 PLANT_TZ = ZoneInfo("Asia/Shanghai")
@@ -461,6 +463,60 @@ class Conflict:
 
 def _overlap(a: SimopsJob, b: SimopsJob) -> bool:
     return a.start < b.end and b.start < a.end
+
+
+@dataclass(frozen=True)
+class SimopsScope:
+    """The other jobs that :func:`simops_conflicts` can find anything against, for one job.
+
+    A finding needs overlapping windows and one of: the same area, the hot-work/blind-plate
+    pair, or two blind-plate jobs on the same line. The service turns the scope into a
+    database query, so checking a ticket reads only these jobs, not every live ticket of the
+    plant. It must stay a superset of what :func:`simops_conflicts` reports: a rule added there
+    that looks further (another pair, a distance across areas) must widen it here too (the
+    property test in ``tests/models/test_permit_rules.py`` fails otherwise).
+    """
+
+    start: datetime
+    end: datetime
+    area: str | None  # any overlapping job in this area
+    work_types: frozenset[WorkType]  # any overlapping job of these types, wherever
+    pipeline: str | None  # any overlapping blind-plate job on this line
+
+    def may_conflict(self, other: SimopsJob) -> bool:
+        """Whether ``other`` is in the scope (what the service's query selects)."""
+        if not (other.start < self.end and self.start < other.end):
+            return False
+        return (
+            (self.area is not None and other.area == self.area)
+            or other.work_type in self.work_types
+            or (self.pipeline is not None and other.work_type == WorkType.BLIND and other.pipeline == self.pipeline)
+        )
+
+
+_SIMOPS_PAIRS: dict[WorkType, frozenset[WorkType]] = {
+    WorkType.HOT: frozenset({WorkType.BLIND}),
+    WorkType.BLIND: frozenset({WorkType.HOT}),
+}
+
+
+def simops_scope(job: SimopsJob) -> SimopsScope:
+    """Which other jobs can conflict with ``job`` at all (see :class:`SimopsScope`).
+
+    Examples:
+        >>> from datetime import UTC
+        >>> t = datetime(2026, 12, 2, 1, tzinfo=UTC)
+        >>> scope = simops_scope(SimopsJob(1, WorkType.HOT, "罐区", t, t + timedelta(hours=8)))
+        >>> scope.area, sorted(scope.work_types), scope.pipeline
+        ('罐区', [<WorkType.BLIND: '盲板抽堵作业'>], None)
+    """
+    return SimopsScope(
+        start=job.start,
+        end=job.end,
+        area=job.area or None,
+        work_types=_SIMOPS_PAIRS.get(job.work_type, frozenset()),
+        pipeline=job.pipeline if job.work_type == WorkType.BLIND and job.pipeline else None,
+    )
 
 
 def simops_conflicts(rules: PermitRules, job: SimopsJob, others: Iterable[SimopsJob]) -> list[Conflict]:

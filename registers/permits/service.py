@@ -18,12 +18,12 @@ import hashlib
 import hmac
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from models.permit_rules import (
@@ -41,6 +41,7 @@ from models.permit_rules import (
     managed_grade,
     oel_limit_mg_m3,
     simops_conflicts,
+    simops_scope,
 )
 from registers.contractors import service as contractors
 from registers.contractors.models import Contractor
@@ -91,6 +92,7 @@ __all__ = [
 ]
 
 S, E = PermitStatus, PermitEvent
+_LIVE_VALUES = sorted(s.value for s in LIVE)
 NUMBER_PREFIX: dict[WorkType, str] = {
     WorkType.HOT: "DH",
     WorkType.CONFINED: "SX",
@@ -189,16 +191,43 @@ def _details(ticket: TicketIn) -> dict[str, Any]:
     return {k: v for k, v in ticket.model_dump().items() if k not in skip and v not in (None, False)}
 
 
-def _chemicals(session: Session, names: Iterable[str]) -> dict[str, Chemical]:
+class ChemicalLimits(Protocol):
+    """What the permit rules read of a chemical of the process register (a row of its columns)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def lel_pct(self) -> float | None: ...
+    @property
+    def is_highly_toxic(self) -> bool: ...
+    @property
+    def mac_mg_m3(self) -> float | None: ...
+    @property
+    def pc_twa_mg_m3(self) -> float | None: ...
+    @property
+    def pc_stel_mg_m3(self) -> float | None: ...
+
+
+_CHEMICAL_LIMITS = select(
+    Chemical.name,
+    Chemical.lel_pct,
+    Chemical.is_highly_toxic,
+    Chemical.mac_mg_m3,
+    Chemical.pc_twa_mg_m3,
+    Chemical.pc_stel_mg_m3,
+).where(Chemical.name.in_(bindparam("names", expanding=True)), Chemical.deleted_at.is_(None))
+
+
+def _chemicals(session: Session, names: Iterable[str]) -> dict[str, ChemicalLimits]:
+    """The live chemicals of these names, only the columns the rules read (no ORM objects)."""
     wanted = sorted(set(names))
     if not wanted:
         return {}
-    rows = session.scalars(select(Chemical).where(Chemical.name.in_(wanted), Chemical.deleted_at.is_(None)))
-    return {row.name: row for row in rows}
+    return {row.name: row for row in session.execute(_CHEMICAL_LIMITS, {"names": wanted})}
 
 
 def propose_risks(
-    *, work_type: WorkType, grade: str, chemicals: Sequence[str], known: dict[str, Chemical]
+    *, work_type: WorkType, grade: str, chemicals: Sequence[str], known: Mapping[str, ChemicalLimits]
 ) -> tuple[list[str], list[str]]:
     """Risks (风险辨识) and extra measures proposed from type, grade and the chemicals at the point."""
     risks = {
@@ -350,21 +379,66 @@ def plan_job(*, session: Session, data: JobPlanIn, actor: str | None, now: datet
         created.append(permit)
     for permit in created:
         permit.linked_numbers = [p.number for p in created if p.id != permit.id]
-    session.flush()
-    for permit in created:
-        changes = {k: [None, jsonable(v)] for k, v in permits.snapshot(permit).items() if v not in (None, [], {})}
-        permits.record_history(session, permit, "create", actor, changes)
         session.add(
             PermitStep(permit_id=permit.id, action="申请", from_status="", to_status=S.DRAFT, actor=actor, at=now)
         )
-    session.flush()
+    session.flush()  # numbers, measures and steps in one flush
+    for permit in created:
+        changes = {k: [None, jsonable(v)] for k, v in permits.snapshot(permit).items() if v not in (None, [], {})}
+        permits.record_history(session, permit, "create", actor, changes)
     return created
 
 
 # --- the checks ----------------------------------------------------------------------------------
 
 
-def _effective_expiry(cert: PersonCertificate) -> date | None:
+class _HeldCertificate(Protocol):
+    """The columns of a certificate the qualification check judges."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def expiry_date(self) -> date | None: ...
+    @property
+    def review_due(self) -> date | None: ...
+
+
+class _NamedPerson(Protocol):
+    """The columns of a named worker or guardian the qualification check judges."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def deleted_at(self) -> datetime | None: ...
+    @property
+    def contractor_id(self) -> int | None: ...
+
+
+_QUALIFICATION_QUERY = (
+    select(
+        Person.id,
+        Person.name,
+        Person.status,
+        Person.deleted_at,
+        Person.contractor_id,
+        PersonCertificate.kind,
+        PersonCertificate.category,
+        PersonCertificate.expiry_date,
+        PersonCertificate.review_due,
+    )
+    .outerjoin(
+        PersonCertificate,
+        and_(PersonCertificate.person_id == Person.id, PersonCertificate.deleted_at.is_(None)),
+    )
+    .where(Person.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+def _effective_expiry(cert: _HeldCertificate) -> date | None:
     dates = [d for d in (cert.expiry_date, cert.review_due) if d is not None]
     return min(dates) if dates else None
 
@@ -382,12 +456,13 @@ def qualification_problems(*, session: Session, permit: Permit) -> list[str]:
     work_type = WorkType(permit.work_type)
     named = [(pid, PersonRole.WORKER) for pid in permit.worker_ids] + [(permit.guardian_id, PersonRole.GUARDIAN)]
     ids = {pid for pid, _ in named}
-    people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(ids)))}
-    certs: dict[int, list[PersonCertificate]] = {}
-    for cert in session.scalars(
-        select(PersonCertificate).where(PersonCertificate.person_id.in_(ids), PersonCertificate.deleted_at.is_(None))
-    ):
-        certs.setdefault(cert.person_id, []).append(cert)
+    # One round trip: the people with their live certificates (outer join), only the columns judged.
+    people: dict[int, _NamedPerson] = {}
+    certs: dict[int, list[_HeldCertificate]] = {}
+    for row in session.execute(_QUALIFICATION_QUERY, {"ids": sorted(ids)}):
+        people.setdefault(row.id, row)
+        if row.kind is not None:
+            certs.setdefault(row.id, []).append(row)
     contractor_ids = {permit.contractor_id} if permit.contractor_id else set()
     for pid, role in named:
         person = people.get(pid)
@@ -403,7 +478,7 @@ def qualification_problems(*, session: Session, permit: Permit) -> list[str]:
             continue
         held = certs.get(pid, [])
 
-        def matches(cert: PersonCertificate, kind: str, category: str | None) -> bool:
+        def matches(cert: _HeldCertificate, kind: str, category: str | None) -> bool:
             return cert.kind == kind and (category is None or category in (cert.category or ""))
 
         fitting = [c for c in held if any(matches(c, r.kind, r.category) for r in needed)]
@@ -481,7 +556,46 @@ def gas_problems(*, session: Session, permit: Permit, now: datetime, resuming: b
     return []
 
 
-def _simops_job(permit: Permit) -> SimopsJob:
+class _SimopsFields(Protocol):
+    """What a SIMOPS job is built from: a :class:`Permit`, or a row of its SIMOPS columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def work_type(self) -> str: ...
+    @property
+    def area(self) -> str | None: ...
+    @property
+    def planned_start(self) -> datetime: ...
+    @property
+    def valid_until(self) -> datetime: ...
+    @property
+    def pipeline(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def details(self) -> dict[str, Any]: ...
+    @property
+    def x(self) -> float | None: ...
+    @property
+    def y(self) -> float | None: ...
+
+
+_SIMOPS_COLUMNS = (
+    Permit.id,
+    Permit.work_type,
+    Permit.area,
+    Permit.planned_start,
+    Permit.valid_until,
+    Permit.pipeline,
+    Permit.status,
+    Permit.details,
+    Permit.x,
+    Permit.y,
+)
+
+
+def _simops_job(permit: _SimopsFields) -> SimopsJob:
     details = permit.details or {}
     return SimopsJob(
         permit_id=permit.id,
@@ -499,17 +613,39 @@ def _simops_job(permit: Permit) -> SimopsJob:
 
 
 def simops_findings(*, session: Session, permit: Permit) -> tuple[list[str], list[str]]:
-    """SIMOPS (交叉作业) findings against every other live ticket: (refusals, warnings)."""
-    others = session.scalars(
-        select(Permit).where(
-            Permit.id != permit.id, Permit.status.in_([s.value for s in LIVE]), Permit.deleted_at.is_(None)
+    """SIMOPS (交叉作业) findings against every other live ticket: (refusals, warnings).
+
+    Every live ticket of another job is judged that :func:`models.permit_rules.simops_scope`
+    says could conflict at all (overlapping window and same area, the hot-work/blind-plate pair
+    or the same line); the query reads only those, and only the columns the rules look at, so
+    a check costs the same with 5 or 500 tickets live in the plant.
+    """
+    job = _simops_job(permit)
+    scope = simops_scope(job)
+    near: list[ColumnElement[bool]] = []
+    if scope.area is not None:
+        near.append(Permit.area == scope.area)
+    if scope.work_types:
+        near.append(Permit.work_type.in_(sorted(t.value for t in scope.work_types)))
+    if scope.pipeline is not None:
+        near.append(and_(Permit.work_type == WorkType.BLIND.value, Permit.pipeline == scope.pipeline))
+    if not near:
+        return [], []
+    others = session.execute(
+        select(*_SIMOPS_COLUMNS).where(
+            Permit.id != permit.id,
+            # tickets of the same job are one coordinated job, not a crossing one
+            Permit.job_id != permit.job_id,
+            Permit.status.in_(_LIVE_VALUES),
+            Permit.deleted_at.is_(None),
+            Permit.valid_until > scope.start,
+            Permit.planned_start < scope.end,
+            or_(*near),
         )
     )
-    # tickets of the same job are one coordinated job, not a crossing one
-    jobs = [_simops_job(o) for o in others if o.job_id != permit.job_id]
     refusals: list[str] = []
     warnings: list[str] = []
-    for conflict in simops_conflicts(RULES, _simops_job(permit), jobs):
+    for conflict in simops_conflicts(RULES, job, [_simops_job(row) for row in others]):
         (refusals if conflict.refuse else warnings).append(f"{conflict.message} (作业票 #{conflict.other_permit_id})")
     return refusals, warnings
 
@@ -595,13 +731,17 @@ def brief(
     permit = _get(session, permit_id)
     if PermitStatus(permit.status) not in (S.DRAFT, S.APPROVING, S.APPROVED, S.REJECTED):
         raise PermitRefused([f"作业票状态「{permit.status}」不能再确认措施"])
-    rows = list(session.scalars(select(PermitMeasure).where(PermitMeasure.permit_id == permit.id)))
-    wanted = set(measure_ids) if measure_ids is not None else {m.id for m in rows}
-    if unknown := sorted(wanted - {m.id for m in rows}):
+    ids = set(session.scalars(select(PermitMeasure.id).where(PermitMeasure.permit_id == permit.id)))
+    wanted = set(measure_ids) if measure_ids is not None else ids
+    if unknown := sorted(wanted - ids):
         raise PermitRefused([f"措施 {unknown} 不属于本作业票"])
-    for measure in rows:
-        if measure.id in wanted and measure.confirmed_at is None:
-            measure.confirmed_by, measure.confirmed_at = actor, now
+    if wanted:  # one UPDATE for all of them; measures loaded in this session get the values too
+        session.execute(
+            update(PermitMeasure)
+            .where(PermitMeasure.id.in_(sorted(wanted)), PermitMeasure.confirmed_at.is_(None))
+            .values(confirmed_by=actor, confirmed_at=now)
+            .execution_options(synchronize_session="evaluate")
+        )
     permit.briefed_by, permit.briefed_at = actor, now
     permit.version += 1
     permit.updated_by, permit.updated_at = actor, now
@@ -651,8 +791,10 @@ def submit(*, session: Session, permit_id: int, actor: str | None, now: datetime
 
 def content_hash(*, session: Session, permit: Permit) -> str:
     """SHA-256 of the ticket's content as signed: what, where, when, who, measures (canonical JSON)."""
-    measures = session.scalars(
-        select(PermitMeasure).where(PermitMeasure.permit_id == permit.id).order_by(PermitMeasure.seq)
+    measures = session.execute(
+        select(PermitMeasure.seq, PermitMeasure.content, PermitMeasure.involved)
+        .where(PermitMeasure.permit_id == permit.id)
+        .order_by(PermitMeasure.seq)
     )
     body = {
         "number": permit.number,
@@ -671,6 +813,29 @@ def content_hash(*, session: Session, permit: Permit) -> str:
         "rules_version": permit.rules_version,
     }
     return hashlib.sha256(json.dumps(body, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+class _Signer(Protocol):
+    """What an approval or acceptance reads of the person who signs."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def principal(self) -> bool: ...
+    @property
+    def full_time_safety(self) -> bool: ...
+    @property
+    def position(self) -> str | None: ...
+
+
+_SIGNER = select(Person.name, Person.principal, Person.full_time_safety, Person.position).where(
+    Person.id == bindparam("person_id"), Person.deleted_at.is_(None)
+)
+
+
+def _signer(session: Session, person_id: int) -> _Signer | None:
+    """The live person of the register who signs (approver, acceptor), or None: only the columns judged."""
+    return session.execute(_SIGNER, {"person_id": person_id}).one_or_none()
 
 
 def signature_of(*, key: bytes, digest: str, person_id: int, at: datetime, level: str) -> str:
@@ -706,8 +871,8 @@ def sign(
     transition(PermitStatus(permit.status), E.SIGN)
     template = RULES.approval_template(WorkType(permit.work_type), permit.managed_grade)
     level = template[permit.approval_step]
-    approver = session.get(Person, approver_id)
-    if approver is None or approver.deleted_at is not None:
+    approver = _signer(session, approver_id)
+    if approver is None:
         raise PermitRefused([f"审批人 #{approver_id} 不存在"])
     reasons = []
     held = approver_roles(
@@ -716,14 +881,7 @@ def sign(
     if not held & set(level.roles):
         allowed = "/".join(r.value for r in level.roles)
         reasons.append(f"「{level.title}」须由{allowed}审批，「{approver.name}」无此审批权限")
-    already = session.scalar(
-        select(PermitStep.id).where(
-            PermitStep.permit_id == permit.id,
-            PermitStep.person_id == approver_id,
-            PermitStep.action.in_([E.SIGN.value, E.ISSUE.value]),
-            PermitStep.at >= _last_submit(session, permit.id),
-        )
-    )
+    already = session.scalar(_SIGNED_SINCE_SUBMIT, {"permit_id": permit.id, "person_id": approver_id})
     if already is not None:
         reasons.append(f"「{approver.name}」已审批过本票的一级，不能重复签字")
     if None not in (x, y, permit.x, permit.y):
@@ -756,14 +914,25 @@ def sign(
     )
 
 
-def _last_submit(session: Session, permit_id: int) -> datetime:
-    at = session.scalar(
-        select(PermitStep.at)
-        .where(PermitStep.permit_id == permit_id, PermitStep.action == E.SUBMIT.value)
-        .order_by(PermitStep.id.desc())
-        .limit(1)
+# Whether this person signed a level of this ticket since its last submission (a rejection and
+# a new submission start the signatures afresh); one round trip, the submission as a subquery.
+_LAST_SUBMIT = (
+    select(PermitStep.at)
+    .where(PermitStep.permit_id == bindparam("permit_id"), PermitStep.action == E.SUBMIT.value)
+    .order_by(PermitStep.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_SIGNED_SINCE_SUBMIT = (
+    select(PermitStep.id)
+    .where(
+        PermitStep.permit_id == bindparam("permit_id"),
+        PermitStep.person_id == bindparam("person_id"),
+        PermitStep.action.in_([E.SIGN.value, E.ISSUE.value]),
+        or_(_LAST_SUBMIT.is_(None), PermitStep.at >= _LAST_SUBMIT),
     )
-    return at if at is not None else datetime.min.replace(tzinfo=PLANT_TZ)
+    .limit(1)
+)
 
 
 def reject(*, session: Session, permit_id: int, reason: str, actor: str | None, now: datetime | None = None) -> Permit:
@@ -918,8 +1087,8 @@ def accept(
     now = now or utcnow()
     permit = _get(session, permit_id)
     transition(PermitStatus(permit.status), E.ACCEPT)
-    acceptor = session.get(Person, acceptor_id)
-    if acceptor is None or acceptor.deleted_at is not None:
+    acceptor = _signer(session, acceptor_id)
+    if acceptor is None:
         raise PermitRefused([f"验收人 #{acceptor_id} 不存在"])
     return _move(
         session,

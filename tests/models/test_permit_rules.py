@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from models.permit_rules import (
@@ -28,6 +28,7 @@ from models.permit_rules import (
     lifting_grade,
     managed_grade,
     simops_conflicts,
+    simops_scope,
 )
 
 T = WorkType
@@ -293,3 +294,51 @@ def test_hot_work_near_an_open_flammable_line(phase: str, distance: float, refus
     line = job(2, T.BLIND, line_open=True, medium_flammable=True, medium_phase=phase, x=0.0, y=0.0, pipeline="P")
     hot = job(1, T.HOT, x=distance, y=0.0)
     assert any(c.refuse for c in simops_conflicts(RULES, hot, [line])) is refused
+
+
+# The service queries only the jobs in a job's SIMOPS scope; nothing outside it may ever conflict.
+@st.composite
+def simops_jobs(draw: st.DrawFn) -> SimopsJob:
+    """Jobs crowded into a few areas, lines, hours and metres, so that every rule fires often."""
+    start = at(2, 0) + timedelta(hours=draw(st.integers(0, 12)))
+    return SimopsJob(
+        permit_id=draw(st.integers(1, 10**6)),
+        work_type=draw(st.sampled_from([T.HOT, T.BLIND, T.BLIND, T.CONFINED, T.HEIGHT])),
+        area=draw(st.sampled_from([None, "", "tank_farm", "reactor"])),
+        start=start,
+        end=start + timedelta(hours=draw(st.integers(1, 12))),
+        pipeline=draw(st.sampled_from([None, "", "P-101", "P-102"])),
+        line_open=draw(st.booleans()),
+        medium_phase=draw(st.sampled_from([None, "气", "液"])),
+        medium_flammable=draw(st.booleans()),
+        x=draw(st.one_of(st.none(), st.floats(-25, 25))),
+        y=draw(st.one_of(st.none(), st.floats(-25, 25))),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(simops_jobs(), st.lists(simops_jobs(), max_size=12))
+@example(  # an open flammable line and hot work 10 m away, across an area border, either way round
+    job(1, T.BLIND, area="reactor", line_open=True, medium_flammable=True, x=0.0, y=0.0),
+    [job(2, T.HOT, x=10.0, y=0.0)],
+)
+@example(
+    job(1, T.HOT, area="reactor", x=10.0, y=0.0),
+    [job(2, T.BLIND, line_open=True, medium_flammable=True, x=0.0, y=0.0)],
+)
+def test_the_simops_scope_holds_every_job_that_can_conflict(job: SimopsJob, others: list[SimopsJob]) -> None:
+    scope = simops_scope(job)
+    in_scope = [o for o in others if scope.may_conflict(o)]
+    assert simops_conflicts(RULES, job, others) == simops_conflicts(RULES, job, in_scope)
+
+
+def test_the_simops_scope_of_each_kind_of_job() -> None:
+    hot = simops_scope(job(1, T.HOT))
+    assert (hot.area, hot.work_types, hot.pipeline) == ("tank_farm", {T.BLIND}, None)
+    blind = simops_scope(job(1, T.BLIND, area=None, pipeline="P-101"))
+    assert (blind.area, blind.work_types, blind.pipeline) == (None, {T.HOT}, "P-101")
+    assert blind.may_conflict(job(2, T.BLIND, area="reactor", pipeline="P-101"))
+    assert not blind.may_conflict(job(2, T.BLIND, area="reactor", pipeline="P-102"))
+    assert not blind.may_conflict(job(2, T.HOT, start=at(2, 17), end=at(2, 20)))  # windows only touch
+    height = simops_scope(job(1, T.HEIGHT, area=""))
+    assert not height.may_conflict(job(2, T.HOT, area=""))  # no area: nothing can cross it
