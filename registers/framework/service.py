@@ -26,7 +26,20 @@ from typing import Annotated, Any, Generic, TypeVar, cast
 
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
-from sqlalchemy import ColumnElement, Select, String, Table, Text, TypeDecorator, and_, func, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ColumnProperty, Session
 from sqlalchemy.sql.elements import UnaryExpression
@@ -308,6 +321,36 @@ class Register(Generic[M, C, U, R]):
             raise RecordNotFound(self.name, record_id)
         return record
 
+    def get_for_change(self, *, session: Session, record_id: int, include_deleted: bool = False) -> M:
+        """The record, locked until the transaction ends, read as last committed.
+
+        Why: every change bumps ``version`` and writes the history row of the new version.
+        Two requests changing one record that both read version *n* wrote *n + 1* twice: the
+        second history row broke ``uq_register_versions_record_version`` (a 500 under load)
+        after silently overwriting the first change, and both passed an ``expected_version``
+        check. Locked, the second waits for the first to commit and builds on its result.
+        PostgreSQL locks the row (``SELECT ... FOR UPDATE``); SQLite has no row locks, so a
+        no-op ``UPDATE`` takes its database write lock first (writers queue there anyway).
+
+        Raises:
+            RecordNotFound: as :meth:`get`.
+        """
+        if session.get_bind().dialect.name == "sqlite":
+            table = cast(Table, sa_inspect(self.model).local_table)
+            session.execute(
+                update(table)
+                .where(table.c.id == record_id)
+                # both named so the column's onupdate default does not fire for a no-op
+                .values(version=table.c.version, updated_at=table.c.updated_at)
+            )
+            record = session.get(self.model, record_id, populate_existing=True)
+        else:
+            # OF the record's table: an eager outer join added to a model later cannot break it
+            record = session.get(self.model, record_id, with_for_update={"of": self.model})
+        if record is None or (record.deleted_at is not None and not include_deleted):
+            raise RecordNotFound(self.name, record_id)
+        return record
+
     def update(
         self,
         *,
@@ -325,7 +368,7 @@ class Register(Generic[M, C, U, R]):
             DuplicateValue: a unique field would collide with another live record.
             InvalidInput: ``None`` for a field the register requires.
         """
-        record = self.get(session=session, record_id=record_id)
+        record = self.get_for_change(session=session, record_id=record_id)
         self._check_version(record, expected_version)
         values = data.model_dump(exclude_unset=True)
         for name, value in values.items():
@@ -355,7 +398,7 @@ class Register(Generic[M, C, U, R]):
         self, *, session: Session, record_id: int, actor: str | None, expected_version: int | None = None
     ) -> M:
         """Hide a record (kept, restorable, in history as ``delete``)."""
-        record = self.get(session=session, record_id=record_id)
+        record = self.get_for_change(session=session, record_id=record_id)
         self._check_version(record, expected_version)
         now = utcnow()
         record.deleted_at, record.deleted_by = now, actor
@@ -372,7 +415,7 @@ class Register(Generic[M, C, U, R]):
             RecordNotFound: no such record, or it is not deleted.
             DuplicateValue: a live record has taken one of its unique values meanwhile.
         """
-        record = self.get(session=session, record_id=record_id, include_deleted=True)
+        record = self.get_for_change(session=session, record_id=record_id, include_deleted=True)
         if record.deleted_at is None:
             raise RecordNotFound(self.name, record_id)
         self._check_unique(session, self.snapshot(record), exclude_id=record.id)
