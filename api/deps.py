@@ -1,4 +1,10 @@
-"""Typed dependencies shared by the routers (runtime, store, plant)."""
+"""Typed dependencies shared by the routers (runtime, store, plant).
+
+All ``async def`` on purpose: they only read app state, and FastAPI runs a plain ``def``
+dependency in the thread pool, a round trip between the event loop and a worker thread
+(GIL hand-over included) per dependency per request. The tag routes used four of them
+(docs/performance.md).
+"""
 
 from __future__ import annotations
 
@@ -11,21 +17,22 @@ from connectors.store.base import TimeSeriesStore
 from twin.plant import Plant, Tag
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     """The plant runtime owned by the app."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_store(request: Request) -> TimeSeriesStore:
+async def get_store(request: Request) -> TimeSeriesStore:
     """The time-series store; 503 while it is not open yet."""
-    store = get_runtime(request).store
+    runtime: Runtime = request.app.state.runtime
+    store = runtime.store
     if store is None:
         raise HTTPException(status_code=503, detail="存储未就绪 / store not ready")
     return store
 
 
-def get_plant(request: Request) -> Plant:
+async def get_plant(request: Request) -> Plant:
     """The plant model."""
     plant: Plant = request.app.state.plant
     return plant
@@ -36,7 +43,7 @@ StoreDep = Annotated[TimeSeriesStore, Depends(get_store)]
 PlantDep = Annotated[Plant, Depends(get_plant)]
 
 
-def get_tag(tag: str, plant: PlantDep) -> Tag:
+async def get_tag(tag: str, plant: PlantDep) -> Tag:
     """404-loading dependency for ``{tag}`` path parameters."""
     try:
         return plant.tag(tag)

@@ -18,6 +18,7 @@ Examples:
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -52,6 +54,9 @@ NAMING_CONVENTION: dict[str, str] = {
 REQUEST_SESSIONS = 12
 POOL_SIZE = REQUEST_SESSIONS + 4
 POOL_OVERFLOW = 8
+
+# A pooled connection unused this long is pinged before it is handed out (_ping_when_idle).
+PING_IDLE_S = 5.0
 
 # Arbitrary but fixed key of the PostgreSQL advisory lock that serialises migrations when
 # several API replicas start at once.
@@ -137,9 +142,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        kwargs.setdefault("pool_pre_ping", True)  # survive a database restart under a long-lived API
         _default_pool(kwargs)
-        return create_engine(parsed, **kwargs)
+        engine = create_engine(parsed, **kwargs)
+        if not kwargs.get("pool_pre_ping"):
+            _ping_when_idle(engine)  # survive a database restart under a long-lived API
+        return engine
 
     connect_args = dict(kwargs.pop("connect_args", {}))
     connect_args.setdefault("check_same_thread", False)
@@ -154,6 +161,37 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(parsed, connect_args=connect_args, **kwargs)
     event.listen(engine, "connect", _sqlite_on_connect)
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use if it sat in the pool for :data:`PING_IDLE_S` or more.
+
+    SQLAlchemy's ``pool_pre_ping`` sends ``SELECT 1`` at every checkout: a round trip per
+    request (two for a change and its audit entry), a measurable share of the API's CPU and
+    of PostgreSQL's (docs/performance.md). A connection that went back to the pool moments
+    ago was alive then; the ones at risk after a database restart or an idle timeout of a
+    firewall are those that sat unused. A dead one is discarded and the pool hands out
+    another (``DisconnectionError``), exactly as with the pre-ping. What is given up: a
+    connection busy until the very moment the server went away fails its next statement
+    instead of being replaced first; SQLAlchemy then invalidates every older connection of
+    the pool at once, so a restart costs the requests in flight, not one per connection.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["pool_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        since = record.info.get("pool_idle_since")
+        if since is None or time.monotonic() - since < PING_IDLE_S:
+            return  # new, or back in the pool only moments ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as err:
+            msg = "pooled connection failed its ping"
+            raise DisconnectionError(msg) from err
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

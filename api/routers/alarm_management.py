@@ -21,7 +21,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, Response, UploadFile, status
 from pydantic import AwareDatetime
 
-from api.auth import SessionDep, require
+from api.auth import SessionDep, require, run_and_commit
 from models.alarm_states import AlarmStatus, InvalidShelve, InvalidTransition
 from models.contracts import AlarmPriority
 from registers.alarms import service as alarms
@@ -94,7 +94,7 @@ LockedAlarmDep = Annotated[Alarm, Depends(_load_for_update)]
 
 
 @router.get("/api/v1/alarm-records", response_model=AlarmPage)
-def list_alarm_records(
+async def list_alarm_records(
     session: SessionDep,
     _user: Reader,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -121,10 +121,14 @@ def list_alarm_records(
         page=page,
         size=size,
     )
-    with _domain_errors():
-        alarms.expire_shelving(session=session)  # nothing is listed as shelved past its time
-        items, total = alarms.list_alarms(session=session, query=query)
-    return AlarmPage(items=[AlarmRead.of(a) for a in items], total=total, page=page, size=size)
+
+    def work() -> AlarmPage:  # queries, page and commit in one worker thread (api.auth.run_and_commit)
+        with _domain_errors():
+            alarms.expire_shelving(session=session)  # nothing is listed as shelved past its time
+            items, total = alarms.list_alarms(session=session, query=query)
+        return AlarmPage(items=[AlarmRead.of(a) for a in items], total=total, page=page, size=size)
+
+    return await run_and_commit(session, work)
 
 
 @router.get("/api/v1/alarm-records/{alarm_pk}", response_model=AlarmDetail)
@@ -136,13 +140,18 @@ def get_alarm_record(alarm_pk: AlarmPk, session: SessionDep, _user: Reader) -> A
 
 
 @router.post("/api/v1/alarm-records/{alarm_pk}/ack", response_model=AlarmRead)
-def acknowledge_alarm(
-    user: Acknowledger, alarm: LockedAlarmDep, session: SessionDep, body: AckRequest | None = None
+async def acknowledge_alarm(
+    user: Acknowledger, alarm_pk: AlarmPk, session: SessionDep, body: AckRequest | None = None
 ) -> AlarmRead:
     """Acknowledge (确认) an unacknowledged alarm."""
-    with _domain_errors():
-        alarms.acknowledge(session=session, alarm=alarm, actor=user.username, comment=body.comment if body else "")
-    return AlarmRead.of(alarm)
+
+    def work() -> AlarmRead:  # lock, move, answer and commit in one worker thread (api.auth.run_and_commit)
+        with _domain_errors():
+            alarm = alarms.get(session=session, alarm_pk=alarm_pk, for_update=True)
+            alarms.acknowledge(session=session, alarm=alarm, actor=user.username, comment=body.comment if body else "")
+        return AlarmRead.of(alarm)
+
+    return await run_and_commit(session, work)
 
 
 @router.post("/api/v1/alarm-records/{alarm_pk}/shelve", response_model=AlarmRead)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Select, case, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from models.alarm_states import (
     AlarmCondition,
@@ -609,7 +609,8 @@ def list_alarms(*, session: Session, query: AlarmQuery) -> tuple[list[Alarm], in
     ordered = key.desc().nulls_last() if query.sort.startswith("-") else key.asc().nulls_last()
     tiebreak = Alarm.id.desc() if query.sort.startswith("-") else Alarm.id.asc()
     page = stmt.order_by(ordered, tiebreak).offset((query.page - 1) * query.size).limit(query.size)
-    items = list(session.scalars(page.options(selectinload(Alarm.disposal))))
+    # joined, not selectin: one to one, so one query per page instead of two (docs/performance.md)
+    items = list(session.scalars(page.options(joinedload(Alarm.disposal))))
     return items, total
 
 
