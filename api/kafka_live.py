@@ -181,7 +181,12 @@ class KafkaLivePush:
             "auto_offset_reset": "latest",
             "enable_auto_commit": False,
             "max_poll_records": 500,
-            "fetch_max_wait_ms": 100,
+            # The broker answers a fetch as soon as one byte is there (fetch_min_bytes 1), so
+            # this long-poll wait adds no latency to new data; it only sets how often an idle
+            # consumer asks. 100 ms made three idle consumers of an API replica cost 65 ms of
+            # CPU a second (kafka-python is pure Python); 500 ms (Kafka's default) about 25-30,
+            # with the same delivery latency (5 ms median, measured with a producer at 2.7/s).
+            "fetch_max_wait_ms": 500,
             "session_timeout_ms": 10_000,
             "heartbeat_interval_ms": 2_000,
             # The constructor blocks until bootstrapped; keep that short so stop() stays quick
