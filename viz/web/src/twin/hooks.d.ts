@@ -8,6 +8,14 @@ interface SafeTwinTestHooks {
   hazardLevels(): Record<string, string | null>
   /** Screen position (CSS px in the twin canvas) of an equipment item, null when unknown. */
   screenPosition(id: string): { x: number; y: number } | null
+  /** Screen rectangle (CSS px in the twin canvas) an equipment item's box covers, null when unknown. */
+  screenBox(id: string): { x0: number; y0: number; x1: number; y1: number } | null
+  /** How an item is drawn now: full mesh, coarse mesh or far box; null when unknown. */
+  drawnAs(id: string): 'fine' | 'coarse' | 'box' | null
+  /** Screen positions (CSS px in the twin canvas) of the middle of each kerb outlining a hazard source. */
+  hazardOutlinePoints(id: string): Array<{ x: number; y: number }>
+  /** Ids of the equipment in the scene. */
+  equipmentIds(): string[]
   /** People markers drawn. */
   peopleCount(): number
   /** Open-permit icons drawn (permit ids). */

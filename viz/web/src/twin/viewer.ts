@@ -165,6 +165,13 @@ interface EquipmentNode {
   alarm: boolean
 }
 
+/** A piece of flat scenery (area slab, zone fill) in plant coordinates, with its GLB material. */
+interface FlatPiece {
+  box: THREE.Box3
+  material: THREE.Material
+  geometry: THREE.BufferGeometry
+}
+
 interface StaticLabel {
   text: string
   kind: 'area' | 'zone'
@@ -613,6 +620,10 @@ export class TwinViewer {
   private scale = 1
   private readonly stats = { fps: 0, frameMs: 0, updateMs: 0, renderMs: 0, labelsMs: 0, pickMs: 0, last: 0 }
   private readonly labelCamera = new THREE.Matrix4()
+  private readonly viewProjection = new THREE.Matrix4()
+  private readonly labelScratch = new THREE.Vector3()
+  /** The styles last written to each label element (written again only when they change). */
+  private readonly labelState = new WeakMap<HTMLElement, { display: string; transform: string; z: number }>()
   private labelsDirty = true
   private readonly dummy = new THREE.Object3D()
   private readonly scratch = new THREE.Vector3()
@@ -687,6 +698,8 @@ export class TwinViewer {
     const edges: number[] = [] // zone outlines as lines, for the distance: xyz xyz per segment
     const edgeColors: number[] = []
     const order = new Map<THREE.Material, number>()
+    const slabs: FlatPiece[] = [] // area slabs, and the zone fills that lie on them (software WebGL: see cutZoneFills)
+    const fills: FlatPiece[] = []
     root.traverse((obj) => {
       const mesh = obj as THREE.Mesh
       if (!mesh.isMesh) return
@@ -737,20 +750,35 @@ export class TwinViewer {
       // static scenery is merged per material: hundreds of slabs and zones become a few draws
       const material = mesh.material as THREE.Material
       if (data.role === 'ground' || data.role === 'area' || (data.role === 'zone' && !mesh.name.endsWith('-outline'))) flat.add(material)
-      // drawn after what stands on them, so the depth test spares the pixels they would shade for nothing
-      if (data.role === 'ground') order.set(material, 2)
+      // slabs are drawn after what stands on them, so the depth test spares the pixels they would
+      // shade for nothing. The ground is drawn first and leaves the depth buffer alone: the slabs
+      // lie 2-5 cm above it, less than the depth buffer resolves from the overview, and drawn
+      // after them it covered whole triangles of them
+      if (data.role === 'ground') order.set(material, -1)
       if (data.role === 'area') order.set(material, 1)
       const geometry = mesh.geometry.clone().applyMatrix4(mesh.matrixWorld)
       for (const name of Object.keys(geometry.attributes)) if (name !== 'position' && name !== 'normal') geometry.deleteAttribute(name)
+      if (this.software && data.role === 'area') slabs.push({ box, material, geometry })
+      if (this.software && data.role === 'zone' && !mesh.name.endsWith('-outline') && material.transparent) {
+        fills.push({ box, material, geometry })
+        return // added below unless it is cut into its slab
+      }
       const list = statics.get(material) ?? []
       list.push(geometry)
       statics.set(material, list)
     })
+    const cut = this.cutZoneFills(fills, slabs)
+    for (const fill of fills) if (!cut.has(fill.geometry)) statics.set(fill.material, [...(statics.get(fill.material) ?? []), fill.geometry])
+    for (const [material, list] of statics) {
+      const kept = list.filter((g) => !cut.has(g))
+      if (kept.length) statics.set(material, kept)
+      else statics.delete(material)
+    }
     for (const [source, geometries] of statics) {
       const merged = geometries.length === 1 ? geometries[0] : mergeGeometries(geometries, false)
       if (!merged) continue
       const material = flat.has(source) ? this.shadeFlat(source) : this.shade(source)
-      if (material.transparent) material.depthWrite = false
+      if (material.transparent || order.get(source) === -1) material.depthWrite = false
       const mesh = new THREE.Mesh(merged, material)
       mesh.renderOrder = order.get(source) ?? 0
       if (kerbs.has(source)) this.zoneKerbs.push(mesh)
@@ -913,6 +941,108 @@ export class TwinViewer {
     const toSun = this.sun.position.clone().sub(this.sun.target.position).normalize()
     const direct = this.sun.color.clone().multiplyScalar(this.sun.intensity * Math.max(0, n.dot(toSun)))
     return out.add(direct).multiplyScalar(1 / Math.PI)
+  }
+
+  /**
+   * Software WebGL: a zone fill is 28 % opaque over its area slab, and blending it over large
+   * areas costs about a sixth of the frame. Drawn opaque in the blended colour it would lie
+   * 4 cm over the slab, less than the depth buffer resolves from the overview (whole triangles
+   * of it lose to the slab), so instead a rectangular fill that lies on one box slab, alone,
+   * is cut into the slab's top: the top becomes a ring in the slab's colour around a rectangle
+   * in the blend of the two flat, baked colours (blended on sRGB values, as the framebuffer
+   * blends them). One merged mesh with vertex colours, no blending, nothing drawn twice.
+   * Returns the fill and slab geometries it replaced.
+   */
+  private cutZoneFills(fills: readonly FlatPiece[], slabs: readonly FlatPiece[]): Set<THREE.BufferGeometry> {
+    const cut = new Set<THREE.BufferGeometry>()
+    const eps = 0.01
+    const overlap = (a: THREE.Box3, b: THREE.Box3): boolean =>
+      a.min.x < b.max.x - eps && b.min.x < a.max.x - eps && a.min.z < b.max.z - eps && b.min.z < a.max.z - eps
+    const within = (a: THREE.Box3, b: THREE.Box3): boolean =>
+      a.min.x >= b.min.x + eps && a.max.x <= b.max.x - eps && a.min.z >= b.min.z + eps && a.max.z <= b.max.z - eps
+    const rectangle = (g: THREE.BufferGeometry, box: THREE.Box3): boolean => {
+      const pos = g.attributes.position
+      for (let v = 0; v < pos.count; v++) {
+        const x = pos.getX(v)
+        const z = pos.getZ(v)
+        if (Math.min(Math.abs(x - box.min.x), Math.abs(x - box.max.x)) > eps) return false
+        if (Math.min(Math.abs(z - box.min.z), Math.abs(z - box.max.z)) > eps) return false
+      }
+      return true
+    }
+    const light = this.lightOn(new THREE.Vector3(0, 1, 0), new THREE.Color())
+    const lit = (m: THREE.Material): THREE.Color => (m as THREE.MeshStandardMaterial).color.clone().multiply(light)
+    const srgb = (c: THREE.Color): THREE.Color => {
+      const out = { r: 0, g: 0, b: 0 }
+      c.getRGB(out, THREE.SRGBColorSpace)
+      const k = (v: number): number => Math.min(1, Math.max(0, v)) // the framebuffer clamps what it stores
+      return new THREE.Color(k(out.r), k(out.g), k(out.b)) // sRGB components held as plain numbers
+    }
+    const positions: number[] = []
+    const colors: number[] = []
+    const b = new THREE.Vector3()
+    const c = new THREE.Vector3()
+    const triangle = (p: THREE.Vector3, q: THREE.Vector3, r: THREE.Vector3, color: THREE.Color): void => {
+      // tops wound to face up; the slab's sides keep their winding
+      const n = b.subVectors(q, p).cross(c.subVectors(r, p))
+      const flip = Math.abs(n.y) > 1e-9 && n.y < 0
+      for (const v of flip ? [p, r, q] : [p, q, r]) {
+        positions.push(v.x, v.y, v.z)
+        colors.push(color.r, color.g, color.b)
+      }
+    }
+    const quad = (x0: number, z0: number, x1: number, z1: number, y: number, color: THREE.Color): void => {
+      if (x1 - x0 < eps || z1 - z0 < eps) return
+      const p = [new THREE.Vector3(x0, y, z0), new THREE.Vector3(x1, y, z0), new THREE.Vector3(x1, y, z1), new THREE.Vector3(x0, y, z1)]
+      triangle(p[0], p[1], p[2], color)
+      triangle(p[0], p[2], p[3], color)
+    }
+    for (const fill of fills) {
+      const std = fill.material as THREE.MeshStandardMaterial
+      if (!std.isMeshStandardMaterial || !rectangle(fill.geometry, fill.box)) continue
+      if (fills.some((other) => other !== fill && overlap(fill.box, other.box))) continue
+      const under = slabs.filter((slab) => overlap(fill.box, slab.box))
+      if (under.length !== 1 || !within(fill.box, under[0].box)) continue
+      const slab = under[0]
+      if (cut.has(slab.geometry) || fills.some((other) => other !== fill && overlap(other.box, slab.box))) continue
+      if (!rectangle(slab.geometry, slab.box)) continue
+      const base = lit(slab.material)
+      const mix = srgb(base).lerp(srgb(lit(std)), std.opacity)
+      const blend = new THREE.Color().setRGB(mix.r, mix.g, mix.b, THREE.SRGBColorSpace)
+      // the slab less its top, then the top as a ring round the fill
+      const g = slab.geometry.index ? slab.geometry.toNonIndexed() : slab.geometry
+      const pos = g.attributes.position
+      const top = slab.box.max.y
+      const p = new THREE.Vector3()
+      const q = new THREE.Vector3()
+      const r = new THREE.Vector3()
+      for (let v = 0; v < pos.count; v += 3) {
+        p.fromBufferAttribute(pos, v)
+        q.fromBufferAttribute(pos, v + 1)
+        r.fromBufferAttribute(pos, v + 2)
+        if (Math.abs(p.y - top) < eps && Math.abs(q.y - top) < eps && Math.abs(r.y - top) < eps) continue
+        triangle(p.clone(), q.clone(), r.clone(), base)
+      }
+      const o = slab.box
+      const i = fill.box
+      quad(o.min.x, o.min.z, o.max.x, i.min.z, top, base)
+      quad(o.min.x, i.max.z, o.max.x, o.max.z, top, base)
+      quad(o.min.x, i.min.z, i.min.x, i.max.z, top, base)
+      quad(i.max.x, i.min.z, o.max.x, i.max.z, top, base)
+      quad(i.min.x, i.min.z, i.max.x, i.max.z, top, blend)
+      cut.add(slab.geometry)
+      cut.add(fill.geometry)
+    }
+    if (!cut.size) return cut
+    const geometry = new THREE.BufferGeometry()
+    geometry.setAttribute('position', new THREE.Float32BufferAttribute(positions, 3))
+    geometry.setAttribute('color', new THREE.Float32BufferAttribute(colors, 3))
+    const mesh = new THREE.Mesh(geometry, new THREE.MeshBasicMaterial({ vertexColors: true }))
+    mesh.name = 'static-areas-with-zones'
+    mesh.userData = { role: 'static' }
+    mesh.renderOrder = 1 // with the other slabs
+    this.scene.add(mesh)
+    return cut
   }
 
   /**
@@ -1179,6 +1309,46 @@ export class TwinViewer {
     const p = at.clone().project(this.camera)
     if (p.z > 1) return null
     return { x: ((p.x + 1) / 2) * this.host.clientWidth, y: ((1 - p.y) / 2) * this.host.clientHeight }
+  }
+
+  /** How an item is drawn now: its full mesh, the coarse mesh, or the far box (stand-in); null when unknown. */
+  drawnAs(id: string): 'fine' | 'coarse' | 'box' | null {
+    const node = this.equipment.get(id)
+    if (!node) return null
+    const level = node.batch.slots.findIndex((slots) => slots.includes(node.index))
+    return level === FINE ? 'fine' : level === COARSE ? 'coarse' : level === STANDIN ? 'box' : null
+  }
+
+  /** The screen rectangle (CSS pixels in the host) an item's box covers; null when unknown or behind the camera. */
+  screenBox(id: string): { x0: number; y0: number; x1: number; y1: number } | null {
+    const box = this.equipment.get(id)?.footprint
+    if (!box) return null
+    const out = { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity }
+    for (let i = 0; i < 8; i++) {
+      const p = this.scratch
+        .set(i & 1 ? box.max.x : box.min.x, i & 2 ? box.max.y : box.min.y, i & 4 ? box.max.z : box.min.z)
+        .project(this.camera)
+      if (p.z > 1) return null
+      const x = ((p.x + 1) / 2) * this.host.clientWidth
+      const y = ((1 - p.y) / 2) * this.host.clientHeight
+      out.x0 = Math.min(out.x0, x)
+      out.x1 = Math.max(out.x1, x)
+      out.y0 = Math.min(out.y0, y)
+      out.y1 = Math.max(out.y1, y)
+    }
+    return out
+  }
+
+  /** The middle of the top of each kerb outlining a hazard source, on screen (CSS pixels in the host). */
+  hazardOutlinePoints(id: string): Array<{ x: number; y: number }> {
+    const points: Array<{ x: number; y: number }> = []
+    for (const kerb of this.hazardIndex.get(id) ?? []) {
+      const box = this.hazardBoxes[kerb]
+      const p = box.getCenter(new THREE.Vector3()).setY(box.max.y).project(this.camera)
+      if (p.z > 1) continue
+      points.push({ x: ((p.x + 1) / 2) * this.host.clientWidth, y: ((1 - p.y) / 2) * this.host.clientHeight })
+    }
+    return points
   }
 
   /** Colour equipment: those in `alarmed` turn ALARM_COLOR (with a breathing ring), the rest their own colour. */
@@ -1649,12 +1819,63 @@ export class TwinViewer {
     if (!obj) {
       const el = document.createElement('div')
       el.className = className
+      el.style.willChange = 'transform' // moved by the compositor, its text painted once
       obj = new CSS2DObject(el)
       pool[i] = obj
       this.scene.add(obj)
     }
     obj.visible = true
     return obj
+  }
+
+  /**
+   * Place the CSS labels, as CSS2DRenderer.render would, but writing a style only where it
+   * changed, on whole pixels: its render walks the whole scene and rewrites every label's
+   * transform, origin, display and stacking order each frame, and each write makes the page
+   * recompute styles; a label that moved less than a pixel, or whose order did not change,
+   * now costs no DOM write. Each label is its own compositing layer (will-change), so a move
+   * is a re-composite, not a repaint of its text.
+   */
+  private placeLabelElements(root: HTMLElement): void {
+    if (!this.renderer) {
+      this.scene.updateMatrixWorld() // the WebGL render does this where there is one
+      this.camera.updateMatrixWorld()
+    }
+    const w = this.host.clientWidth / 2
+    const h = this.host.clientHeight / 2
+    const vp = this.viewProjection.multiplyMatrices(this.camera.projectionMatrix, this.camera.matrixWorldInverse)
+    const cam = this.camera.position
+    const shown: Array<[number, HTMLElement]> = []
+    const at = this.labelScratch
+    for (const pool of [this.equipmentLabels, this.staticLabelPool, this.peopleLabels]) {
+      for (const obj of pool) {
+        const el = obj.element
+        if (el.parentNode !== root) root.appendChild(el)
+        let visible = obj.visible && !!obj.parent
+        if (visible) {
+          at.setFromMatrixPosition(obj.matrixWorld).applyMatrix4(vp)
+          visible = at.z >= -1 && at.z <= 1
+        }
+        const state = this.labelState.get(el) ?? { display: '?', transform: '', z: -1 }
+        this.labelState.set(el, state)
+        const display = visible ? '' : 'none'
+        if (state.display !== display) el.style.display = state.display = display
+        if (!visible) continue
+        const transform = `translate(-50%,-50%) translate(${Math.round(at.x * w + w)}px,${Math.round(-at.y * h + h)}px)`
+        if (state.transform !== transform) el.style.transform = state.transform = transform
+        shown.push([obj.getWorldPosition(at).distanceToSquared(cam), el])
+      }
+    }
+    // nearer labels on top, as CSS2DRenderer orders them
+    shown.sort((a, b) => a[0] - b[0])
+    shown.forEach(([, el], i) => {
+      const state = this.labelState.get(el)
+      const z = shown.length - i
+      if (state && state.z !== z) {
+        el.style.zIndex = String(z)
+        state.z = z
+      }
+    })
   }
 
   /** Give the label pool to the nearest items in view (plus alarmed, selected and hovered ones). */
@@ -1776,7 +1997,7 @@ export class TwinViewer {
     // CSS labels move only when the camera, the people or the label set moved: no DOM writes otherwise
     const cameraMoved = !this.labelCamera.equals(this.camera.matrixWorld)
     if (this.labels && (cameraMoved || peopleMoved || labelsChanged || this.labelsDirty)) {
-      this.labels.render(this.scene, this.camera)
+      this.placeLabelElements(this.labels.domElement)
       this.labelCamera.copy(this.camera.matrixWorld)
       this.labelsDirty = false
     }
