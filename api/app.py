@@ -120,7 +120,8 @@ def create_app(
             if rt.distributed:  # the flow runs elsewhere: its alarm topics feed the register
                 feed = KafkaAlarmFeed(worker, settings.kafka_brokers, prefix=settings.kafka_topic_prefix).start()
             app.state.alarm_feed = feed
-            _freeze_startup_heap()
+            if settings.own_process:  # never where the app shares a process: tests build hundreds
+                _freeze_startup_heap()
         try:
             yield
         finally:
@@ -197,6 +198,9 @@ def _freeze_startup_heap() -> None:
     the 2-core bench box): a pause for every request waiting on that worker, however rare.
     Frozen, a full collection walks only what requests create (docs/performance.md).
     Garbage of the start-up is collected first, so nothing that could be freed is kept.
+    Only where the app owns its interpreter (``Settings.own_process``: ``safetwin run`` and
+    each ``safetwin api`` worker): frozen objects in a reference cycle are never freed, so a
+    process that builds and drops many apps (the test suite, a notebook) would keep them all.
     """
     gc.collect()
     gc.freeze()

@@ -199,7 +199,7 @@ def worker_app() -> FastAPI:
     from api.app import create_app
     from twin.plant import load_plant
 
-    settings = Settings()
+    settings = Settings(own_process=True)  # this worker process is the app's alone
     size, overflow = (int(n) for n in os.environ[POOL_ENV].split(","))
     runtime = WorkerRuntime(settings=settings, plant=load_plant(settings.plant_file))
     return create_app(settings, runtime=runtime, prepared=True, pool=(size, overflow))
