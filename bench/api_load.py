@@ -34,6 +34,7 @@ every 5 s, and a leak shows as growth over the second half, once pools and cache
 
 Usage: .venv/bin/python bench/api_load.py [--quick] [--workers N] [--connections C] [--duration S]
        [--profile]   (py-spy a worker during the mix; the top functions go to stderr)
+       [--only KIND] (one request kind alone, e.g. certificate-list: its CPU per request)
 Needs PostgreSQL (``SAFETWIN_TEST_POSTGRES``, default the CI server; ``.ci/services.sh``).
 """
 
@@ -353,6 +354,19 @@ def top_of_profile(raw: Path, n: int = 25) -> list[tuple[str, float]]:
     return [(frame, v / total) for frame, v in ranked]
 
 
+# the mix's draw (1..100) that selects each request kind in bench/api_load_mix.lua
+ONLY = {
+    "certificate-list": 1,
+    "alarm-list": 26,
+    "certificate": 41,
+    "latest": 56,
+    "history": 71,
+    "create": 81,
+    "update": 89,
+    "ack": 96,
+}
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -366,6 +380,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
     ap.add_argument("--duration", type=int, default=None, help="seconds of business mix (default 300; quick 8)")
     ap.add_argument("--profile", action="store_true", help="py-spy one worker during the mix")
+    ap.add_argument(
+        "--only",
+        choices=sorted(ONLY),
+        default=None,
+        help="one request kind of the mix alone, for its CPU per request (not the benchmark's figure)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the data dir and schema (debugging)")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
@@ -428,6 +448,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             .replace("__TAGS__", lua_list(tags))
             .replace("__HISTORY_QS__", history_qs)
             .replace("__HISTORY_TAG__", HISTORY_TAG)
+            .replace("__ONLY__", str(ONLY[args.only]) if args.only else "0")
         )
         mix_lua = tmp / "mix.lua"
         mix_lua.write_text(script, encoding="utf-8")
@@ -487,6 +508,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             "health_errors": health["errors"],
             **mem,
             "workers": args.workers,
+            "only": args.only,  # None: the business mix (the benchmark's figure)
             "connections": args.connections,
             "duration_s": duration,
             "cores": os.cpu_count(),

@@ -4,6 +4,8 @@ local certs = {__CERTS__}
 local alarms = {__ALARMS__}
 local tags = {__TAGS__}
 local history_qs = "__HISTORY_QS__"
+-- 0: the business mix; else one request kind of it alone (--only: CPU per request by route)
+local only = __ONLY__
 local kinds = {"%E5%AE%89%E5%85%A8%E7%94%9F%E4%BA%A7%E8%AE%B8%E5%8F%AF%E8%AF%81", "%E5%AE%89%E5%85%A8%E8%AF%84%E4%BB%B7%E6%8A%A5%E5%91%8A"}
 local threads = {}
 local thread_no = 0
@@ -29,7 +31,7 @@ end
 local function pick(t) return t[math.random(#t)] end
 
 function request()
-  local r = math.random(100)
+  local r = only > 0 and only or math.random(100)
   if r <= 25 then
     return wrk.format("GET", "/api/v1/certificates?kind=" .. pick(kinds) .. "&sort=-expiry_date&size=20&page=" .. math.random(5), headers)
   elseif r <= 40 then
