@@ -49,7 +49,15 @@ class BackgroundLoop(Generic[P]):
         self._thread: threading.Thread | None = None
 
     def start(self, *args: P.args, **kwargs: P.kwargs) -> Self:
-        """Run ``target(*args, **kwargs)`` in a new daemon thread (daemon: it never holds the exit)."""
+        """Run ``target(*args, **kwargs)`` in a new daemon thread (daemon: it never holds the exit).
+
+        A loop that runs is left as it is; a stopped one starts again (the Kafka live push is
+        stopped and restarted by its owner), so the stop request of the last run is cleared.
+        """
+        if self.is_alive:
+            return self
+        self._stop.clear()
+        self.error = None
         self._thread = threading.Thread(target=self._run, args=args, kwargs=kwargs, name=self.name, daemon=True)
         self._thread.start()
         return self

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any, cast
@@ -32,6 +31,7 @@ import msgspec
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
+from api.background import BackgroundLoop
 from connectors.bus.memory import Bus
 from connectors.kafka.admin import topic_for
 from models.contracts import ALARM_EVENT, SENSOR_READING, STREAM_TYPES, DeadLetter, decode_message, decode_readings
@@ -98,8 +98,7 @@ class KafkaLivePush:
         self.skipped = 0  # messages that did not decode
         self._assigned = False
         self._poll_ok = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("safetwin-kafka-live", self._run)
         self._reasons: set[str] = set()
         self._list_decoders = {
             name: msgspec.json.Decoder(cast(Any, list)[STREAM_TYPES[name]]) for name in set(self.topics.values())
@@ -113,31 +112,25 @@ class KafkaLivePush:
     @property
     def alive(self) -> bool:
         """Whether the consuming thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._loop.is_alive
 
     def start(self) -> KafkaLivePush:
         """Start consuming in a daemon thread (no I/O before this)."""
-        if self.alive:
-            return self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="safetwin-kafka-live", daemon=True)
-        self._thread.start()
+        self._loop.start()
         return self
 
     def stop(self, timeout_s: float = 2.0) -> None:
         """Stop the thread and close the consumer, waiting at most ``timeout_s``."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            if self._thread.is_alive():
-                logger.warning("kafka live push did not stop within %.1f s", timeout_s)
+        self._loop.stop(timeout_s)
+        if self._loop.is_alive:
+            logger.warning("kafka live push did not stop within %.1f s", timeout_s)
         self._assigned = self._poll_ok = False
 
     # -- consuming thread ------------------------------------------------------------------
 
     def _run(self) -> None:
         backoff_s = 0.5
-        while not self._stop.is_set():
+        while not self._loop.stopping:
             consumer: KafkaConsumer | None = None
             try:
                 consumer = self._consumer()
@@ -154,7 +147,7 @@ class KafkaLivePush:
                         consumer.close(autocommit=False, timeout_ms=500)
                     except Exception as err:  # noqa: BLE001 - closing is best effort
                         logger.debug("closing the kafka live consumer failed: %s", err)
-            if self._stop.wait(backoff_s):
+            if self._loop.wait(backoff_s):
                 break
             backoff_s = min(backoff_s * 2, 10.0)
 
@@ -168,10 +161,10 @@ class KafkaLivePush:
         the wait, then the metadata refresh assigns them.
         """
         deadline = time.monotonic() + timeout_s
-        while not self._stop.is_set() and time.monotonic() < deadline:
+        while not self._loop.stopping and time.monotonic() < deadline:
             if all(consumer.partitions_for_topic(topic) for topic in self.topics):
                 return
-            self._stop.wait(0.2)
+            self._loop.wait(0.2)
 
     def _consumer(self) -> KafkaConsumer:
         config: dict[str, Any] = {
@@ -204,7 +197,7 @@ class KafkaLivePush:
     def _consume(self, consumer: KafkaConsumer) -> None:
         timeout_ms = max(1, int(self.poll_timeout_s * 1000))
         next_health = 0.0
-        while not self._stop.is_set():
+        while not self._loop.stopping:
             batch = consumer.poll(timeout_ms=timeout_ms)
             items: list[Any] = []
             for tp, records in batch.items():

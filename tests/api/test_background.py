@@ -76,3 +76,29 @@ def test_wait_until_returns_when_ready_or_false_when_stopped() -> None:
     early.start()
     early.stop(timeout=5.0)
     assert outcomes[-1] is True
+
+
+def test_a_stopped_loop_starts_again_and_a_running_one_is_not_started_twice() -> None:
+    """The Kafka live push is stopped and restarted by its owner: the second run must not end at once."""
+    rounds: list[int] = []
+
+    def run() -> None:
+        rounds.append(1)
+        while not loop.wait(60.0):
+            pass
+
+    loop = BackgroundLoop("test-restart", run)
+    loop.start()
+    loop.start()  # already running: no second thread
+    time.sleep(0.05)
+    assert rounds == [1]
+    assert [t.name for t in threading.enumerate()].count("test-restart") == 1
+    loop.stop(timeout=5.0)
+    assert not loop.is_alive
+
+    loop.start()
+    time.sleep(0.05)
+    assert loop.is_alive and not loop.stopping  # the last run's stop request was cleared
+    assert rounds == [1, 1]
+    loop.stop(timeout=5.0)
+    assert not loop.is_alive
