@@ -227,6 +227,19 @@ function hex(color: THREE.Color): string {
   return `#${color.getHexString()}`
 }
 
+/**
+ * ``cheap`` (a material of a cheaper shading model, its colour set) with what else it must keep
+ * of the GLB material it stands in for: transparency, opacity, side, depth writes and name.
+ */
+function cheapCopy<T extends THREE.Material>(source: THREE.MeshStandardMaterial, cheap: T): T {
+  cheap.transparent = source.transparent
+  cheap.opacity = source.opacity
+  cheap.side = source.side
+  cheap.depthWrite = source.depthWrite
+  cheap.name = source.name
+  return cheap
+}
+
 function isEquipment(data: unknown): data is EquipmentExtras {
   return typeof data === 'object' && data !== null && (data as { asset_id?: unknown }).asset_id !== undefined
 }
@@ -1053,15 +1066,8 @@ export class TwinViewer {
   private shadeFlat(source: THREE.Material): THREE.Material {
     const std = source as THREE.MeshStandardMaterial
     if (!this.software || !std.isMeshStandardMaterial) return this.shade(source)
-    const out = new THREE.MeshBasicMaterial({
-      color: std.color.clone().multiply(this.lightOn(new THREE.Vector3(0, 1, 0), new THREE.Color())),
-      transparent: std.transparent,
-      opacity: std.opacity,
-      side: std.side,
-      depthWrite: std.depthWrite,
-    })
-    out.name = std.name
-    return out
+    const baked = std.color.clone().multiply(this.lightOn(new THREE.Vector3(0, 1, 0), new THREE.Color()))
+    return cheapCopy(std, new THREE.MeshBasicMaterial({ color: baked }))
   }
 
   /**
@@ -1071,15 +1077,7 @@ export class TwinViewer {
   private shade(source: THREE.Material): THREE.Material {
     const std = source as THREE.MeshStandardMaterial
     if (!this.software || !std.isMeshStandardMaterial) return source.clone()
-    const out = new THREE.MeshLambertMaterial({
-      color: std.color,
-      transparent: std.transparent,
-      opacity: std.opacity,
-      side: std.side,
-      depthWrite: std.depthWrite,
-    })
-    out.name = std.name
-    return out
+    return cheapCopy(std, new THREE.MeshLambertMaterial({ color: std.color }))
   }
 
   /**
