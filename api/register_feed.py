@@ -101,7 +101,7 @@ class RegisterFeed(KafkaLivePush, ABC, Generic[R]):
 
     def _consume(self, consumer: KafkaConsumer) -> None:
         timeout_ms = max(1, int(self.poll_timeout_s * 1000))
-        while not self._stop.is_set():
+        while not self._loop.stopping:
             batch = consumer.poll(timeout_ms=timeout_ms)
             by_topic: dict[str, list[Any]] = {topic: [] for topic in self.topics}
             for tp, records in batch.items():
