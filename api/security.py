@@ -120,6 +120,9 @@ class AuditTrail:
         """Pass the request on, note the status, then append the entry."""
         path: str = scope.get("path", "")
         method: str = scope.get("method", "")
+        if method not in _ACTIONS and "export" not in path:  # a read (most requests): nothing to audit
+            await self.app(scope, receive, send)
+            return
         action = _action(method, path) if scope["type"] == "http" and path.startswith("/api/") else None
         if action is None or path.startswith("/api/v1/auth/"):
             await self.app(scope, receive, send)

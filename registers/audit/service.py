@@ -25,8 +25,9 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Connection, Engine, Table, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from registers.audit.models import AuditEntry
@@ -58,25 +59,23 @@ def _ts_text(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+# One encoder for every hash: ``json.dumps`` with options builds a new encoder per call.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _digest(prev_hash: str, ts: datetime, fields: Sequence[str]) -> str:
+    """The chain's hash over ``prev_hash``, the time and ``fields`` in :data:`_HASHED` order."""
+    body = _CANONICAL([prev_hash, _ts_text(ts), *fields])
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+# The hashed text fields, in the order of the canonical form (after prev_hash and ts).
+_HASHED = ("actor", "roles", "ip", "action", "object_type", "object_id", "result", "detail")
+
+
 def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
     """SHA-256 of the previous hash and the row's fields in a fixed, canonical form."""
-    body = json.dumps(
-        [
-            prev_hash,
-            _ts_text(entry.ts),
-            entry.actor,
-            entry.roles,
-            entry.ip,
-            entry.action,
-            entry.object_type,
-            entry.object_id,
-            entry.result,
-            entry.detail,
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return _digest(prev_hash, entry.ts, [getattr(entry, name) for name in _HASHED])
 
 
 def _clip(name: str, value: str) -> str:
@@ -90,7 +89,7 @@ def append(*, session: Session, event: Event, now: datetime | None = None) -> Au
     Prefer :func:`record`, which takes the locks and commits; this is for callers that must
     write the entry in the same transaction as the change it describes.
     """
-    entry = AuditEntry(**_chain(session, [(event, now)])[0])
+    entry = AuditEntry(**_chain(session.connection(), [(event, now)])[0])
     session.add(entry)
     session.flush()
     return entry
@@ -99,41 +98,74 @@ def append(*, session: Session, event: Event, now: datetime | None = None) -> Au
 def append_many(*, session: Session, events: Sequence[tuple[Event, datetime | None]]) -> None:
     """Append entries in order in ``session``: one lock, one read of the head, one insert.
 
-    The caller commits and must hold the append lock (see :func:`append`). Written with one
-    multi-row INSERT rather than through the unit of work, which cost more than the round trips.
+    The caller commits and must hold the append lock (see :func:`append`).
     """
-    session.execute(insert(AuditEntry), _chain(session, events))
+    _append_rows(session.connection(), events)
 
 
-def _chain(session: Session, events: Sequence[tuple[Event, datetime | None]]) -> list[dict[str, object]]:
+_TABLE = cast(Table, AuditEntry.__table__)
+# Built once: a Core insert on the connection, not the ORM's bulk insert (which sets up a
+# unit of work per batch and cost more than the round trips).
+_INSERT = insert(_TABLE)
+_HEAD = select(_TABLE.c.hash).order_by(_TABLE.c.id.desc()).limit(1)
+_HEAD_SQL = f"SELECT hash FROM {_TABLE.name} ORDER BY id DESC LIMIT 1"  # noqa: S608 - constants only
+_LOCK_SQL = f"SELECT pg_advisory_xact_lock({_ADVISORY_KEY})"
+
+
+def _append_rows(connection: Connection, events: Sequence[tuple[Event, datetime | None]]) -> None:
+    """Lock the chain, link ``events`` to its head and insert them (the caller commits)."""
+    connection.execute(_INSERT, _chain(connection, events))
+
+
+def _locked_head(connection: Connection) -> str:
+    """The chain's last hash; on PostgreSQL after taking the advisory lock, held until commit.
+
+    The lock and the read must stay two statements: in READ COMMITTED a statement's snapshot
+    is taken when it starts, so a read in the lock's own statement could miss the entries of
+    the writer it waited for and fork the chain. On PostgreSQL they go to the driver as they
+    are (no parameters, nothing to convert), with psycopg in one pipeline: BEGIN, lock and
+    read in one round trip instead of three, each still run after the one before.
+    """
+    if connection.dialect.name != "postgresql":
+        return connection.execute(_HEAD).scalar() or GENESIS
+    dbapi: Any = connection.connection.dbapi_connection
+    with dbapi.cursor() as cursor:
+        if connection.dialect.driver == "psycopg":
+            with dbapi.pipeline():
+                cursor.execute(_LOCK_SQL)
+                cursor.execute(_HEAD_SQL)
+        else:
+            cursor.execute(_LOCK_SQL)
+            cursor.execute(_HEAD_SQL)
+        row = cursor.fetchone()
+    return row[0] if row else GENESIS
+
+
+def _chain(connection: Connection, events: Sequence[tuple[Event, datetime | None]]) -> list[dict[str, object]]:
     """The rows of ``events`` linked to the chain's head (locked on PostgreSQL until commit).
 
     An event without a time is stamped now, while the lock is held, so times follow the chain.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_KEY})
-    prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS
+    prev = _locked_head(connection)
     stamp = utcnow()
     rows: list[dict[str, object]] = []
     for event, now in events:
-        entry = AuditEntry(
-            ts=now or stamp,
-            actor=_clip("actor", event.actor or "-"),
-            roles=_clip("roles", ",".join(event.roles)),
-            ip=_clip("ip", event.ip),
-            action=_clip("action", event.action),
-            object_type=_clip("object_type", event.object_type),
-            object_id=_clip("object_id", event.object_id),
-            result=event.result if event.result in RESULTS else "failure",
-            detail=_clip("detail", event.detail),
-            prev_hash=prev,
+        fields = (
+            _clip("actor", event.actor or "-"),
+            _clip("roles", ",".join(event.roles)),
+            _clip("ip", event.ip),
+            _clip("action", event.action),
+            _clip("object_type", event.object_type),
+            _clip("object_id", event.object_id),
+            event.result if event.result in RESULTS else "failure",
+            _clip("detail", event.detail),
         )
-        prev = entry_hash(prev, entry)
-        rows.append({name: getattr(entry, name) for name in _COLUMNS} | {"hash": prev})
+        ts = now or stamp
+        row: dict[str, object] = dict(zip(_HASHED, fields, strict=True))
+        row["ts"], row["prev_hash"] = ts, prev
+        prev = row["hash"] = _digest(prev, ts, fields)
+        rows.append(row)
     return rows
-
-
-_COLUMNS = ("ts", "actor", "roles", "ip", "action", "object_type", "object_id", "result", "detail", "prev_hash")
 
 
 class AuditWriteError(RuntimeError):
@@ -164,7 +196,11 @@ class _GroupCommit:
     """
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
-        self._factory = session_factory
+        # The factory's engine: a batch needs a connection and a transaction, not a Session
+        # (no ORM object is involved). Opening a Session does no I/O.
+        with session_factory() as session:
+            bind = session.get_bind()
+        self._engine: Engine = bind if isinstance(bind, Engine) else bind.engine
         self._lock = threading.Lock()
         self._queue: list[_Pending] = []
         self._writing = False
@@ -188,11 +224,9 @@ class _GroupCommit:
             batch, self._queue = self._queue, []
         error: BaseException | None = None
         try:
-            with self._factory() as session:
-                session.connection()  # from the pool before the lock: see record()'s history
-                with _append_lock:
-                    append_many(session=session, events=[(p.event, p.now) for p in batch])
-                    session.commit()
+            with self._engine.connect() as connection:  # from the pool before the lock: see the class
+                with _append_lock, connection.begin():  # committed before the lock is released
+                    _append_rows(connection, [(p.event, p.now) for p in batch])
         except BaseException as err:  # noqa: BLE001 - handed to every caller of the batch
             error = err
         for pending in batch:
