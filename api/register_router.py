@@ -334,7 +334,7 @@ def register_router(
     ) -> Any:
         def work() -> Any:
             with translate_errors():
-                result = register.list(
+                return register.list_read(
                     session=session,
                     filters=filters,
                     sort=sort,
@@ -343,7 +343,6 @@ def register_router(
                     q=q,
                     include_deleted=include_deleted,
                 )
-            return page_schema(items=result.items, total=result.total, page=result.page, size=result.size)
 
         return await run_and_commit(session, work)
 
@@ -448,7 +447,7 @@ def register_router(
     async def get_record(session: SessionDep, user: Any, record_id: RecordId) -> Any:
         def work() -> Any:
             with translate_errors():
-                return read_schema.model_validate(register.get(session=session, record_id=record_id))
+                return register.get_read(session=session, record_id=record_id)
 
         return await run_and_commit(session, work)
 
