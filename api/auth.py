@@ -17,11 +17,16 @@ and before the response is sent, and rolls back if anything raised. Services onl
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import functools
 import logging
 import secrets
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Annotated, TypeVar
@@ -59,6 +64,7 @@ __all__ = [
     "get_session",
     "get_ws_user",
     "hash_password",
+    "in_request_thread",
     "permission_of",
     "require",
     "run_and_commit",
@@ -287,26 +293,74 @@ def audit_event(
 
 # --- sessions --------------------------------------------------------------------------------
 
+# The request session's blocking work (authentication, a route's queries, the commit) runs in
+# these threads rather than anyio's: a hand-over through ``run_in_executor`` (a C queue) costs
+# about half of one through ``anyio.to_thread.run_sync`` (capacity limiter, run-variables,
+# a Python ``Queue`` and its ``Condition``), and every authenticated request makes two or three
+# (docs/performance.md). Sized like anyio's default pool; threads start only when needed, and a
+# job never waits for another job, so the pool's size cannot stall a request.
+_DB_THREADS = ThreadPoolExecutor(max_workers=40, thread_name_prefix="safetwin-request")
+
+
+async def in_request_thread(work: Callable[[], _T]) -> _T:
+    """Run the blocking ``work`` of a request in a worker thread and return its result.
+
+    Cancellation waits for ``work`` to end, as ``anyio.to_thread.run_sync`` does: the
+    request's session is in that thread's hands until then, and must not be rolled back or
+    closed under it. Context variables travel with the work.
+    """
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(_DB_THREADS, contextvars.copy_context().run, work)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait((future,))
+        raise
+
+
+# One limit per event loop (a loop's asyncio primitives cannot be shared with another; the
+# tests run many). Weak keys: a closed loop's semaphore goes with it.
+_SESSION_LIMITS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _session_limit() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    limit = _SESSION_LIMITS.get(loop)
+    if limit is None:
+        limit = _SESSION_LIMITS[loop] = asyncio.Semaphore(REQUEST_SESSIONS)
+    return limit
+
 
 async def get_session(conn: HTTPConnection) -> AsyncIterator[Session]:
     """Yield the request's session; commit once at the end, roll back on any error.
 
     Async on purpose: opening a session does no I/O (the connection is checked out when the
     first query runs, in a worker thread), so only the commit or rollback at the end goes to
-    the thread pool. A sync generator cost two thread-pool round trips per request, a
+    a worker thread. A sync generator cost two thread-pool round trips per request, a
     measurable share of a request's CPU (docs/performance.md).
+
+    At most ``REQUEST_SESSIONS`` requests of an event loop hold a session at a time (the rest
+    wait on the event loop, without a thread), fewer than the pool's connections; uncapped,
+    50 users stalled the API for the pool timeout (threads waiting for connections held by
+    requests waiting for a thread). The limit is an ``asyncio.Semaphore`` taken here rather
+    than FastAPI's ``Depends(max_concurrency=...)``: that one is an anyio semaphore behind two
+    more context-manager layers, and its checkpoint costs an extra turn of the event loop
+    per request even when a slot is free.
     """
-    factory: sessionmaker[Session] = conn.app.state.session_factory
-    session = factory()
-    try:
-        yield session
-    except BaseException:
-        await anyio.to_thread.run_sync(_rollback_and_close, session)
-        raise
-    if session.in_transaction() or session.new or session.dirty or session.deleted:
-        await anyio.to_thread.run_sync(_commit_and_close, session)
-    else:  # never used, or the route committed already: nothing to send to the database
-        session.close()
+    async with _session_limit():
+        factory: sessionmaker[Session] = conn.app.state.session_factory
+        session = factory()
+        try:
+            yield session
+        except BaseException:
+            await in_request_thread(functools.partial(_rollback_and_close, session))
+            raise
+        if session.in_transaction() or session.new or session.dirty or session.deleted:
+            await in_request_thread(functools.partial(_commit_and_close, session))
+        else:  # never used, or the route committed already: nothing to send to the database
+            session.close()
 
 
 async def run_and_commit(session: Session, work: Callable[[], _T]) -> _T:
@@ -326,7 +380,7 @@ async def run_and_commit(session: Session, work: Callable[[], _T]) -> _T:
         session.commit()
         return result
 
-    return await anyio.to_thread.run_sync(body)
+    return await in_request_thread(body)
 
 
 def _commit_and_close(session: Session) -> None:
@@ -347,11 +401,9 @@ def _rollback_and_close(session: Session) -> None:
 
 
 # scope="function": the commit runs before the response is sent, so a failed commit is a
-# 500 and never a 200 for work that was lost. max_concurrency: at most REQUEST_SESSIONS
-# requests of a process hold a session (the rest wait on the event loop, without a thread),
-# fewer than the pool's connections; uncapped, 50 users stalled the API for the pool timeout
-# (threads waiting for connections held by requests waiting for a thread). One alias, one limit.
-SessionDep = Annotated[Session, Depends(get_session, scope="function", max_concurrency=REQUEST_SESSIONS)]
+# 500 and never a 200 for work that was lost. The number of sessions is capped inside
+# get_session (REQUEST_SESSIONS per event loop).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @contextmanager
@@ -408,8 +460,12 @@ def _unauthorized(conn: HTTPConnection, err: jwt.InvalidTokenError) -> HTTPExcep
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def get_current_user(conn: HTTPConnection, session: SessionDep, token: TokenDep) -> User:
+async def get_current_user(conn: HTTPConnection, session: SessionDep, token: TokenDep) -> User:
     """The active user of a valid token, loaded in the request's session.
+
+    Async: only the database look-up goes to a worker thread (:func:`in_request_thread`), not
+    the checks around it; as a sync dependency it went through anyio's thread pool, a dearer
+    hand-over. A missing token is refused without a thread at all.
 
     Raises:
         HTTPException: 401 (HTTP) when the token is missing, invalid, expired or names a
@@ -417,12 +473,19 @@ def get_current_user(conn: HTTPConnection, session: SessionDep, token: TokenDep)
     """
     settings: Settings = conn.app.state.settings
     try:
-        user = _user_for_token(settings, session, token)
+        if not token:
+            msg = "no token"
+            raise jwt.InvalidTokenError(msg)
+        user = await in_request_thread(functools.partial(_user_for_token, settings, session, token))
     except jwt.InvalidTokenError as err:
         log.info("rejected token on %s: %s", conn.url.path, err)
         raise _unauthorized(conn, err) from err
     conn.state.audit_actor = (user.username, user.role_names)
-    if conn.url.path not in PASSWORD_CHANGE_PATHS and (
+    # The raw ASGI path, not ``conn.url.path``: building the URL object (host header, URL
+    # parsing) cost more than the rest of these checks. They compare with fixed paths, which
+    # the two spell alike (the URL only percent-escapes "?", "#" and "\\").
+    path: str = conn.scope["path"]
+    if path not in PASSWORD_CHANGE_PATHS and (
         user.must_change_password or users.password_expired(user, max_age_days=settings.password_max_age_days)
     ):
         if conn.scope["type"] == "websocket":
@@ -430,7 +493,7 @@ def get_current_user(conn: HTTPConnection, session: SessionDep, token: TokenDep)
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=MUST_CHANGE_PASSWORD)
     if (
         settings.totp_required_roles
-        and conn.url.path not in TOTP_ENROL_PATHS
+        and path not in TOTP_ENROL_PATHS
         and not user.totp_enabled
         and set(user.role_names) & set(settings.totp_required_roles)
     ):
