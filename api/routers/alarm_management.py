@@ -124,8 +124,8 @@ async def list_alarm_records(
 
     def work() -> AlarmPage:  # queries, page and commit in one worker thread (api.auth.run_and_commit)
         with _domain_errors():
-            alarms.expire_shelving(session=session)  # nothing is listed as shelved past its time
-            items, total = alarms.list_alarms(session=session, query=query)
+            # expires due shelves first: nothing is listed as shelved past its time
+            items, total = alarms.list_current(session=session, query=query)
         return AlarmPage(items=[AlarmRead.of(a) for a in items], total=total, page=page, size=size)
 
     return await run_and_commit(session, work)

@@ -36,6 +36,13 @@ class HistoryPoint:
     count: int
 
 
+HistoryRow = tuple[int, float, float, float, float, int]
+"""A :class:`HistoryPoint` as a plain tuple ``(ts, min, max, avg, last, count)``.
+
+What :meth:`TimeSeriesStore.history_rows` returns: building 500 frozen dataclasses cost more
+CPU than the query behind them, and the API only serialises the values.
+"""
+
 RollupInterval = Literal["1m", "1h"]
 """The two rollup resolutions every store keeps."""
 
@@ -80,6 +87,14 @@ class BucketPlan:
     def timestamps(self) -> list[int]:
         """Every bucket's reported start, empty buckets included."""
         return [self.bucket_ts(k) for k in range(self.count)]
+
+    def rows(self, buckets: Iterable[tuple[int, float, float, float, float, int]]) -> list[HistoryRow]:
+        """Turn ``(k, min, max, avg, last, count)`` aggregates into :data:`HistoryRow` (``k`` -> ``ts``).
+
+        :meth:`bucket_ts` inlined: one method call per bucket was a tenth of a history request.
+        """
+        start, origin, width = self.start, self.origin, self.width
+        return [(max(start, origin + k * width), lo, hi, avg, last, n) for k, lo, hi, avg, last, n in buckets]
 
 
 def plan_buckets(start_ms: int, end_ms: int, points: int) -> BucketPlan:
@@ -379,6 +394,9 @@ class TimeSeriesStore(Protocol):
         Buckets follow :func:`plan_buckets` (from a rollup when wide enough); empty ones are
         omitted; min, max, count and last are exact.
         """
+
+    def history_rows(self, tag: str, start_ms: int, end_ms: int, points: int = 1000) -> list[HistoryRow]:
+        """The same buckets as :meth:`history`, as plain tuples (the API's hot path)."""
 
     def rollups(
         self,

@@ -46,6 +46,7 @@ from connectors.store.base import (
     AlarmRow,
     DerivedQueries,
     HistoryPoint,
+    HistoryRow,
     RollupInterval,
     check_history_args,
     plan_buckets,
@@ -473,6 +474,16 @@ class ClickHouseStore(DerivedQueries):
     def history(self, tag: str, start_ms: int, end_ms: int, points: int = 1000) -> list[HistoryPoint]:
         """Readings of one tag in ``[start, end)`` downsampled to at most ``points`` buckets.
 
+        See :meth:`history_rows` (the same buckets as plain tuples).
+
+        Raises:
+            ValueError: If ``points < 1`` or ``end_ms < start_ms``.
+        """
+        return [HistoryPoint(*row) for row in self.history_rows(tag, start_ms, end_ms, points)]
+
+    def history_rows(self, tag: str, start_ms: int, end_ms: int, points: int = 1000) -> list[HistoryRow]:
+        """Readings of one tag in ``[start, end)`` downsampled to at most ``points`` buckets.
+
         Same buckets as the DuckDB store (:func:`~connectors.store.base.plan_buckets`). Wide
         buckets come from the rollup; edges and dirty (replayed) buckets from ``readings FINAL``.
 
@@ -531,10 +542,7 @@ class ClickHouseStore(DerivedQueries):
         )
         for k, lo, hi, total, n, last_ts, last_v in raw:
             parts[int(k)] = _combine(parts.get(int(k)), (lo, hi, total, int(n), int(last_ts), last_v))
-        return [
-            HistoryPoint(ts=plan.bucket_ts(k), min=p[0], max=p[1], avg=p[2] / p[3], last=p[5], count=p[3])
-            for k, p in sorted(parts.items())
-        ]
+        return plan.rows((k, p[0], p[1], p[2] / p[3], p[5], p[3]) for k, p in sorted(parts.items()))
 
     def rollups(
         self,

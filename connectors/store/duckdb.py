@@ -43,9 +43,9 @@ from connectors.batches import readings_to_arrow as readings_to_arrow
 from connectors.store.base import (
     ROLLUP_MS,
     AlarmRow,
-    BucketPlan,
     DerivedQueries,
     HistoryPoint,
+    HistoryRow,
     RollupInterval,
     check_history_args,
     plan_buckets,
@@ -156,13 +156,6 @@ def bucket_width(start_ms: int, end_ms: int, points: int) -> int:
         ``ceil((end - start) / points)``, at least 1 ms.
     """
     return max(1, -(-(end_ms - start_ms) // points))
-
-
-def _points(plan: BucketPlan, rows: Sequence[tuple[Any, ...]]) -> list[HistoryPoint]:
-    return [
-        HistoryPoint(ts=plan.bucket_ts(int(k)), min=lo, max=hi, avg=avg, last=last, count=int(n))
-        for k, lo, hi, avg, last, n in rows
-    ]
 
 
 def _reading(row: tuple[Any, ...]) -> SensorReading:
@@ -436,7 +429,8 @@ class DuckDBStore(DerivedQueries):
                 rows = cur.execute("SELECT tag, ts, value, quality, source FROM latest").fetchall()
             else:
                 rows = cur.execute(
-                    "SELECT tag, ts, value, quality, source FROM latest WHERE tag IN (SELECT unnest($tags::VARCHAR[]))",
+                    # list_contains, not IN (SELECT unnest(...)): no semi-join to plan, ~0.5 ms less CPU
+                    "SELECT tag, ts, value, quality, source FROM latest WHERE list_contains($tags::VARCHAR[], tag)",
                     {"tags": list(tags)},
                 ).fetchall()
         return {row[0]: _reading(row) for row in rows}
@@ -444,6 +438,18 @@ class DuckDBStore(DerivedQueries):
     def history(
         self, tag: str, start_ms: int, end_ms: int, points: int = 1000, *, use_rollups: bool = True
     ) -> list[HistoryPoint]:
+        """Readings of one tag in ``[start, end)`` downsampled to at most ``points`` buckets.
+
+        See :meth:`history_rows` (the same buckets as plain tuples).
+
+        Raises:
+            ValueError: If ``points < 1`` or ``end_ms < start_ms``.
+        """
+        return [HistoryPoint(*row) for row in self.history_rows(tag, start_ms, end_ms, points, use_rollups=use_rollups)]
+
+    def history_rows(
+        self, tag: str, start_ms: int, end_ms: int, points: int = 1000, *, use_rollups: bool = True
+    ) -> list[HistoryRow]:
         """Readings of one tag in ``[start, end)`` downsampled to at most ``points`` buckets.
 
         Buckets follow :func:`~connectors.store.base.plan_buckets`: narrow ones come from
@@ -484,7 +490,7 @@ class DuckDBStore(DerivedQueries):
                 FROM parts GROUP BY k ORDER BY k"""
         with self._read() as cur:
             rows = cur.execute(sql, params).fetchall()
-        return _points(plan, rows)
+        return plan.rows(rows)  # k and count come back as Python ints (BIGINT)
 
     def rollups(
         self,
