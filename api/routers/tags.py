@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import TypeAdapter
 
-from api.auth import require
+from api.auth import in_request_thread, require
 from api.deps import PlantDep, RuntimeDep, StoreDep, TagDep
 from models.contracts import Quality, SensorReading, now_ms, to_builtins
 
@@ -62,7 +61,7 @@ async def latest_value(tag: TagDep, store: StoreDep, runtime: RuntimeDep) -> dic
     """The most recent reading of one tag (quality ``stale`` once older than the source timeout)."""
     # Async with the store read in one worker thread: a sync route paid a second thread-pool
     # round trip for FastAPI's response validation.
-    found = await anyio.to_thread.run_sync(lambda: store.latest([tag.tag]).get(tag.tag))
+    found = await in_request_thread(lambda: store.latest([tag.tag]).get(tag.tag))
     if found is None:
         raise HTTPException(status_code=404, detail=f"位号 {tag.tag} 暂无数据 / no reading yet")
     return _live(found, _max_age_ms(runtime))
@@ -101,4 +100,4 @@ async def history(
             }
         )
 
-    return Response(await anyio.to_thread.run_sync(body), media_type="application/json")
+    return Response(await in_request_thread(body), media_type="application/json")

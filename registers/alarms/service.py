@@ -359,18 +359,22 @@ def unshelve(*, session: Session, alarm: Alarm, actor: str, comment: str = "", n
     return apply(session=session, alarm=alarm, trigger=Trigger.UNSHELVE, actor=actor, comment=comment, now=now)
 
 
+def _shelf_due(alarm: Any, now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Shelved with its time run out: what :func:`expire_shelving` expires and :func:`list_current` checks.
+
+    ``alarm`` is :class:`Alarm` or an alias of it; one definition, so the list's fast path and
+    the expiry can never disagree on which shelf is due.
+    """
+    return alarm.state == AlarmStatus.SHELVED.value, alarm.shelved_until <= now
+
+
 def expire_shelving(*, session: Session, now: datetime | None = None) -> list[Alarm]:
     """Return every shelf that has run out to its underlying state (actor ``system``).
 
     Call it periodically (and before listing) so that no alarm stays hidden past its time.
     """
     now = now or utcnow()
-    stmt = (
-        select(Alarm)
-        .where(Alarm.state == AlarmStatus.SHELVED.value, Alarm.shelved_until <= now)
-        .order_by(Alarm.id)
-        .with_for_update()
-    )
+    stmt = select(Alarm).where(*_shelf_due(Alarm, now)).order_by(Alarm.id).with_for_update()
     expired = list(session.scalars(stmt))
     for alarm in expired:
         _apply(session, alarm, Trigger.SHELVE_EXPIRED, actor=SYSTEM_ACTOR, ts=now)
@@ -648,7 +652,7 @@ def list_current(*, session: Session, query: AlarmQuery, now: datetime | None = 
     """
     now = now or utcnow()
     name = _checked_sort(query)
-    due = select(_SHELF.id).where(_SHELF.state == AlarmStatus.SHELVED.value, _SHELF.shelved_until <= now).exists()
+    due = select(_SHELF.id).where(*_shelf_due(_SHELF, now)).exists()
     rows = session.execute(_page(_filtered(query).add_columns(func.count().over(), due), query, name)).all()
     if rows and not rows[0][2]:
         return [row[0] for row in rows], int(rows[0][1])

@@ -386,7 +386,7 @@ class Register(Generic[M, C, U, R]):
             RecordNotFound: as :meth:`get`.
         """
         if session.get_bind().dialect.name == "sqlite":
-            table = cast(Table, sa_inspect(self.model).local_table)
+            table = self._table
             session.execute(
                 update(table)
                 .where(table.c.id == record_id)
@@ -831,7 +831,7 @@ class Register(Generic[M, C, U, R]):
     def record_history_many(self, session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
         """Insert many history rows at once (used by import; each entry a RecordVersion dict)."""
         if entries:
-            session.execute(insert(cast(Table, RecordVersion.__table__)), builtins.list(entries))
+            session.execute(_HISTORY_INSERT, builtins.list(entries))
 
 
 def _live_ids(session: Session, model: type[RegisterMixin], ids: Iterable[Any]) -> set[int]:
