@@ -140,24 +140,30 @@ class ConnectorProcess:
         if self._ready is not None and not self._ready.done():
             self._ready.set_result(detail)
 
-    async def _read_frame(self) -> Frame | None:
-        """The next frame, or None at the end of the pipe."""
-        assert self._proc is not None and self._proc.stdout is not None
+    @staticmethod
+    async def _read_frame(stdout: asyncio.StreamReader) -> Frame | None:
+        """The next frame, or None at the end of the pipe.
+
+        Takes the child's stdout rather than reading ``self._proc``: ``stop`` clears that
+        while a frame is half read, and the rest of the frame is still in this stream.
+        """
         try:
-            head = await self._proc.stdout.readexactly(_LENGTH.size)
+            head = await stdout.readexactly(_LENGTH.size)
             (size,) = _LENGTH.unpack(head)
             if size > MAX_FRAME_BYTES:
                 msg = f"frame of {size} bytes from the connector process"
                 raise ConnectorProcessError(msg)
-            frame: Frame = _decode_frame(await self._proc.stdout.readexactly(size))
+            frame: Frame = _decode_frame(await stdout.readexactly(size))
             return frame
         except asyncio.IncompleteReadError:
             return None
 
     async def _read_scans(self) -> None:
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
         while True:
             try:
-                frame = await self._read_frame()
+                frame = await self._read_frame(proc.stdout)
             except (ConnectorProcessError, msgspec.DecodeError) as err:
                 self.error = f"{type(err).__name__}: {err}"
                 log.exception("the connector process sent a broken frame; stopping it")
@@ -177,7 +183,7 @@ class ConnectorProcess:
                 self._started(frame.detail)
         self._started(self.error or "the connector process ended before it connected")
         if not self._stopping:
-            code = await self._proc.wait() if self._proc is not None else None
+            code = await proc.wait()
             self.error = self.error or f"the {self.config.kind} connector process exited (code {code})"
             log.error("%s", self.error)
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -125,3 +126,29 @@ async def test_a_large_subscription_hands_over_the_scans_that_come_before_it_is_
         finally:
             await connector.stop()
     assert connector.error is None
+
+
+_FRAME_AFTER_STDIN_CLOSES = """
+import sys
+from api.connector_process import _LENGTH, Status, _encode
+sys.stdin.buffer.read()
+payload = _encode(Status("ready"))
+sys.stdout.buffer.write(_LENGTH.pack(len(payload)) + payload)
+sys.stdout.buffer.flush()
+"""
+
+
+async def test_a_frame_that_arrives_while_the_connector_stops_does_not_break_the_stop() -> None:
+    """CI once failed here: the child's last frame arrived after ``stop`` had let go of the process.
+
+    The child below answers the closing of its stdin with one more frame, so the reader
+    resumes after ``stop`` began, every time (the real connectors do it sometimes).
+    """
+    connector = ConnectorProcess(ConnectorConfig(kind="modbus", plant_file=str(PLANT_FILE), port=1), lambda _: None)
+    connector._proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _FRAME_AFTER_STDIN_CLOSES, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    connector._reader = asyncio.create_task(connector._read_scans())
+    await asyncio.sleep(0.2)
+    await connector.stop()
+    assert not connector.alive and connector.error is None
