@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import FloatRect, Page
+from playwright.sync_api import FloatRect, Locator, Page
 
 from tests.e2e.browser_helpers import ARTIFACTS, DIST, chromium, sign_in
 from tests.e2e.conftest import LiveApp, serve_live_app
@@ -70,6 +70,29 @@ def _on_canvas(page: Page, box: FloatRect, x: float, y: float) -> bool:
     return inside and bool(page.evaluate(ON_CANVAS_JS, [box["x"] + x, box["y"] + y]))
 
 
+_TOPMOST_IN_CARD = """card => {
+    // labels do not take the pointer (pointer-events: none); let them, to ask what is painted on top
+    const style = document.createElement('style')
+    style.textContent = '.twin-labels, .twin-labels * { pointer-events: auto !important; }'
+    document.head.appendChild(style)
+    const r = card.getBoundingClientRect()
+    const over = []
+    for (let i = 1; i < 8; i++)
+      for (let j = 1; j < 8; j++) {
+        const top = document.elementFromPoint(r.left + (r.width * i) / 8, r.top + (r.height * j) / 8)
+        if (top && !card.contains(top)) over.push(top.textContent)
+      }
+    style.remove()
+    return over
+}"""
+
+
+def _labels_over(card: Locator) -> list[str]:
+    """What is painted over the card, sampled on a 7 x 7 grid (the texts of what covers it)."""
+    covering: list[str] = card.evaluate(_TOPMOST_IN_CARD)
+    return covering
+
+
 def test_far_boxes_and_hazard_kerbs_answer_clicks(generated_app: LiveApp, plant: Plant, chromium_path: str) -> None:
     if not DIST.exists():
         pytest.fail("viz/web/dist is missing: run `make web`")
@@ -117,6 +140,8 @@ def test_far_boxes_and_hazard_kerbs_answer_clicks(generated_app: LiveApp, plant:
         assert target["id"] in text and names[target["id"]] in text, (target, text)
         assert page.evaluate("id => window.__safetwin.drawnAs(id)", target["id"]) == "box"  # still a box when clicked
         page.screenshot(path=str(ARTIFACTS / "twin-far-pick-box.png"))
+        covering = _labels_over(card)
+        assert not covering, f"scene labels drawn over the equipment card: {covering[:5]}"
         card.get_by_role("button", name="关闭").click()
         card.wait_for(state="hidden", timeout=5_000)
 
