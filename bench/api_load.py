@@ -34,7 +34,8 @@ every 5 s, and a leak shows as growth over the second half, once pools and cache
 
 Usage: .venv/bin/python bench/api_load.py [--quick] [--workers N] [--connections C] [--duration S]
        [--profile]   (py-spy a worker during the mix; the top functions go to stderr)
-       [--only KIND] (one request kind alone, e.g. certificate-list: its CPU per request)
+       [--only KIND] (one request kind alone, e.g. certificate-list: its CPU per request;
+                      signed-in: GET /auth/me, the fixed cost of a signed-in request)
 Needs PostgreSQL (``SAFETWIN_TEST_POSTGRES``, default the CI server; ``.ci/services.sh``).
 """
 
@@ -364,6 +365,9 @@ ONLY = {
     "create": 81,
     "update": 89,
     "ack": 96,
+    # not in the mix: a signed-in request with no work of its own (who am I), the fixed cost
+    # every request of the mix pays for authentication, the session and the middlewares
+    "signed-in": 101,
 }
 
 

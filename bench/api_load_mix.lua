@@ -32,7 +32,9 @@ local function pick(t) return t[math.random(#t)] end
 
 function request()
   local r = only > 0 and only or math.random(100)
-  if r <= 25 then
+  if r > 100 then
+    return wrk.format("GET", "/api/v1/auth/me", headers)
+  elseif r <= 25 then
     return wrk.format("GET", "/api/v1/certificates?kind=" .. pick(kinds) .. "&sort=-expiry_date&size=20&page=" .. math.random(5), headers)
   elseif r <= 40 then
     return wrk.format("GET", "/api/v1/alarm-records?scope=active&priority=high&priority=critical&size=20&page=" .. math.random(5), headers)
