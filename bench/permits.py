@@ -4,8 +4,8 @@ Measured: the API as production starts it — ``safetwin api --workers N`` (one 
 per core, as ``docs/performance.md`` serves a replica; live push from Kafka) on PostgreSQL, in
 its own process group with the production environment (generated secret, default pools) —
 driven over HTTP by Debian's ``wrk`` with one connection per thread: 50 users, each running
-whole lives of a hot-work ticket one request after the other, without think time
-(``bench/permits_life.lua``): plan the job, brief and confirm the measures, submit, sign every
+whole lives of a hot-work ticket one request after the other, without think time unless
+``--think-ms`` gives one (``bench/permits_life.lua``): plan the job, brief and confirm the measures, submit, sign every
 approval level the template asks, record a passing gas analysis, start, complete, accept and
 close (9–11 requests, every guard of the service evaluated, every change audited in the hash
 chain). Without a Kafka broker the same app factory is served by one uvicorn process without
@@ -22,13 +22,13 @@ requests cost without the permit rules.
 Prints human lines, then as the LAST line one JSON object:
 {"permits_per_s", "p95_s", "p50_s", "p99_s", "baseline_permits_per_s", "baseline_p95_s", "ratio",
  "server_cpu_ms_per_request", "baseline_server_cpu_ms_per_request", "db_cpu_ms_per_request",
- "users", "workers", "permits", "requests", "failed_requests", "target_p95_s", "meets_target",
+ "users", "think_ms", "workers", "permits", "requests", "failed_requests", "target_p95_s", "meets_target",
  "server", "database", "load_generator", "load_avg_1m"}
 where ratio = permits_per_s / baseline_permits_per_s. Target: p95 ≤ 0.3 s per request. The
 server's CPU per request (its processes, from /proc) is the figure to compare between runs on a
 busy machine; latencies depend on whatever else runs on it.
 
-Usage: .venv/bin/python bench/permits.py [--quick] [--users N] [--workers N] [--duration S]
+Usage: .venv/bin/python bench/permits.py [--quick] [--users N] [--workers N] [--duration S] [--think-ms MS]
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def _db_cpu_s() -> float:
     return total
 
 
-def _life_script(out: Path, *, token: str, crew: Crew, mode: str, per_life: int = 0) -> Path:
+def _life_script(out: Path, *, token: str, crew: Crew, mode: str, per_life: int = 0, think_ms: int = 0) -> Path:
     """``permits_life.lua`` with the token, the crew and the approvers of each managed grade."""
     signers = _signers(crew)
     by_grade = {  # 二级, or 一级 when the job falls at night or on a holiday
@@ -188,6 +188,7 @@ def _life_script(out: Path, *, token: str, crew: Crew, mode: str, per_life: int 
         .replace("__TOKEN__", token)
         .replace("__MODE__", mode)
         .replace("__REQUESTS_PER_LIFE__", str(per_life))
+        .replace("__THINK_MS__", str(think_ms))
         .replace("__GUARDIAN__", str(crew.guardian))
         .replace("__WELDER__", str(crew.welder))
         .replace("__ACCEPTOR__", str(crew.unit_head))
@@ -256,6 +257,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="API worker processes (cores)")
     parser.add_argument("--duration", type=float, default=None, help="seconds of each arm (default 60; quick 8)")
     parser.add_argument(
+        "--think-ms",
+        type=int,
+        default=0,
+        help="mean pause of a user before each request (exponential), both arms; 0 (default): none",
+    )
+    parser.add_argument(
         "--postgres",
         default=os.environ.get(
             "SAFETWIN_TEST_POSTGRES", "postgresql+psycopg://safetwin:safetwin@127.0.0.1:5432/safetwin"
@@ -286,11 +293,15 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             _wait_up(base_url, server, log_path)
             login = {"username": "bench_sm", "password": PASSWORD}  # the real login, as a browser does
             token = httpx.post(f"{base_url}/api/v1/auth/login", json=login, timeout=30).json()["access_token"]
-            permit_script = _life_script(data_dir / "permit.lua", token=token, crew=crew, mode="permit", per_life=0)
+            permit_script = _life_script(
+                data_dir / "permit.lua", token=token, crew=crew, mode="permit", think_ms=args.think_ms
+            )
             _wrk(permit_script, base_url, args.users, 2, run + "w")  # warm-up: every route and statement once
             permit = _measured(permit_script, base_url, args.users, duration, run, server.pid)
-            per_life = max(1, round(permit["requests"] / max(1, permit["lives"] + permit["failed_lives"])))
-            crud_script = _life_script(data_dir / "crud.lua", token=token, crew=crew, mode="crud", per_life=per_life)
+            per_life = max(1, round(permit["lives_requests"] / permit["lives"])) if permit["lives"] else 10
+            crud_script = _life_script(
+                data_dir / "crud.lua", token=token, crew=crew, mode="crud", per_life=per_life, think_ms=args.think_ms
+            )
             crud = _measured(crud_script, base_url, args.users, duration, run, server.pid)
         except BaseException:
             log.flush()
@@ -305,7 +316,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     baseline = crud["lives"] / crud["wall_s"]
     print(  # noqa: T201
         f"permits: {permit['lives']} closed by {args.users} users in {permit['wall_s']:.1f} s = {permits_per_s:.1f}/s, "
-        f"{permit['requests']} requests ({permit['errors']} failed), p50 {permit['p50_us'] / 1000:.0f} ms, "
+        f"{permit['requests']} requests ({permit['errors']} failed: {permit['non2xx']} refused, "
+        f"{permit['errors'] - permit['non2xx']} socket errors), p50 {permit['p50_us'] / 1000:.0f} ms, "
         f"p95 {permit['p95_us'] / 1000:.0f} ms, server CPU {permit['server_cpu_ms']:.1f} ms/request, "
         f"PostgreSQL {permit['db_cpu_ms']:.1f} ms/request"
     )
@@ -327,6 +339,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         "baseline_server_cpu_ms_per_request": round(crud["server_cpu_ms"], 2),
         "db_cpu_ms_per_request": round(permit["db_cpu_ms"], 2),
         "users": args.users,
+        "think_ms": args.think_ms,
         "workers": args.workers if pg_url else 1,
         "server": serving,
         "database": "postgresql" if pg_url else "sqlite",

@@ -7,6 +7,8 @@
 local token = "__TOKEN__"
 local mode = "__MODE__"
 local requests_per_life = __REQUESTS_PER_LIFE__
+-- mean think time between a user's requests, ms (0: none, every user sends at once again)
+local think_ms = __THINK_MS__
 local crew = {guardian = __GUARDIAN__, welder = __WELDER__, acceptor = __ACCEPTOR__}
 -- signers per managed grade, in the order of the approval template
 local signers = {__SIGNERS__}
@@ -22,7 +24,9 @@ end
 
 function init(args)
   run = args[1]
+  math.randomseed(os.time() + 7919 * id)
   lives, closed, failed, step = 0, 0, 0, 0
+  sent, closed_requests = 0, 0  -- requests of this life so far; of the closed lives in all
   base, queue, last_ok = nil, {}, true
 end
 
@@ -37,6 +41,7 @@ end
 local function new_life()
   lives = lives + 1
   step = 0
+  sent = 1
   if mode == "crud" then
     return post("/api/v1/certificates", string.format('{"kind":"安全评价报告","number":"B-%s-%d-%d"}', run, id, lives))
   end
@@ -55,6 +60,7 @@ function request()
     return new_life()
   end
   local next_request = table.remove(queue, 1)
+  sent = sent + 1
   return next_request()
 end
 
@@ -95,6 +101,14 @@ local function crud_steps(body)
   return true
 end
 
+-- A user's pause before each request: exponentially distributed around the mean (a Poisson
+-- stream of steps per user), so the users do not fall into lock-step; cut at 4 s, below
+-- uvicorn's 5 s keep-alive timeout, else the server closes the idle connection as wrk sends.
+function delay()
+  if think_ms <= 0 then return 0 end
+  return math.min(4000, math.floor(-think_ms * math.log(1 - math.random())))
+end
+
 function response(status, hdrs, body)
   last_ok = status < 300
   if not last_ok then
@@ -106,6 +120,7 @@ function response(status, hdrs, body)
     last_ok = (mode == "crud" and crud_steps or permit_steps)(body)
   elseif #queue == 0 then
     closed = closed + 1  -- the life's last request succeeded
+    closed_requests = closed_requests + sent
     base = nil
     step = -1
   end
@@ -113,15 +128,17 @@ function response(status, hdrs, body)
 end
 
 function done(summary, latency, requests)
-  local c, f = 0, 0
+  local c, f, cr = 0, 0, 0
   for _, t in ipairs(threads) do
     c = c + t:get("closed")
     f = f + t:get("failed")
+    cr = cr + t:get("closed_requests")
   end
   io.write(string.format(
-    'WRKJSON {"requests": %d, "duration_us": %d, "lives": %d, "failed_lives": %d, "non2xx": %d, "connect": %d, ' ..
+    'WRKJSON {"requests": %d, "duration_us": %d, "lives": %d, "lives_requests": %d, "failed_lives": %d, "non2xx": %d, ' ..
+    '"connect": %d, ' ..
     '"read": %d, "write": %d, "timeout": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d}\n',
-    summary.requests, summary.duration, c, f, summary.errors.status, summary.errors.connect, summary.errors.read,
+    summary.requests, summary.duration, c, cr, f, summary.errors.status, summary.errors.connect, summary.errors.read,
     summary.errors.write, summary.errors.timeout, latency:percentile(50), latency:percentile(95),
     latency:percentile(99), latency.max))
 end
