@@ -24,6 +24,47 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 
+_PROCESS_TEMPLATE: list[Path] = []  # the one SQLite template of this process, once made
+
+
+def migrate_registers(url: str) -> None:
+    """``registers.db.migrate(url)`` for a test's own database, copying a template where it can.
+
+    A SQLite file that does not exist yet gets a copy of a registers database migrated once per
+    process (the same schema, Alembic's version table included); any other URL (PostgreSQL, a
+    file already there) is migrated as usual. For fixtures that build their own URL rather than
+    asking for :func:`database_url`.
+    """
+    import tempfile
+
+    from sqlalchemy.engine import make_url
+
+    from registers.db import migrate
+
+    parsed = make_url(url)
+    target = Path(parsed.database) if parsed.database not in (None, "", ":memory:") else None
+    if parsed.get_backend_name() != "sqlite" or target is None or target.exists():
+        migrate(url)
+        return
+    if not _PROCESS_TEMPLATE:
+        template = Path(tempfile.mkdtemp(prefix="safetwin-registers-template-")) / "registers.db"
+        migrate(f"sqlite:///{template}")
+        _PROCESS_TEMPLATE.append(template)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _copy_sqlite(_PROCESS_TEMPLATE[0], target)
+
+
+def _copy_sqlite(template: Path, path: Path) -> None:
+    """A page-by-page copy of ``template`` into ``path`` (sqlite3's online backup)."""
+    source, copy = sqlite3.connect(template), sqlite3.connect(path)
+    try:
+        with source, copy:
+            source.backup(copy)
+    finally:
+        source.close()
+        copy.close()
+
+
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A registers database migrated to every head, copied by each SQLite test."""
@@ -85,10 +126,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("_sqlite_template")
         path = tmp_path / "registers.db"
-        with sqlite3.connect(template) as source, sqlite3.connect(path) as copy:
-            source.backup(copy)
-        source.close()
-        copy.close()
+        _copy_sqlite(template, path)
         yield f"sqlite:///{path}"
         return
     base_url: str = request.getfixturevalue("postgres_url")

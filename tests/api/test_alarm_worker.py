@@ -19,9 +19,10 @@ from connectors.bus.memory import Bus
 from models.alarm_states import AlarmStatus
 from models.contracts import AlarmEvent, AlarmPriority, AlarmState
 from registers.alarms import service as alarms
-from registers.db import make_engine, make_session_factory, migrate
+from registers.db import make_engine, make_session_factory
 from registers.notifications.models import NotificationDelivery
 from tests.connectors.test_notify import LocalHttpReceiver
+from tests.db_fixtures import migrate_registers
 from twin.plant import load_plant
 
 
@@ -42,7 +43,7 @@ def event(tag: str, ts: int, *, kind: str = "H", priority: AlarmPriority = Alarm
 
 def test_events_and_held_events_are_recorded_with_their_area(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'r.db'}"
-    migrate(url)
+    migrate_registers(url)
     factory = make_session_factory(make_engine(url))
     bus = Bus()
     plant = load_plant()
@@ -81,7 +82,7 @@ def test_a_flood_summary_is_filed_under_its_area() -> None:
 
 def test_held_events_notify_nobody_but_annunciated_ones_are_routed(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'n.db'}"
-    migrate(url)
+    migrate_registers(url)
     factory = make_session_factory(make_engine(url))
     robot = LocalHttpReceiver().start()
     try:
@@ -117,7 +118,7 @@ def test_every_event_is_recorded_while_the_register_is_locked_for_10_s(tmp_path:
     in the store but the register kept the alarms active. Now it holds them until the lock goes."""
     path = tmp_path / "locked.db"
     url = f"sqlite:///{path}"
-    migrate(url)
+    migrate_registers(url)
     factory = _register_with_busy_timeout(url, busy_ms)
     bus = Bus()
     worker = AlarmWorker(

@@ -18,9 +18,10 @@ from starlette.websockets import WebSocketDisconnect
 from api.auth import CurrentUser, SessionDep, WsUser, create_token, decode_token, require
 from api.routers.auth import router
 from api.settings import Settings
-from registers.db import make_engine, make_session_factory, migrate, utcnow
+from registers.db import make_engine, make_session_factory, utcnow
 from registers.users import service as users
 from registers.users.models import User
+from tests.db_fixtures import migrate_registers
 
 PASSWORD = "Chlorine-Tank-42"
 WRONG = "Wrong-Password-1"
@@ -51,7 +52,7 @@ def bearer(token: str) -> dict[str, str]:
 @pytest.fixture
 def harness(tmp_path: Path) -> Iterator[Harness]:
     settings = Settings(environment="test", data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'auth.db'}")
-    migrate(settings.resolved_database_url)
+    migrate_registers(settings.resolved_database_url)
     engine = make_engine(settings.resolved_database_url)
     factory = make_session_factory(engine)
     with factory.begin() as session:

@@ -20,8 +20,9 @@ from sqlalchemy import Engine, event
 from api.auth import CurrentUser
 from api.routers.auth import router
 from api.settings import Settings
-from registers.db import make_engine, make_session_factory, migrate
+from registers.db import make_engine, make_session_factory
 from registers.users import service as users
+from tests.db_fixtures import migrate_registers
 
 PASSWORD = "Chlorine-Tank-42"
 
@@ -61,7 +62,7 @@ class Harness:
 @pytest.fixture
 def harness(tmp_path: Path) -> Iterator[Harness]:
     url = f"sqlite:///{tmp_path / 'auth.db'}"
-    migrate(url)
+    migrate_registers(url)
     engine = make_engine(url)
     factory = make_session_factory(engine)
     with factory.begin() as session:

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from registers.audit import service as audit
-from registers.db import make_engine, make_session_factory, migrate
+from registers.db import make_engine, make_session_factory
+from tests.db_fixtures import migrate_registers
 
 runner = CliRunner()
 ENTRIES = 25
@@ -27,7 +28,7 @@ ENTRIES = 25
 def data_dir(tmp_path: Path) -> Path:
     """A data dir whose default database holds ENTRIES chained audit entries."""
     url = f"sqlite:///{tmp_path / 'safetwin.db'}"
-    migrate(url)
+    migrate_registers(url)
     engine = make_engine(url)
     factory = make_session_factory(engine)
     for i in range(ENTRIES):

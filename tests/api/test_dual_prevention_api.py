@@ -17,8 +17,9 @@ from api.routers import dual_prevention, hidden_hazards, inspections
 from api.routers.auth import router as auth_router
 from api.settings import Settings
 from models.investigation_schedule import LOCAL_TZ
-from registers.db import make_engine, make_session_factory, migrate
+from registers.db import make_engine, make_session_factory
 from registers.users import service as users
+from tests.db_fixtures import migrate_registers
 
 PASSWORD = "Sphere-Tank-42"
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "dual-prevention-exchange.schema.json").read_text("utf-8"))
@@ -34,7 +35,7 @@ USERS = [
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(environment="test", data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'api.db'}")
-    migrate(settings.resolved_database_url)
+    migrate_registers(settings.resolved_database_url)
     engine = make_engine(settings.resolved_database_url)
     factory = make_session_factory(engine)
     with factory.begin() as session:

@@ -15,10 +15,11 @@ from fastapi.testclient import TestClient
 from api.routers import equipment
 from api.routers.auth import router as auth_router
 from api.settings import Settings
-from registers.db import make_engine, make_session_factory, migrate
+from registers.db import make_engine, make_session_factory
 from registers.equipment.demo import load_equipment_demo
 from registers.permissions import RoleName, can
 from registers.users import service as users
+from tests.db_fixtures import migrate_registers
 from twin.plant import DEMO_PLANT, load_plant
 
 PASSWORD = "Sphere-Valve-42"
@@ -30,7 +31,7 @@ R401 = "DEMO.REACTION_UNIT.R-401"
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     tmp: Path = tmp_path_factory.mktemp("equipment-api")
     settings = Settings(environment="test", data_dir=tmp, database_url=f"sqlite:///{tmp / 'api.db'}")
-    migrate(settings.resolved_database_url)
+    migrate_registers(settings.resolved_database_url)
     engine = make_engine(settings.resolved_database_url)
     factory = make_session_factory(engine)
     with factory.begin() as session:
@@ -243,7 +244,7 @@ except ImportError:  # pragma: no cover - schemathesis is a dev dependency
 def test_schemathesis_finds_no_server_error(tmp_path: Path) -> None:
     """4xx is fine, 5xx never (Hypothesis drives schemathesis: its pytest plugin does not run on pytest 9)."""
     settings_ = Settings(environment="test", data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'fuzz.db'}")
-    migrate(settings_.resolved_database_url)
+    migrate_registers(settings_.resolved_database_url)
     engine = make_engine(settings_.resolved_database_url)
     factory = make_session_factory(engine)
     with factory.begin() as session:

@@ -15,9 +15,10 @@ from openpyxl import load_workbook
 from api.routers import hazard_sources, process
 from api.routers.auth import router as auth_router
 from api.settings import Settings
-from registers.db import make_engine, make_session_factory, migrate
+from registers.db import make_engine, make_session_factory
 from registers.demo import load_demo
 from registers.users import service as users
+from tests.db_fixtures import migrate_registers
 from twin.plant import DEMO_PLANT, load_plant
 
 PASSWORD = "Chlorine-Tank-42"
@@ -34,7 +35,7 @@ SOURCE = {
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(environment="test", data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'api.db'}")
-    migrate(settings.resolved_database_url)
+    migrate_registers(settings.resolved_database_url)
     engine = make_engine(settings.resolved_database_url)
     factory = make_session_factory(engine)
     with factory.begin() as session:

@@ -22,10 +22,11 @@ from api.auth import create_token, get_current_user
 from api.routers import contractors, people, training
 from api.routers.auth import router as auth_router
 from api.settings import Settings
-from registers.db import make_engine, make_session_factory, migrate
+from registers.db import make_engine, make_session_factory
 from registers.permissions import RoleName, can
 from registers.training import documents
 from registers.users import service as users
+from tests.db_fixtures import migrate_registers
 
 PASSWORD = "Chlorine-Tank-42"
 ROLES = [r.value for r in RoleName]
@@ -74,7 +75,7 @@ class Api:
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
     settings = Settings(environment="test", data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'api.db'}")
-    migrate(settings.resolved_database_url)
+    migrate_registers(settings.resolved_database_url)
     engine = make_engine(settings.resolved_database_url)
     factory = make_session_factory(engine)
     tokens = {}

@@ -16,17 +16,18 @@ from sqlalchemy import func, select
 from api.alarm_worker import AlarmWorker
 from api.settings import Settings
 from connectors.bus.memory import Bus
-from registers.db import make_engine, make_session_factory, migrate, utcnow
+from registers.db import make_engine, make_session_factory, utcnow
 from registers.demo import load_demo
 from registers.dual_prevention.models import CheckTask
 from registers.dual_prevention.workflow import TaskState
+from tests.db_fixtures import migrate_registers
 from twin.plant import load_plant
 
 
 @pytest.fixture
 def worker(tmp_path: Path) -> AlarmWorker:
     url = f"sqlite:///{tmp_path / 'r.db'}"
-    migrate(url)
+    migrate_registers(url)
     factory = make_session_factory(make_engine(url))
     plant = load_plant()
     with factory() as session:

@@ -25,11 +25,12 @@ from api.settings import Settings
 from connectors.kafka.admin import ensure_topics, topic_for
 from models.contracts import ALARM_EVENT, DEADLETTER, RISK_SCORE, SENSOR_READING, RiskScore
 from models.risk import RISK_INPUT, SisBypass
-from registers.db import make_engine, make_session_factory, migrate
+from registers.db import make_engine, make_session_factory
 from registers.equipment import service as equipment
 from registers.equipment.demo import load_equipment_demo
 from registers.equipment.schemas import BypassCreate
 from registers.equipment.workflow import BypassAction
+from tests.db_fixtures import migrate_registers
 from twin.plant import load_plant
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -48,7 +49,7 @@ def read_all(brokers: list[str], topic: str) -> list[bytes]:
 
 def test_a_started_bypass_reaches_the_distributed_risk_flow(kafka_brokers: list[str], tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'registers.db'}"
-    migrate(url)
+    migrate_registers(url)
     factory = make_session_factory(make_engine(url))
     now = datetime.now(UTC)
     with factory.begin() as session:
@@ -89,7 +90,7 @@ def test_a_started_bypass_reaches_the_distributed_risk_flow(kafka_brokers: list[
 
 def test_a_resumed_poller_reports_what_ended_while_it_was_down(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'registers.db'}"
-    migrate(url)
+    migrate_registers(url)
     factory = make_session_factory(make_engine(url))
     with factory.begin() as session:
         load_equipment_demo(session=session, plant=load_plant(Path("twin/plants/demo.yaml")))

@@ -20,9 +20,10 @@ from kafka import KafkaProducer
 from api.risk_warnings import KafkaRiskWarningFeed, RiskWarningRecorder
 from connectors.kafka.admin import topic_for
 from models.contracts import RISK_SCORE, Contribution, RiskLevel, RiskScore, encode
-from registers.db import make_engine, make_session_factory, migrate
+from registers.db import make_engine, make_session_factory
 from registers.notifications import service as notifications
 from registers.risk_warnings.models import RiskWarning
+from tests.db_fixtures import migrate_registers
 from tests.e2e.conftest import distributed_client, kafka_prefix, kafka_producer, wait_until
 from tests.registers.test_risk_warnings import T0, scenario_scores
 from twin.plant import load_plant
@@ -53,7 +54,7 @@ def test_two_replicas_record_each_episode_once(
     scores = scenario_scores()
     _produce(producer, topic, scores[:8])  # normal + gas alarm, before any replica is up
     url = f"sqlite:///{tmp_path / 'registers.db'}"
-    migrate(url)
+    migrate_registers(url)
     plant = load_plant()
     recorders = [
         RiskWarningRecorder(make_session_factory(make_engine(url)), plant, notifications.Notifier(channels={}))

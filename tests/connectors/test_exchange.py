@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session
 
 from connectors.exchange import ExchangeClient, ExchangeResult
 from models.investigation_schedule import LOCAL_TZ, CycleUnit
-from registers.db import make_engine, make_session_factory, migrate
+from registers.db import make_engine, make_session_factory
 from registers.dual_prevention import exchange
 from registers.dual_prevention import service as dp
 from registers.dual_prevention.models import CheckTask, DeliveryAttempt, OutboxMessage
 from registers.dual_prevention.schemas import CheckStatus
 from registers.hidden_hazards import service as hh
 from registers.hidden_hazards.schemas import HazardCreate, HazardLevel, ManagementClass, Origin
+from tests.db_fixtures import migrate_registers
 from tests.registers.dual_prevention.factories import hierarchy, schedule
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "dual-prevention-exchange.schema.json").read_text("utf-8"))
@@ -102,7 +103,7 @@ class FlakyReceiver:
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[Session]:
     url = f"sqlite:///{tmp_path / 'exchange.db'}"
-    migrate(url)
+    migrate_registers(url)
     engine = make_engine(url)
     with make_session_factory(engine)() as s:
         yield s

@@ -24,7 +24,8 @@ from connectors.bus.memory import Bus
 from connectors.kafka.admin import ensure_topics
 from models.contracts import AlarmEvent, AlarmPriority, AlarmState, encode
 from registers.alarms import service as alarms
-from registers.db import make_engine, make_session_factory, migrate
+from registers.db import make_engine, make_session_factory
+from tests.db_fixtures import migrate_registers
 from tests.e2e.conftest import distributed_client, kafka_prefix, wait_until
 from twin.plant import load_plant
 
@@ -58,7 +59,7 @@ def _produce(producer: KafkaProducer, topic: str, events: list[AlarmEvent]) -> N
 
 def _register(tmp_path: Path) -> Any:
     url = f"sqlite:///{tmp_path / 'registers.db'}"
-    migrate(url)
+    migrate_registers(url)
     return url
 
 

@@ -24,7 +24,7 @@ from api.settings import Settings
 from connectors.notify import Channel, ChannelKind, SmsGatewayChannel, WeComRobotChannel
 from models.contracts import AlarmEvent, AlarmPriority, AlarmState
 from models.notify_rules import LOCAL_TZ
-from registers.db import Base, make_engine, make_session_factory, migrate
+from registers.db import Base, make_engine, make_session_factory
 from registers.notifications import service as notifications
 from registers.notifications.models import NotifiedAlarm
 from registers.notifications.schemas import (
@@ -36,6 +36,7 @@ from registers.notifications.schemas import (
 )
 from registers.users import service as users
 from tests.connectors.test_notify import LocalHttpReceiver
+from tests.db_fixtures import migrate_registers
 
 NOON = datetime(2026, 11, 28, 12, tzinfo=LOCAL_TZ).astimezone(UTC)
 MY_TABLES = {"notify_rules", "duty_roster", "notified_alarms", "notification_deliveries"}
@@ -312,7 +313,7 @@ def test_delivery_log_filters_and_pages(session: Session, notifier: notification
 
 def test_routes_edit_roster_and_read_the_delivery_log(tmp_path: Path, notifier: notifications.Notifier) -> None:
     settings = Settings(environment="test", data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'n.db'}")
-    migrate(settings.resolved_database_url)
+    migrate_registers(settings.resolved_database_url)
     engine = make_engine(settings.resolved_database_url)
     factory = make_session_factory(engine)
     with factory.begin() as session:

@@ -26,9 +26,10 @@ from connectors.kafka.admin import ensure_topics, topic_for
 from models.contracts import DEADLETTER, PDM_PREDICTION
 from models.pdm.model import stack_fleet, train
 from models.pdm.stream import PDM_WARNING, PDM_WINDOW
-from registers.db import make_engine, make_session_factory, migrate
+from registers.db import make_engine, make_session_factory
 from registers.equipment.demo import load_equipment_demo
 from registers.equipment.models import WorkOrder
+from tests.db_fixtures import migrate_registers
 from tests.pipelines.pdm.test_pdm_flow import windows_of
 from twin.degradation import FS, simulate_fleet
 from twin.plant import load_plant
@@ -50,7 +51,7 @@ def test_windows_on_kafka_become_predictions_one_warning_and_one_work_order(
     kafka_brokers: list[str], tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'registers.db'}"
-    migrate(url)
+    migrate_registers(url)
     factory = make_session_factory(make_engine(url))
     with factory.begin() as session:
         load_equipment_demo(session=session, plant=load_plant(Path("twin/plants/demo.yaml")))

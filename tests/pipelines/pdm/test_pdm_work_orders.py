@@ -21,10 +21,11 @@ from models.pdm.failure_modes import FAILURE_MODE_LABELS
 from models.pdm.model import stack_fleet, train
 from models.pdm.stream import PdmWarning
 from pipelines.pdm.flow import build_flow
-from registers.db import make_engine, make_session_factory, migrate
+from registers.db import make_engine, make_session_factory
 from registers.equipment import service as equipment
 from registers.equipment.models import WorkOrder
 from registers.equipment.schemas import EquipmentCreate
+from tests.db_fixtures import migrate_registers
 from tests.pipelines.pdm.test_pdm_flow import T0, windows_of
 from twin.degradation import FS, simulate_fleet
 
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 def test_a_failing_asset_gets_one_work_order_even_on_replay(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'registers.db'}"
-    migrate(url)
+    migrate_registers(url)
     factory = make_session_factory(make_engine(url))
     with threadpool_limits(limits=1):
         model = train(stack_fleet(simulate_fleet(9, seed=31), FS), seed=0)
