@@ -13,6 +13,7 @@ a copy costs a few milliseconds (SQLite) or about 0.3 s (``CREATE DATABASE ... T
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,12 +76,44 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _autocommit(engine: Engine, statement: str) -> None:
+def _autocommit(engine: Engine, statement: str, **params: str) -> None:
     """Run one statement outside a transaction (CREATE/DROP DATABASE refuse to run inside one)."""
     from sqlalchemy import text
 
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(statement))
+        conn.execute(text(statement), params)
+
+
+def _drop_database(admin: Engine, name: str, *, attempts: int = 10) -> None:
+    """Drop a test database, even while PostgreSQL's autovacuum works in it.
+
+    ``WITH (FORCE)`` ends the connections a test left open, but a role that is neither a
+    superuser nor in ``pg_signal_backend`` may not end an autovacuum worker (a process of no
+    role): the drop then fails with "must be a member of the role whose process is being
+    terminated" (it failed a CI run so). A plain ``DROP DATABASE`` stops autovacuum workers by
+    itself; so then this role's own connections there are ended and the plain drop is retried.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        _autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    except DBAPIError:
+        pass
+    for attempt in range(attempts):
+        _autocommit(
+            admin,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = :name AND usename = current_user AND pid <> pg_backend_pid()",
+            name=name,
+        )
+        try:
+            _autocommit(admin, f'DROP DATABASE IF EXISTS "{name}"')
+            return
+        except DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.3)
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +147,7 @@ def _postgres_template(postgres_url: str, _postgres_admin: Engine) -> Iterator[s
         migrate(make_url(postgres_url).set(database=name).render_as_string(False))  # disposes its engine
         yield name
     finally:
-        _autocommit(_postgres_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(_postgres_admin, name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -140,7 +173,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     try:
         yield make_url(base_url).set(database=name).render_as_string(False)
     finally:
-        _autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(admin, name)
 
 
 def _migrated_schema(base_url: str, admin: Engine) -> Iterator[str]:
