@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from api_load import cpu_seconds  # the replica's and PostgreSQL's CPU, as the mix measures them
 from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateSchema, DropSchema
 
@@ -91,21 +92,6 @@ def _server_command(port: int, brokers: str, workers: int) -> tuple[list[str], s
         serve = ["api", "--host", "127.0.0.1", "--port", str(port), "--brokers", brokers, "--workers", str(workers)]
         return [*argv, *serve], f"safetwin api --workers {workers}"
     return [sys.executable, "-c", FACTORY_SERVER, str(port)], "uvicorn app factory, one process (no Kafka: no runtime)"
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of the server and its worker processes."""
-    import psutil
-
-    def used(proc: psutil.Process) -> float:
-        try:
-            times = proc.cpu_times()
-        except psutil.Error:
-            return 0.0
-        return float(times.user + times.system)
-
-    parent = psutil.Process(pid)
-    return used(parent) + sum(used(child) for child in parent.children(recursive=True))
 
 
 def _postgres_schema(base_url: str) -> str | None:
@@ -158,21 +144,6 @@ def _signers(crew: Crew) -> dict[ApproverRole, int]:
     }
 
 
-def _db_cpu_s() -> float:
-    """CPU seconds used so far by PostgreSQL's processes on this machine (0 without)."""
-    import psutil
-
-    total = 0.0
-    for proc in psutil.process_iter(["name"]):
-        if proc.info["name"] in ("postgres", "postgresql"):
-            try:
-                times = proc.cpu_times()
-            except psutil.Error:
-                continue
-            total += times.user + times.system
-    return total
-
-
 def _life_script(out: Path, *, token: str, crew: Crew, mode: str, per_life: int = 0, think_ms: int = 0) -> Path:
     """``permits_life.lua`` with the token, the crew and the approvers of each managed grade."""
     signers = _signers(crew)
@@ -214,11 +185,12 @@ def _wrk(script: Path, base_url: str, users: int, duration_s: float, run: str) -
 
 def _measured(script: Path, base_url: str, users: int, duration_s: float, run: str, server_pid: int) -> dict[str, Any]:
     """A wrk run with the server's and the database's CPU seconds over it."""
-    cpu, db = _cpu_s(server_pid), _db_cpu_s()
+    cpu, db = cpu_seconds(server_pid)
     result = _wrk(script, base_url, users, duration_s, run)
     requests = max(1, result["requests"])
-    result["server_cpu_ms"] = 1000 * (_cpu_s(server_pid) - cpu) / requests
-    result["db_cpu_ms"] = 1000 * (_db_cpu_s() - db) / requests
+    cpu_after, db_after = cpu_seconds(server_pid)
+    result["server_cpu_ms"] = 1000 * (cpu_after - cpu) / requests
+    result["db_cpu_ms"] = 1000 * (db_after - db) / requests
     return result
 
 
