@@ -28,16 +28,27 @@ if TYPE_CHECKING:
 _PROCESS_TEMPLATE: list[Path] = []  # the one SQLite template of this process, once made
 
 
+def _process_sqlite_template() -> Path:
+    """A registers database migrated to every head, made once per process and copied by tests."""
+    import tempfile
+
+    from registers.db import migrate
+
+    if not _PROCESS_TEMPLATE:
+        template = Path(tempfile.mkdtemp(prefix="safetwin-registers-template-")) / "registers.db"
+        migrate(f"sqlite:///{template}")
+        _PROCESS_TEMPLATE.append(template)
+    return _PROCESS_TEMPLATE[0]
+
+
 def migrate_registers(url: str) -> None:
     """``registers.db.migrate(url)`` for a test's own database, copying a template where it can.
 
-    A SQLite file that does not exist yet gets a copy of a registers database migrated once per
-    process (the same schema, Alembic's version table included); any other URL (PostgreSQL, a
-    file already there) is migrated as usual. For fixtures that build their own URL rather than
+    A SQLite file that does not exist yet gets a copy of the process's migrated template
+    (the same schema, Alembic's version table included); any other URL (PostgreSQL, a file
+    already there) is migrated as usual. For fixtures that build their own URL rather than
     asking for :func:`database_url`.
     """
-    import tempfile
-
     from sqlalchemy.engine import make_url
 
     from registers.db import migrate
@@ -47,12 +58,8 @@ def migrate_registers(url: str) -> None:
     if parsed.get_backend_name() != "sqlite" or target is None or target.exists():
         migrate(url)
         return
-    if not _PROCESS_TEMPLATE:
-        template = Path(tempfile.mkdtemp(prefix="safetwin-registers-template-")) / "registers.db"
-        migrate(f"sqlite:///{template}")
-        _PROCESS_TEMPLATE.append(template)
     target.parent.mkdir(parents=True, exist_ok=True)
-    _copy_sqlite(_PROCESS_TEMPLATE[0], target)
+    _copy_sqlite(_process_sqlite_template(), target)
 
 
 def _copy_sqlite(template: Path, path: Path) -> None:
@@ -67,13 +74,9 @@ def _copy_sqlite(template: Path, path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A registers database migrated to every head, copied by each SQLite test."""
-    from registers.db import migrate
-
-    path = tmp_path_factory.mktemp("registers-template") / "registers.db"
-    migrate(f"sqlite:///{path}")
-    return path
+def _sqlite_template() -> Path:
+    """The process's migrated SQLite template (:func:`_process_sqlite_template`), for :func:`database_url`."""
+    return _process_sqlite_template()
 
 
 def _autocommit(engine: Engine, statement: str, **params: str) -> None:
