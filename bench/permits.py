@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from api_load import cpu_seconds  # the replica's and PostgreSQL's CPU, as the mix measures them
+from api_load import cpu_seconds, stop_replica  # the replica's CPU and its stop, as the mix does them
 from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateSchema, DropSchema
 
@@ -209,19 +209,6 @@ def _wait_up(base_url: str, server: subprocess.Popen[bytes], log_path: Path) -> 
         time.sleep(0.2)
 
 
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's process group (uvicorn's supervisor and its workers)."""
-    try:
-        os.killpg(server.pid, 15)
-    except ProcessLookupError:
-        return
-    try:
-        server.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, 9)
-        server.wait(10)
-
-
 def main() -> None:  # noqa: PLR0915 - one linear script
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="8 s of each arm (under 45 s in all)")
@@ -280,7 +267,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             print("server log (tail):", log_path.read_text()[-4000:])  # noqa: T201
             raise
         finally:
-            _stop(server)
+            stop_replica(server)
             log.close()
             if pg_url and args.postgres:
                 _drop_schema(args.postgres, pg_url)
