@@ -466,8 +466,17 @@ WORKER_HEALTHCHECK_S = 60
 def _serve_workers(settings: Settings, banner: str, *, workers: int, db_connections: int | None) -> None:
     """First-start work once here, then ``workers`` uvicorn processes (see :mod:`api.workers`)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
-    from api.workers import WORKER_APP, WorkerSetupError, prepare, worker_env
+    from api.workers import (
+        WORKER_APP,
+        WorkerListener,
+        WorkerSetupError,
+        listening_socket,
+        prepare,
+        reuse_port_supported,
+        worker_env,
+    )
 
     try:
         with console.status("迁移数据库 / migrating, first-start checks…"):
@@ -481,7 +490,7 @@ def _serve_workers(settings: Settings, banner: str, *, workers: int, db_connecti
         f"(≤ {workers * (size + overflow)} connections)",
         highlight=False,
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         WORKER_APP,
         factory=True,
         workers=workers,
@@ -493,6 +502,20 @@ def _serve_workers(settings: Settings, banner: str, *, workers: int, db_connecti
         # killed workers still importing the app on a busy box, and busy serving ones.
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
+    # What uvicorn.run does for several workers, with a listening socket per worker where the
+    # kernel balances connections over them (api.workers.listening_socket says why).
+    if reuse_port_supported():
+        try:  # a port another server holds is refused here, once, not by every worker in turn
+            listening_socket(settings.host, settings.port).close()
+        except OSError as err:
+            _fail(f"cannot listen on {settings.host}:{settings.port}: {err}", code=3)
+        sockets: list[Any] = [WorkerListener(settings.host, settings.port)]
+        logging.getLogger("uvicorn.error").info(
+            "Uvicorn running on http://%s:%d, a listening socket per worker", settings.host, settings.port
+        )
+    else:
+        sockets = [config.bind_socket()]
+    Multiprocess(config, sockets=sockets).run()
 
 
 # Checks the contract makes in code (models.contracts) that msgspec cannot put in the schema.

@@ -70,7 +70,7 @@ class RegisterFeed(KafkaLivePush, ABC, Generic[R]):
         *,
         prefix: str = "safetwin",
         consumer_config: Mapping[str, Any] | None = None,
-        poll_timeout_s: float = 0.2,
+        poll_timeout_s: float = 0.5,
     ) -> None:
         self.prefix = prefix
         config = {"auto_offset_reset": "earliest", **dict(consumer_config or {})}
