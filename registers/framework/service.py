@@ -395,8 +395,11 @@ class Register(Generic[M, C, U, R]):
             )
             record = session.get(self.model, record_id, populate_existing=True)
         else:
-            # OF the record's table: an eager outer join added to a model later cannot break it
-            record = session.get(self.model, record_id, with_for_update={"of": self.model})
+            # OF the record's table: an eager outer join added to a model later cannot break it.
+            # populate_existing: a FOR UPDATE get does not consult the identity map, but without
+            # it the row read under the lock would not overwrite an instance this session had
+            # loaded before, and the caller would judge a stale copy.
+            record = session.get(self.model, record_id, with_for_update={"of": self.model}, populate_existing=True)
         if record is None or (record.deleted_at is not None and not include_deleted):
             raise RecordNotFound(self.name, record_id)
         return record

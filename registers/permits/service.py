@@ -654,7 +654,14 @@ def simops_findings(*, session: Session, permit: Permit) -> tuple[list[str], lis
 
 
 def _get(session: Session, permit_id: int) -> Permit:
-    return permits.get(session=session, record_id=permit_id)
+    """The ticket a move changes, locked until the move's transaction ends (read as last committed).
+
+    Why: two moves of one ticket that overlapped both read version *n*; the second's history
+    row collided with the first's (a 500), and without that constraint an alarm's suspension
+    would have been overwritten by a completion sent at the same moment. Locked, the second
+    move waits and is judged on the state the first left (tests/registers/permits/test_concurrency.py).
+    """
+    return permits.get_for_change(session=session, record_id=permit_id)
 
 
 def _move(
@@ -1147,23 +1154,37 @@ def suspend_for_alarm(
     """An alarm in ``area`` stops every ticket being worked there; returns the suspended ones."""
     now = now or utcnow()
     working = session.scalars(
-        select(Permit).where(Permit.area == area, Permit.status == S.WORKING.value, Permit.deleted_at.is_(None))
+        select(Permit.id).where(Permit.area == area, Permit.status == S.WORKING.value, Permit.deleted_at.is_(None))
     )
+    reason = f"区域报警：{alarm}"
     return [
-        suspend(session=session, permit_id=p.id, reason=f"区域报警：{alarm}", actor=actor, now=now)
-        for p in list(working)
+        permit for permit_id in list(working) if (permit := _suspend_if_working(session, permit_id, reason, actor, now))
     ]
+
+
+def _suspend_if_working(
+    session: Session, permit_id: int, reason: str, actor: str | None, now: datetime
+) -> Permit | None:
+    """Suspend a ticket found working, unless a move that finished meanwhile took it out of work."""
+    permit = _get(session, permit_id)
+    if permit.status != S.WORKING:
+        return None
+    return _move(
+        session, permit, E.SUSPEND, actor, now, extra={"suspended_at": now, "suspend_reason": reason}, opinion=reason
+    )
 
 
 def expire_overdue(*, session: Session, now: datetime | None = None, actor: str | None = None) -> list[Permit]:
     """超期: tickets past their validity that are not finished (the scheduler calls this)."""
     now = now or utcnow()
-    stmt = select(Permit).where(
-        Permit.status.in_([S.APPROVED.value, S.WORKING.value, S.SUSPENDED.value]),
-        Permit.valid_until <= now,
-        Permit.deleted_at.is_(None),
-    )
-    return [_move(session, p, E.EXPIRE, actor, now, opinion="超过作业票有效期") for p in list(session.scalars(stmt))]
+    expirable = [S.APPROVED.value, S.WORKING.value, S.SUSPENDED.value]
+    stmt = select(Permit.id).where(Permit.status.in_(expirable), Permit.valid_until <= now, Permit.deleted_at.is_(None))
+    expired = []
+    for permit_id in list(session.scalars(stmt)):
+        permit = _get(session, permit_id)  # locked, then judged again: a move may have finished it meanwhile
+        if permit.status in expirable:
+            expired.append(_move(session, permit, E.EXPIRE, actor, now, opinion="超过作业票有效期"))
+    return expired
 
 
 def check_running(*, session: Session, now: datetime | None = None, actor: str | None = None) -> list[Permit]:
@@ -1172,8 +1193,10 @@ def check_running(*, session: Session, now: datetime | None = None, actor: str |
     stopped = []
     for permit in list(session.scalars(select(Permit).where(Permit.status == S.WORKING.value, Permit.gas_required))):
         until = gas_fresh_until(session=session, permit=permit)
-        if until is None or now >= until:
-            stopped.append(suspend(session=session, permit_id=permit.id, reason="气体分析已过期", actor=actor, now=now))
+        if (until is None or now >= until) and (
+            suspended := _suspend_if_working(session, permit.id, "气体分析已过期", actor, now)
+        ):
+            stopped.append(suspended)
     return stopped
 
 
@@ -1242,7 +1265,7 @@ def permit_file(*, session: Session, permit_id: int) -> PermitFile:
     Raises:
         RecordNotFound: no such ticket.
     """
-    permit = _get(session, permit_id)
+    permit = permits.get(session=session, record_id=permit_id)  # a read: no lock
     template = RULES.approval_template(WorkType(permit.work_type), permit.managed_grade)
     next_level = template[permit.approval_step].title if permit.status == S.APPROVING else None
     return PermitFile(
