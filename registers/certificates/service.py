@@ -80,7 +80,7 @@ def approve(*, session: Session, record_id: int, actor: str) -> Certificate:
     Raises:
         RecordNotFound: unknown or deleted record.
     """
-    record = register.get(session=session, record_id=record_id)
+    record = register.get_for_change(session=session, record_id=record_id)
     now, before = utcnow(), record.approved_by
     record.approved_by, record.approved_at = actor, now
     record.version += 1

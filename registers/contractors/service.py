@@ -141,7 +141,8 @@ class ContractorRegister(Register[Contractor, ContractorCreate, ContractorUpdate
         """As the framework's; a blacklisted contractor keeps its code and no other takes a blacklisted one."""
         code = data.model_dump(exclude_unset=True).get("credit_code")
         if code is not None:
-            record = self.get(session=session, record_id=record_id)
+            # locked: judged on the state the update builds on, not one a blacklisting just replaced
+            record = self.get_for_change(session=session, record_id=record_id)
             if record.status == ContractorStatus.BLACKLISTED and code != record.credit_code:
                 msg = "已列入黑名单的承包商不能修改统一社会信用代码 / a blacklisted contractor keeps its credit code"
                 raise InvalidInput("credit_code", msg)  # noqa: EM101 - the field name
@@ -270,7 +271,7 @@ def admit(*, session: Session, contractor_id: int, valid_until: date, on: date, 
         InvalidTransition: not an applicant (e.g. blacklisted).
         AdmissionRefused: documents missing or expired, or ``valid_until`` not after ``on``.
     """
-    record = contractors.get(session=session, record_id=contractor_id)
+    record = contractors.get_for_change(session=session, record_id=contractor_id)
     transition(ContractorStatus(record.status), ContractorEvent.ADMIT)  # refuse a blacklisted one first
     entry = blacklist_entry(session=session, credit_code=record.credit_code, exclude_id=record.id)
     if entry is not None:  # a record entered before the register refused the code
@@ -286,7 +287,7 @@ def admit(*, session: Session, contractor_id: int, valid_until: date, on: date, 
 
 def reject(*, session: Session, contractor_id: int, reason: str, actor: str | None) -> Contractor:
     """驳回 an application."""
-    record = contractors.get(session=session, record_id=contractor_id)
+    record = contractors.get_for_change(session=session, record_id=contractor_id)
     return _move(session, record, ContractorEvent.REJECT, actor, {"remarks": reason})
 
 
@@ -297,7 +298,7 @@ def enter(*, session: Session, contractor_id: int, on: date, actor: str | None) 
         InvalidTransition: not admitted.
         AdmissionRefused: admission expired, or no person of the contractor registered.
     """
-    record = contractors.get(session=session, record_id=contractor_id)
+    record = contractors.get_for_change(session=session, record_id=contractor_id)
     transition(ContractorStatus(record.status), ContractorEvent.ENTER)
     reasons = []
     if record.admission_valid_until is not None and record.admission_valid_until < on:
@@ -314,7 +315,7 @@ def enter(*, session: Session, contractor_id: int, on: date, actor: str | None) 
 
 def renew(*, session: Session, contractor_id: int, valid_until: date, on: date, actor: str | None) -> Contractor:
     """续期: extend the admission (documents must still be valid, as on admission)."""
-    record = contractors.get(session=session, record_id=contractor_id)
+    record = contractors.get_for_change(session=session, record_id=contractor_id)
     transition(ContractorStatus(record.status), ContractorEvent.RENEW)
     held = _valid_documents(session, contractor_id, on)
     reasons = [f"缺少有效的{kind.value}" for kind in ADMISSION_DOCUMENTS if kind.value not in held]
@@ -327,19 +328,19 @@ def renew(*, session: Session, contractor_id: int, valid_until: date, on: date, 
 
 def exit_site(*, session: Session, contractor_id: int, actor: str | None) -> Contractor:
     """退场: the contractor leaves the site (work finished or admission ended)."""
-    record = contractors.get(session=session, record_id=contractor_id)
+    record = contractors.get_for_change(session=session, record_id=contractor_id)
     return _move(session, record, ContractorEvent.EXIT, actor)
 
 
 def reapply(*, session: Session, contractor_id: int, actor: str | None) -> Contractor:
     """重新申请 after rejection or exit."""
-    record = contractors.get(session=session, record_id=contractor_id)
+    record = contractors.get_for_change(session=session, record_id=contractor_id)
     return _move(session, record, ContractorEvent.REAPPLY, actor)
 
 
 def blacklist(*, session: Session, contractor_id: int, reason: str, actor: str | None) -> Contractor:
     """列入黑名单: blocks admission and every permit until lifted."""
-    record = contractors.get(session=session, record_id=contractor_id)
+    record = contractors.get_for_change(session=session, record_id=contractor_id)
     return _move(
         session, record, ContractorEvent.BLACKLIST, actor, {"blacklist_reason": reason, "blacklisted_at": utcnow()}
     )
@@ -347,7 +348,7 @@ def blacklist(*, session: Session, contractor_id: int, reason: str, actor: str |
 
 def lift_blacklist(*, session: Session, contractor_id: int, reason: str, actor: str | None) -> Contractor:
     """解除黑名单: back to 已退场; the contractor must apply and be admitted again."""
-    record = contractors.get(session=session, record_id=contractor_id)
+    record = contractors.get_for_change(session=session, record_id=contractor_id)
     return _move(session, record, ContractorEvent.LIFT, actor, {"blacklist_reason": None, "remarks": reason})
 
 
@@ -386,7 +387,7 @@ def evaluate(
     Raises:
         InvalidInput: a missing or unknown criterion, or a score outside 0..100.
     """
-    record = contractors.get(session=session, record_id=contractor_id)
+    record = contractors.get_for_change(session=session, record_id=contractor_id)
     since = date(on.year - 1, on.month, min(on.day, 28))
     fatal = session.scalar(
         select(ContractorViolation)

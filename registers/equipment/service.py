@@ -109,7 +109,7 @@ from registers.equipment.workflow import (
 from registers.framework.importing import ImportFailed, ImportReport, RowError, header_map, import_rows, read_table
 from registers.framework.models import Attachment, RegisterMixin
 from registers.framework.reminders import LOCAL_TZ
-from registers.framework.service import DueDate, InvalidInput, Register, RegisterError, jsonable
+from registers.framework.service import DueDate, InvalidInput, RecordNotFound, Register, RegisterError, jsonable
 
 __all__ = [
     "DUE_LEAD_DAYS",
@@ -271,8 +271,12 @@ class EquipmentRegister(Register[EquipmentNode, EquipmentCreate, EquipmentUpdate
         return super().soft_delete(session=session, record_id=record_id, actor=actor, expected_version=expected_version)
 
     def restore(self, *, session: Session, record_id: int, actor: str | None) -> EquipmentNode:
-        """Bring a node back; its parent must be live."""
-        record = self.get(session=session, record_id=record_id, include_deleted=True)
+        """Bring a node back; its parent must be live.
+
+        Read under the lock: whether the parent is checked depends on ``deleted_at``, which a
+        concurrent delete or restore may have just changed.
+        """
+        record = self.get_for_change(session=session, record_id=record_id, include_deleted=True)
         if record.parent_code is not None and record.deleted_at is not None:
             require_node(session=session, code=record.parent_code, field="code")
         return super().restore(session=session, record_id=record_id, actor=actor)
@@ -439,7 +443,8 @@ class EquipmentRecordRegister(Register[M, C, U, R]):
         """Change a record (a changed equipment code must name a live node); refresh due dates."""
         if self.code_field in data.model_fields_set:
             self.check_equipment(session, getattr(data, self.code_field))
-        before = getattr(self.get(session=session, record_id=record_id), self.code_field)
+        # locked: ``before`` is the code this update moves the record from, not one a concurrent update left
+        before = getattr(self.get_for_change(session=session, record_id=record_id), self.code_field)
         record = super().update(
             session=session, record_id=record_id, data=data, actor=actor, expected_version=expected_version
         )
@@ -817,7 +822,7 @@ def transition_bypass(
         SeparationOfDuties: the requester tries to approve or reject their own request.
     """
     now = now or utcnow()
-    record = bypasses.get(session=session, record_id=record_id)
+    record = bypasses.get_for_change(session=session, record_id=record_id)
     state = BypassState(record.state)
     new_state = bypass_next(state, action)
     if action in (BypassAction.APPROVE, BypassAction.REJECT) and record.requested_by == actor:
@@ -962,7 +967,7 @@ def transition_work_order(
         SeparationOfDuties: the maintainer tries to verify their own repair.
     """
     now = now or utcnow()
-    record = work_orders.get(session=session, record_id=record_id)
+    record = work_orders.get_for_change(session=session, record_id=record_id)
     new_state = work_order_next(WorkOrderState(record.state), action)
     if action is WorkOrderAction.VERIFY and record.assignee is not None and record.assignee == actor:
         msg = "维修人不能验收自己的工单 / the maintainer may not verify their own work"
@@ -1059,6 +1064,34 @@ def _order_for_prediction(session: Session, prediction: PdmPrediction) -> WorkOr
 _PRIORITY_RANK: Mapping[str, int] = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 
 
+def _open_order_for_change(session: Session, asset_id: str, mode: str) -> WorkOrder | None:
+    """The oldest open order of this asset and failure mode, locked (:meth:`Register.get_for_change`).
+
+    Why: a person may cancel or close the order between the query and the update. Updated
+    from the query's copy, both wrote the next version (an IntegrityError that dead-lettered
+    the warning) or the warning moved a closed order. Read again under the lock, an order that
+    is no longer open is passed over, and with none left the warning opens a new one.
+    """
+    stmt = (
+        select(WorkOrder.id)
+        .where(
+            WorkOrder.pdm_asset_id == asset_id,
+            WorkOrder.pdm_failure_mode == mode,
+            WorkOrder.state.not_in([s.value for s in WORK_ORDER_TERMINAL]),
+            WorkOrder.deleted_at.is_(None),
+        )
+        .order_by(WorkOrder.id)
+    )
+    for order_id in builtins.list(session.scalars(stmt)):
+        try:
+            order = work_orders.get_for_change(session=session, record_id=order_id)
+        except RecordNotFound:
+            continue  # deleted meanwhile
+        if WorkOrderState(order.state) not in WORK_ORDER_TERMINAL:
+            return order
+    return None
+
+
 def open_for_prediction(
     *, session: Session, prediction: PdmPrediction, actor: str | None = None, now: datetime | None = None
 ) -> tuple[WorkOrder, bool]:
@@ -1078,18 +1111,7 @@ def open_for_prediction(
     if replay is not None:
         return replay, False
     mode = failure_mode(prediction.top_features)
-    stmt = (
-        select(WorkOrder)
-        .where(
-            WorkOrder.pdm_asset_id == prediction.asset_id,
-            WorkOrder.pdm_failure_mode == mode,
-            WorkOrder.state.not_in([s.value for s in WORK_ORDER_TERMINAL]),
-            WorkOrder.deleted_at.is_(None),
-        )
-        .order_by(WorkOrder.id)
-        .limit(1)
-    )
-    order = session.scalars(stmt).first()
+    order = _open_order_for_change(session, prediction.asset_id, mode)
     if order is None:
         return create_from_prediction(session=session, prediction=prediction, actor=actor, failure_mode=mode), True
     now = now or utcnow()

@@ -219,7 +219,7 @@ def add_attachment(
     sniffed = sniff_content_type(content, filename)
     if sniffed is None:
         raise AttachmentTypeRefused(safe_filename(filename))
-    record = register.get(session=session, record_id=record_id)
+    record = register.get_for_change(session=session, record_id=record_id)
     digest = hashlib.sha256(content).hexdigest()
     key = f"{digest[:2]}/{digest}"
     storage.put(key, content)

@@ -203,7 +203,8 @@ class HazardSourceRegister(Register[HazardSource, HazardSourceCreate, HazardSour
         """As the framework's; an α that the stored exposed population contradicts is a 422, not ignored."""
         values = data.model_dump(exclude_unset=True)
         if values.get("alpha") is not None and "exposed_population" not in values:
-            record = self.get(session=session, record_id=record_id)
+            # locked: judged on the population the update builds on, not one a concurrent PATCH replaced
+            record = self.get_for_change(session=session, record_id=record_id)
             if record.exposed_population is not None:
                 expected = alpha_for_population(record.exposed_population)
                 if values["alpha"] != expected:

@@ -131,7 +131,7 @@ def submit(*, session: Session, hazard_id: int, note: str, actor: str) -> Hidden
         NotResponsible: ``actor`` is not the responsible person.
         InvalidTransition: the hazard is not being rectified.
     """
-    record = hazards.get(session=session, record_id=hazard_id)
+    record = hazards.get_for_change(session=session, record_id=hazard_id)
     transition(HazardState(record.state), HazardAction.SUBMIT)  # state first: a closed one says so
     if actor != record.liable_person:
         msg = f"只有整改责任人（{record.liable_person}）可以提交整改完成"
@@ -152,7 +152,7 @@ def accept(*, session: Session, hazard_id: int, comment: str, actor: str) -> Hid
         NotResponsible: ``actor`` rectified it.
         InvalidTransition: the hazard is not waiting for acceptance.
     """
-    record = hazards.get(session=session, record_id=hazard_id)
+    record = hazards.get_for_change(session=session, record_id=hazard_id)
     transition(HazardState(record.state), HazardAction.ACCEPT)
     if actor == record.rectified_by:
         msg = "整改人不能验收自己的整改 / the rectifier cannot accept their own work"
@@ -163,7 +163,7 @@ def accept(*, session: Session, hazard_id: int, comment: str, actor: str) -> Hid
 
 def reject(*, session: Session, hazard_id: int, comment: str, actor: str) -> HiddenHazard:
     """验收不通过: back to 整改中, with the acceptor's comment."""
-    record = hazards.get(session=session, record_id=hazard_id)
+    record = hazards.get_for_change(session=session, record_id=hazard_id)
     transition(HazardState(record.state), HazardAction.REJECT)
     if actor == record.rectified_by:
         msg = "整改人不能验收自己的整改 / the rectifier cannot accept their own work"

@@ -300,7 +300,8 @@ def renew_certificate(*, session: Session, record_id: int, actor: str | None) ->
     if record.renews_certificate_id is None or record.new_expiry_date is None:
         msg_0 = "培训记录未填写换证证书或换证后有效期"
         raise RenewalRefused(msg_0)
-    cert = people.certificates.get(session=session, record_id=record.renews_certificate_id)
+    # locked: a concurrent renewal to a later date must not be overwritten by this earlier one
+    cert = people.certificates.get_for_change(session=session, record_id=record.renews_certificate_id)
     if cert.person_id != record.person_id:
         msg_0 = "证书不属于该培训人员"
         raise RenewalRefused(msg_0)
