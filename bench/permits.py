@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from api_load import cpu_seconds, stop_replica  # the replica's CPU and its stop, as the mix does them
+from api_load import cpu_seconds, stop_replica, wait_ready  # the replica's CPU, start and stop, as the mix does them
 from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateSchema, DropSchema
 
@@ -249,7 +249,10 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         base_url = f"http://127.0.0.1:{port}"
         run = str(time.time_ns())
         try:
-            _wait_up(base_url, server, log_path)
+            if serving.startswith("safetwin api"):  # every worker started and listening, not just one
+                wait_ready(server, base_url, args.workers if pg_url else 1, log_path, timeout_s=180)
+            else:
+                _wait_up(base_url, server, log_path)
             login = {"username": "bench_sm", "password": PASSWORD}  # the real login, as a browser does
             token = httpx.post(f"{base_url}/api/v1/auth/login", json=login, timeout=30).json()["access_token"]
             permit_script = _life_script(

@@ -56,6 +56,14 @@ class Replica:
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
+def _all_listen(rep: Replica) -> bool:
+    """Both workers are up and each listens on the port (its own socket, or the shared one)."""
+    workers = rep.workers()
+    return len(workers) == 2 and all(  # noqa: PLR2004
+        any(c.status == "LISTEN" and c.laddr.port == rep.port for c in w.net_connections("tcp")) for w in workers
+    )
+
+
 @pytest.fixture
 def replica(postgres_url: str, tmp_path: Path) -> Iterator[Replica]:
     schema = f"test_{uuid.uuid4().hex[:12]}"
@@ -81,9 +89,11 @@ def replica(postgres_url: str, tmp_path: Path) -> Iterator[Replica]:
         while True:
             assert proc.poll() is None, log.read_text(errors="replace")
             try:
-                if httpx.get(f"{rep.base_url}/api/v1/health", timeout=2).status_code == 200 and len(rep.workers()) == 2:
+                # up = both workers listen: one answering says nothing of the other, which may
+                # still be importing the app (slow on a busy 2-core box)
+                if httpx.get(f"{rep.base_url}/api/v1/health", timeout=2).status_code == 200 and _all_listen(rep):
                     break
-            except httpx.HTTPError:
+            except (httpx.HTTPError, psutil.Error):
                 pass
             assert time.monotonic() < deadline, "the replica did not come up:\n" + log.read_text(errors="replace")
             time.sleep(0.3)
