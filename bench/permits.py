@@ -241,7 +241,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         url = pg_url or f"sqlite:///{data_dir / 'bench.db'}"
         env, crew = _prepare(data_dir, url)
         port = _free_port()
-        command, serving = _server_command(port, args.kafka, args.workers if pg_url else 1)
+        workers = args.workers if pg_url else 1  # several workers need PostgreSQL
+        command, serving = _server_command(port, args.kafka, workers)
         print(f"server: {serving}; registers database: {'PostgreSQL' if pg_url else 'SQLite'}")  # noqa: T201
         log_path = data_dir / "server.log"
         log = log_path.open("w")
@@ -250,7 +251,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         run = str(time.time_ns())
         try:
             if serving.startswith("safetwin api"):  # every worker started and listening, not just one
-                wait_ready(server, base_url, args.workers if pg_url else 1, log_path, timeout_s=180)
+                wait_ready(server, base_url, workers, log_path, timeout_s=180)
             else:
                 _wait_up(base_url, server, log_path)
             login = {"username": "bench_sm", "password": PASSWORD}  # the real login, as a browser does
@@ -302,7 +303,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         "db_cpu_ms_per_request": round(permit["db_cpu_ms"], 2),
         "users": args.users,
         "think_ms": args.think_ms,
-        "workers": args.workers if pg_url else 1,
+        "workers": workers,
         "server": serving,
         "database": "postgresql" if pg_url else "sqlite",
         "load_generator": "wrk",

@@ -711,13 +711,10 @@ def _move(
 # Built once and sent as a plain INSERT: a step is written and never read back in the request
 # that writes it, so the unit of work (identity map, RETURNING id) was CPU spent for nothing.
 _STEP_INSERT: Insert = insert(cast(Table, PermitStep.__table__))
-_STEP_FIELDS = ("person_id", "x", "y", "opinion", "signature")
 
 
 def _record_step(session: Session, **values: Any) -> None:
     """Append one :class:`PermitStep`, after the ticket's pending changes (a Core INSERT does not autoflush)."""
-    for name in _STEP_FIELDS:
-        values.setdefault(name, None)
     session.flush()
     session.execute(_STEP_INSERT, values)
 
@@ -1055,8 +1052,10 @@ def start(*, session: Session, permit_id: int, actor: str | None, now: datetime 
 
 def suspend(*, session: Session, permit_id: int, reason: str, actor: str | None, now: datetime | None = None) -> Permit:
     """中断作业 (guardian left, alarm, gas change, abnormal production)."""
-    now = now or utcnow()
-    permit = _get(session, permit_id)
+    return _suspend(session, _get(session, permit_id), reason, actor, now or utcnow())
+
+
+def _suspend(session: Session, permit: Permit, reason: str, actor: str | None, now: datetime) -> Permit:
     return _move(
         session, permit, E.SUSPEND, actor, now, extra={"suspended_at": now, "suspend_reason": reason}, opinion=reason
     )
@@ -1145,7 +1144,7 @@ def suspend_for_guardian_absent(*, session: Session, permit_id: int, actor: str 
     permit = _get(session, permit_id)
     if permit.status != S.WORKING:
         return permit
-    return suspend(session=session, permit_id=permit_id, reason=f"监护人离开：{reason}", actor=actor)
+    return _suspend(session, permit, f"监护人离开：{reason}", actor, utcnow())
 
 
 def suspend_for_alarm(
@@ -1167,17 +1166,13 @@ def _suspend_if_working(
 ) -> Permit | None:
     """Suspend a ticket found working, unless a move that finished meanwhile took it out of work."""
     permit = _get(session, permit_id)
-    if permit.status != S.WORKING:
-        return None
-    return _move(
-        session, permit, E.SUSPEND, actor, now, extra={"suspended_at": now, "suspend_reason": reason}, opinion=reason
-    )
+    return _suspend(session, permit, reason, actor, now) if permit.status == S.WORKING else None
 
 
 def expire_overdue(*, session: Session, now: datetime | None = None, actor: str | None = None) -> list[Permit]:
     """超期: tickets past their validity that are not finished (the scheduler calls this)."""
     now = now or utcnow()
-    expirable = [S.APPROVED.value, S.WORKING.value, S.SUSPENDED.value]
+    expirable = sorted(status.value for status, _ in _expirable())
     stmt = select(Permit.id).where(Permit.status.in_(expirable), Permit.valid_until <= now, Permit.deleted_at.is_(None))
     expired = []
     for permit_id in list(session.scalars(stmt)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from registers.db import make_engine, make_session_factory
 
@@ -20,4 +20,12 @@ def session(database_url: str) -> Iterator[Session]:
     with make_session_factory(engine)() as session:
         yield session
         session.rollback()
+    engine.dispose()
+
+
+@pytest.fixture
+def factory(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """A session factory of its own, for tests that run several sessions at once (races)."""
+    engine = make_engine(database_url)
+    yield make_session_factory(engine)
     engine.dispose()

@@ -11,27 +11,18 @@ write lock), so the second waits for the first and builds on it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from registers.certificates.models import Certificate
 from registers.certificates.schemas import CertificateCreate, CertificateUpdate
 from registers.certificates.service import register
-from registers.db import make_engine, make_session_factory
 from registers.framework.models import RecordVersion
 from registers.framework.service import VersionConflict
-
-
-@pytest.fixture
-def factory(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def _certificate(factory: sessionmaker[Session]) -> int:

@@ -15,12 +15,11 @@ update) re-reads each under the lock and skips the ones a concurrent move took o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,10 +35,9 @@ from registers.contractors.models import Contractor
 from registers.contractors.schemas import ContractorCreate, ContractorUpdate
 from registers.contractors.workflow import ContractorStatus
 from registers.contractors.workflow import InvalidTransition as ContractorTransitionRefused
-from registers.db import make_engine, make_session_factory
 from registers.equipment import service as equipment
 from registers.equipment.models import BypassRecord, WorkOrder
-from registers.equipment.schemas import BypassCreate, InterlockCreate, WorkOrderCreate
+from registers.equipment.schemas import WorkOrderCreate
 from registers.equipment.workflow import BypassAction, BypassState, WorkOrderAction, WorkOrderState
 from registers.equipment.workflow import InvalidTransition as EquipmentTransitionRefused
 from registers.framework.attachments import add_attachment, storage_for_data_dir
@@ -52,20 +50,12 @@ from registers.hidden_hazards.schemas import HazardCreate
 from registers.hidden_hazards.workflow import HazardState
 from registers.hidden_hazards.workflow import InvalidTransition as HazardTransitionRefused
 from registers.notifications import service as notifications
-from tests.registers.test_equipment import V101, build_tree
+from tests.registers.test_equipment import T0, V101, build_tree, bypass_request  # T0: the bypass request's window
 from tests.registers.test_framework_concurrency import _race
 
 TODAY = date(2026, 11, 20)
-T0 = datetime(2026, 11, 1, 0, tzinfo=UTC)
 # two days after the hazards' deadline, on the plant calendar
 OVERDUE = datetime(2026, 12, 3, 10, tzinfo=LOCAL_TZ).astimezone(UTC)
-
-
-@pytest.fixture
-def factory(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def _versions(factory: sessionmaker[Session], register: str, record_id: int) -> list[int]:
@@ -331,22 +321,7 @@ def test_an_assignment_racing_a_cancellation_is_refused_not_a_500(factory: sessi
 
 def test_two_concurrent_bypass_approvals_one_is_refused(factory: sessionmaker[Session]) -> None:
     with factory.begin() as session:
-        build_tree(session)
-        equipment.interlocks.create(
-            session=session,
-            data=InterlockCreate(
-                code="SIS-101-01",
-                name="球罐压力高高",
-                equipment_code=V101,
-                trip_condition="PT-101 ≥ 1.75 MPa",
-                action="切断进料",
-            ),
-            actor="e",
-        )
-        data = BypassCreate(
-            interlock_code="SIS-101-01", reason="变送器更换", planned_start=T0, planned_end=T0 + timedelta(hours=8)
-        )
-        record_id = equipment.bypasses.create(session=session, data=data, actor="op").id
+        record_id = bypass_request(session)
 
     def approve(actor: str) -> Callable[[Session], Any]:
         return lambda session: equipment.transition_bypass(

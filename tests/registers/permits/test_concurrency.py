@@ -12,15 +12,13 @@ state the first left.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from registers.db import make_engine, make_session_factory
 from registers.framework.models import RecordVersion
 from registers.permits import service
 from registers.permits.demo import ensure_crew
@@ -32,13 +30,6 @@ from tests.registers.test_framework_concurrency import _race
 
 S = PermitStatus
 AT_WORK = START + timedelta(minutes=30)
-
-
-@pytest.fixture
-def factory(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def _ticket(factory: sessionmaker[Session], *, working: bool) -> tuple[int, str]:
