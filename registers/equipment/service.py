@@ -445,6 +445,10 @@ class EquipmentRecordRegister(Register[M, C, U, R]):
             self.check_equipment(session, getattr(data, self.code_field))
         # locked: ``before`` is the code this update moves the record from, not one a concurrent update left
         before = getattr(self.get_for_change(session=session, record_id=record_id), self.code_field)
+        if self.due_field is not None and self.code_field in data.model_fields_set:
+            # both nodes locked in one order, so two records moved opposite ways cannot deadlock
+            for code in sorted({before, getattr(data, self.code_field)} - {None}):
+                _node_for_change(session, code)
         record = super().update(
             session=session, record_id=record_id, data=data, actor=actor, expected_version=expected_version
         )
@@ -487,6 +491,20 @@ class EquipmentRecordRegister(Register[M, C, U, R]):
         return builtins.list(session.scalars(stmt))
 
 
+def _node_for_change(session: Session, code: str) -> EquipmentNode | None:
+    """The live node of ``code``, locked until the transaction ends (read as last committed), or ``None``.
+
+    Why: a record's change decides whether the node needs updating (its due date, its status)
+    from what it reads of the node and of the node's other records. Read without the lock, a
+    second record written at the same moment judged the node as it was before the first: its
+    older due date overwrote the newer one, or a 投用 after a concurrent 停用 was skipped as "no
+    change" (tests/registers/test_register_moves_concurrency.py). Locked first, the second waits
+    and reads the first's record and result.
+    """
+    node = get_by_code(session=session, code=code)
+    return None if node is None else register.get_for_change(session=session, record_id=node.id)
+
+
 def refresh_due_date(
     *, session: Session, code: str, records: EquipmentRecordRegister[Any, Any, Any, Any], actor: str | None
 ) -> None:
@@ -495,7 +513,7 @@ def refresh_due_date(
     With no live record left, the node keeps its date (it may come from the imported ledger).
     The change goes through the tree register, so the node's history shows it.
     """
-    node = get_by_code(session=session, code=code)
+    node = _node_for_change(session, code)
     if node is None or records.due_field is None or records.done_field is None:
         return
     model: Any = records.model
@@ -650,7 +668,7 @@ class LifecycleRegister(EquipmentRecordRegister[LifecycleRecord, LifecycleCreate
         """Record the event and apply its status change."""
         record = super().create(session=session, data=data, actor=actor)
         status = _STATUS_AFTER.get(record.event)
-        node = get_by_code(session=session, code=record.equipment_code)
+        node = _node_for_change(session, record.equipment_code) if status is not None else None
         if status is not None and node is not None and node.status != status.value:
             register.update(session=session, record_id=node.id, data=EquipmentUpdate(status=status), actor=actor)
         return record

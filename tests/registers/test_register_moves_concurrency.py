@@ -16,7 +16,7 @@ update) re-reads each under the lock and skips the ones a concurrent move took o
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,13 @@ from registers.contractors.workflow import ContractorStatus
 from registers.contractors.workflow import InvalidTransition as ContractorTransitionRefused
 from registers.equipment import service as equipment
 from registers.equipment.models import BypassRecord, WorkOrder
-from registers.equipment.schemas import WorkOrderCreate
+from registers.equipment.schemas import (
+    CalibrationCreate,
+    EquipmentStatus,
+    LifecycleCreate,
+    LifecycleEvent,
+    WorkOrderCreate,
+)
 from registers.equipment.workflow import BypassAction, BypassState, WorkOrderAction, WorkOrderState
 from registers.equipment.workflow import InvalidTransition as EquipmentTransitionRefused
 from registers.framework.attachments import add_attachment, storage_for_data_dir
@@ -50,7 +56,7 @@ from registers.hidden_hazards.schemas import HazardCreate
 from registers.hidden_hazards.workflow import HazardState
 from registers.hidden_hazards.workflow import InvalidTransition as HazardTransitionRefused
 from registers.notifications import service as notifications
-from tests.registers.test_equipment import T0, V101, build_tree, bypass_request  # T0: the bypass request's window
+from tests.registers.test_equipment import PSV, T0, V101, build_tree, bypass_request  # T0: the bypass request's window
 from tests.registers.test_framework_concurrency import _race
 
 TODAY = date(2026, 11, 20)
@@ -267,6 +273,50 @@ def test_an_escalation_racing_the_acceptance_skips_the_closed_hazard(factory: se
         record = session.get_one(HiddenHazard, hazard_id)
         assert (record.state, record.escalated_at) == (HazardState.ACCEPTED, None)
     assert _actions(factory, "hidden_hazard", hazard_id) == ["create", "提交验收", "验收通过"]
+
+
+# --- equipment records and their node -------------------------------------------------------
+
+
+def _calibration(code: str, on: date) -> Callable[[Session], Any]:
+    data = CalibrationCreate(equipment_code=code, calibrated_on=on)
+    return lambda session: equipment.calibrations.create(session=session, data=data, actor=on.isoformat())
+
+
+def test_two_concurrent_calibrations_leave_the_node_due_after_the_newest(factory: sessionmaker[Session]) -> None:
+    """The newer calibration commits first; the older one, read without the lock, wrote back its own due date."""
+    with factory.begin() as session:
+        build_tree(session)
+
+    errors = _race(factory, _calibration(PSV, date(2026, 3, 1)), _calibration(PSV, date(2026, 1, 1)))
+
+    assert errors == [None, None]
+    with factory() as session:
+        valve = equipment.get_by_code(session=session, code=PSV)
+        assert valve is not None
+        assert valve.next_calibration_due == date(2026, 3, 1) + timedelta(days=180)  # the PSV's interval
+
+
+def _lifecycle(code: str, event: LifecycleEvent) -> Callable[[Session], Any]:
+    data = LifecycleCreate(equipment_code=code, event=event, occurred_on=TODAY)
+    return lambda session: equipment.lifecycle.create(session=session, data=data, actor=event.value)
+
+
+def test_a_commissioning_racing_a_decommissioning_sets_the_status_of_the_later(
+    factory: sessionmaker[Session],
+) -> None:
+    """停用 then 投用 at once: the 投用, judged on the node as it was before the 停用, was skipped as no change."""
+    with factory.begin() as session:
+        build_tree(session)
+
+    errors = _race(factory, _lifecycle(V101, LifecycleEvent.DECOMMISSION), _lifecycle(V101, LifecycleEvent.COMMISSION))
+
+    assert errors == [None, None]
+    with factory() as session:
+        vessel = equipment.get_by_code(session=session, code=V101)
+        assert vessel is not None and vessel.status == EquipmentStatus.IN_SERVICE
+    node_id = vessel.id
+    assert _actions(factory, "equipment", node_id)[-2:] == ["update", "update"]  # 停用, then 投用
 
 
 # --- equipment: work orders and bypasses (``_bump``) -------------------------------------------
