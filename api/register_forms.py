@@ -34,12 +34,11 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
-from api.auth import permission_of, require
+from api.auth import SignedInUser, permission_of, require
 from models.hazard_identification import EXTRA_CAS, EXTRA_NAMES, TABLE_1_ROWS, TABLE_2, beta_or_none
 from registers.framework.service import Register
 from registers.hazard_sources.schemas import ChemicalAmount
 from registers.permissions import can
-from registers.users.models import User
 
 __all__ = ["FormSchemaRead", "add_form_route", "form_schema"]
 
@@ -238,7 +237,7 @@ def _static_form(register: Register[Any, Any, Any, Any]) -> FormSchemaRead:
 
 
 def _endpoint(register: Register[Any, Any, Any, Any], prefix: str, resource: str) -> Callable[..., FormSchemaRead]:
-    def form(request: Request, user: Annotated[User, Depends(require("read", resource))]) -> FormSchemaRead:
+    def form(request: Request, user: Annotated[SignedInUser, Depends(require("read", resource))]) -> FormSchemaRead:
         """JSON Schemas, Chinese labels, references and the caller's allowed actions of the register's form."""
         roles = user.role_names
         return _static_form(register).model_copy(

@@ -48,7 +48,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.auth import SessionDep, require, run_and_commit
+from api.auth import SessionDep, SignedInUser, require, run_and_commit
 from api.openapi_errors import ImportFailedRead
 from api.register_forms import add_form_route
 from registers.framework.attachments import (
@@ -83,7 +83,6 @@ from registers.framework.service import (
     RegisterError,
     VersionConflict,
 )
-from registers.users.models import User
 
 __all__ = ["MAX_IMPORT_BYTES", "PREVIEW_ROWS", "ImportPreviewRead", "RecordId", "register_router", "translate_errors"]
 
@@ -300,7 +299,7 @@ def register_router(
     Filters = Annotated[dict[str, Any], Depends(_filters_dependency(register))]  # noqa: N806
 
     def user_for(action: str) -> Any:
-        return Annotated[User, Depends(require(action, resource))]
+        return Annotated[SignedInUser, Depends(require(action, resource))]
 
     def storage_of(request: Request) -> AttachmentStorage:
         if storage is not None:

@@ -21,7 +21,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, Response, UploadFile, status
 from pydantic import AwareDatetime
 
-from api.auth import SessionDep, require, run_and_commit
+from api.auth import SessionDep, SignedInUser, require, run_and_commit
 from models.alarm_states import AlarmStatus, InvalidShelve, InvalidTransition
 from models.contracts import AlarmPriority
 from registers.alarms import service as alarms
@@ -43,16 +43,15 @@ from registers.alarms.schemas import (
 )
 from registers.db import utcnow
 from registers.framework.attachments import storage_for_data_dir
-from registers.users.models import User
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["alarm management 报警管理"])
 
-Reader = Annotated[User, Depends(require("read", "alarm"))]
-Acknowledger = Annotated[User, Depends(require("acknowledge", "alarm"))]
-Editor = Annotated[User, Depends(require("update", "alarm"))]
-Approver = Annotated[User, Depends(require("approve", "alarm"))]
+Reader = Annotated[SignedInUser, Depends(require("read", "alarm"))]
+Acknowledger = Annotated[SignedInUser, Depends(require("acknowledge", "alarm"))]
+Editor = Annotated[SignedInUser, Depends(require("update", "alarm"))]
+Approver = Annotated[SignedInUser, Depends(require("approve", "alarm"))]
 
 SORT_PATTERN = r"^-?(" + "|".join(alarms.SORT_FIELDS) + r")$"
 

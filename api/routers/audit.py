@@ -14,15 +14,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from api.auth import SessionDep, require
+from api.auth import SessionDep, SignedInUser, require
 from registers.audit import service as audit
 from registers.audit.schemas import AuditPage, AuditRead, Result, VerifyRead
-from registers.users.models import User
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit 安全审计"])
 
-Reader = Annotated[User, Depends(require("read", "audit"))]
-Exporter = Annotated[User, Depends(require("export", "audit"))]
+Reader = Annotated[SignedInUser, Depends(require("read", "audit"))]
+Exporter = Annotated[SignedInUser, Depends(require("export", "audit"))]
 
 _INT32_MAX = 2**31 - 1
 EXPORT_LIMIT = 100_000

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import (
     CurrentUser,
+    SignedInUser,
     TokenDep,
     audit_event,
     create_token,
@@ -108,7 +109,7 @@ def _translate_errors(*, wrong_password_status: int = status.HTTP_401_UNAUTHORIZ
 @contextmanager
 def _audited(
     request: Request,
-    user: User,
+    user: SignedInUser,
     action: str,
     *,
     object_type: str = "user",

@@ -12,11 +12,10 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from api.auth import SessionDep, require
+from api.auth import SessionDep, SignedInUser, require
 from api.register_router import RecordId, register_router, translate_errors
 from registers.certificates import service
 from registers.certificates.schemas import CertificateRead
-from registers.users.models import User
 
 RESOURCE = "certificate"
 
@@ -27,7 +26,7 @@ router = register_router(
 
 @router.post("/{record_id}/approve", response_model=CertificateRead, summary="审核证照 (与原件核对)")
 def approve_certificate(
-    session: SessionDep, user: Annotated[User, Depends(require("approve", RESOURCE))], record_id: RecordId
+    session: SessionDep, user: Annotated[SignedInUser, Depends(require("approve", RESOURCE))], record_id: RecordId
 ) -> CertificateRead:
     """Mark the record as checked against the original document by the current user."""
     with translate_errors():

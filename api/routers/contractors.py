@@ -20,7 +20,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
-from api.auth import SessionDep, require
+from api.auth import SessionDep, SignedInUser, require
 from api.register_router import RecordId, register_router, translate_errors
 from registers.contractors import service
 from registers.contractors.schemas import (
@@ -35,13 +35,12 @@ from registers.contractors.schemas import (
 from registers.contractors.workflow import InvalidTransition
 from registers.framework.reminders import LOCAL_TZ
 from registers.people import service as people
-from registers.users.models import User
 
 RESOURCE = "contractor"
 TAGS: list[str | Enum] = ["contractors 承包商"]
-Reader = Annotated[User, Depends(require("read", RESOURCE))]
-Approver = Annotated[User, Depends(require("approve", RESOURCE))]
-Editor = Annotated[User, Depends(require("update", RESOURCE))]
+Reader = Annotated[SignedInUser, Depends(require("read", RESOURCE))]
+Approver = Annotated[SignedInUser, Depends(require("approve", RESOURCE))]
+Editor = Annotated[SignedInUser, Depends(require("update", RESOURCE))]
 
 
 def _today() -> date:

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict
 
-from api.auth import SessionDep, require
+from api.auth import SessionDep, SignedInUser, require
 from api.register_router import register_router, translate_errors
 from registers.db import utcnow
 from registers.dual_prevention import exchange
@@ -38,17 +38,16 @@ from registers.dual_prevention.schemas import (
     RiskMapEntry,
 )
 from registers.dual_prevention.workflow import InvalidTransition, TaskState
-from registers.users.models import User
 
 RESOURCE = "dual_prevention"
 PREFIX = "/api/v1/dual-prevention"
 TAGS: list[str | Enum] = ["dual-prevention 双重预防"]
 DEFAULT_COMPANY_CODE = "000000000"  # placeholder until the settings carry the enterprise's 企业编码
-Reader = Annotated[User, Depends(require("read", RESOURCE))]
-Editor = Annotated[User, Depends(require("update", RESOURCE))]
-Doer = Annotated[User, Depends(require("execute", RESOURCE))]
-ExchangeReader = Annotated[User, Depends(require("read", "exchange"))]
-ExchangeExporter = Annotated[User, Depends(require("export", "exchange"))]
+Reader = Annotated[SignedInUser, Depends(require("read", RESOURCE))]
+Editor = Annotated[SignedInUser, Depends(require("update", RESOURCE))]
+Doer = Annotated[SignedInUser, Depends(require("execute", RESOURCE))]
+ExchangeReader = Annotated[SignedInUser, Depends(require("read", "exchange"))]
+ExchangeExporter = Annotated[SignedInUser, Depends(require("export", "exchange"))]
 TaskId = Annotated[int, Path(ge=1, le=2**31 - 1, description="排查任务ID")]
 
 

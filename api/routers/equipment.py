@@ -35,7 +35,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.auth import SessionDep, require
+from api.auth import SessionDep, SignedInUser, require
 from api.register_router import RecordId, register_router, translate_errors
 from registers.db import utcnow
 from registers.equipment import service
@@ -49,7 +49,6 @@ from registers.equipment.workflow import (
 )
 from registers.framework.reminders import pending_reminders
 from registers.framework.service import Register
-from registers.users.models import User
 
 __all__ = ["router", "routers"]
 
@@ -98,7 +97,7 @@ class AssignBody(TransitionBody):
 # --- equipment tree: own routes first, then the factory's ------------------------------------
 
 equipment_routes = APIRouter(prefix="/api/v1/equipment", tags=["equipment 设备设施"])
-EquipmentReader = Annotated[User, Depends(require("read", EQUIPMENT))]
+EquipmentReader = Annotated[SignedInUser, Depends(require("read", EQUIPMENT))]
 
 
 @equipment_routes.get("/tree", response_model=list[TreeNode], summary="设备树")
@@ -154,7 +153,7 @@ bypass_routes = APIRouter(prefix="/api/v1/sis-bypasses", tags=["sis-bypasses 联
 
 
 @bypass_routes.get("/overrun", response_model=list[BypassRead], summary="超期旁路")
-def overrun_bypasses(session: SessionDep, user: Annotated[User, Depends(require("read", SIS_BYPASS))]) -> Any:
+def overrun_bypasses(session: SessionDep, user: Annotated[SignedInUser, Depends(require("read", SIS_BYPASS))]) -> Any:
     """Bypasses still active past their approved window: the interlock is out longer than allowed."""
     return service.overrun_bypasses(session=session)
 
@@ -162,7 +161,7 @@ def overrun_bypasses(session: SessionDep, user: Annotated[User, Depends(require(
 def _bypass_action(action: BypassAction) -> Callable[..., Any]:
     def move(
         session: SessionDep,
-        user: Annotated[User, Depends(require(BYPASS_ACTION_PERMISSION[action], SIS_BYPASS))],
+        user: Annotated[SignedInUser, Depends(require(BYPASS_ACTION_PERMISSION[action], SIS_BYPASS))],
         record_id: RecordId,
         body: TransitionBody | None = None,
     ) -> Any:
@@ -199,7 +198,7 @@ def _work_order_action(action: WorkOrderAction) -> Callable[..., Any]:
 
         def assign(
             session: SessionDep,
-            user: Annotated[User, Depends(require(WORK_ORDER_ACTION_PERMISSION[action], WORK_ORDER))],
+            user: Annotated[SignedInUser, Depends(require(WORK_ORDER_ACTION_PERMISSION[action], WORK_ORDER))],
             record_id: RecordId,
             body: AssignBody,
         ) -> Any:
@@ -217,7 +216,7 @@ def _work_order_action(action: WorkOrderAction) -> Callable[..., Any]:
 
     def move(
         session: SessionDep,
-        user: Annotated[User, Depends(require(WORK_ORDER_ACTION_PERMISSION[action], WORK_ORDER))],
+        user: Annotated[SignedInUser, Depends(require(WORK_ORDER_ACTION_PERMISSION[action], WORK_ORDER))],
         record_id: RecordId,
         body: TransitionBody | None = None,
     ) -> Any:

@@ -24,7 +24,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel
 
-from api.auth import SessionDep, require
+from api.auth import SessionDep, SignedInUser, require
 from api.register_router import register_router, translate_errors
 from registers.db import utcnow
 from registers.framework.exporting import XLSX_MEDIA_TYPE
@@ -32,7 +32,6 @@ from registers.hazard_sources import reports as periodic
 from registers.hazard_sources import service as hazard_sources
 from registers.hazard_sources.models import HazardSourceReport
 from registers.hazard_sources.scheduled import DutyCheck, DutyState
-from registers.users.models import User
 
 __all__ = ["router", "routers"]
 
@@ -42,8 +41,8 @@ MAX_SPAN = timedelta(days=5 * 366)
 # Calendar periods are computed up to a quarter past the last day: keep well inside date's range.
 EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
 
-Reader = Annotated[User, Depends(require("read", "hazard_source"))]
-Exporter = Annotated[User, Depends(require("export", "hazard_source"))]
+Reader = Annotated[SignedInUser, Depends(require("read", "hazard_source"))]
+Exporter = Annotated[SignedInUser, Depends(require("export", "hazard_source"))]
 
 
 class DutyCheckRead(BaseModel):

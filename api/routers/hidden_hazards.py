@@ -18,20 +18,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, status
 
-from api.auth import SessionDep, require
+from api.auth import SessionDep, SignedInUser, require
 from api.register_router import RecordId, register_router, translate_errors
 from registers.hidden_hazards import service as hh
 from registers.hidden_hazards.models import HiddenHazard
 from registers.hidden_hazards.schemas import AcceptIn, HazardRead, SubmitIn
 from registers.hidden_hazards.workflow import InvalidTransition
-from registers.users.models import User
 
 RESOURCE = "hazard"
 PREFIX = "/api/v1/hidden-hazards"
 TAGS: list[str | Enum] = ["hidden-hazards 隐患"]
-Reader = Annotated[User, Depends(require("read", RESOURCE))]
-Editor = Annotated[User, Depends(require("update", RESOURCE))]
-Approver = Annotated[User, Depends(require("approve", RESOURCE))]
+Reader = Annotated[SignedInUser, Depends(require("read", RESOURCE))]
+Editor = Annotated[SignedInUser, Depends(require("update", RESOURCE))]
+Approver = Annotated[SignedInUser, Depends(require("approve", RESOURCE))]
 
 
 @contextmanager

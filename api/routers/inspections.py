@@ -26,7 +26,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import HTMLResponse
 
-from api.auth import SessionDep, require
+from api.auth import SessionDep, SignedInUser, require
 from api.register_router import register_router, translate_errors
 from models.investigation_schedule import LOCAL_TZ
 from registers.db import utcnow
@@ -42,14 +42,13 @@ from registers.inspections.schemas import (
     RoundRead,
 )
 from registers.inspections.workflow import InvalidTransition, RoundState
-from registers.users.models import User
 
 RESOURCE = "inspection"
 PREFIX = "/api/v1/inspections"
 TAGS: list[str | Enum] = ["inspections 智能巡检"]
-Reader = Annotated[User, Depends(require("read", RESOURCE))]
-Editor = Annotated[User, Depends(require("update", RESOURCE))]
-Doer = Annotated[User, Depends(require("execute", RESOURCE))]
+Reader = Annotated[SignedInUser, Depends(require("read", RESOURCE))]
+Editor = Annotated[SignedInUser, Depends(require("update", RESOURCE))]
+Doer = Annotated[SignedInUser, Depends(require("execute", RESOURCE))]
 TaskId = Annotated[int, Path(ge=1, le=2**31 - 1, description="巡检任务ID")]
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 
-from api.auth import SessionDep, require
+from api.auth import SessionDep, SignedInUser, require
 from models.channels import ChannelKind
 from registers.notifications import service as notifications
 from registers.notifications.models import NotifyRuleRow, RosterEntryRow
@@ -30,12 +30,11 @@ from registers.notifications.schemas import (
     RosterEntryRead,
     RosterEntryUpdate,
 )
-from registers.users.models import User
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications 报警通知"])
 
-Reader = Annotated[User, Depends(require("read", "alarm"))]
-Editor = Annotated[User, Depends(require("create", "alarm"))]
+Reader = Annotated[SignedInUser, Depends(require("read", "alarm"))]
+Editor = Annotated[SignedInUser, Depends(require("create", "alarm"))]
 
 # Ids and offsets the database can hold (32-bit on PostgreSQL): larger ones are a 422, not a 500.
 _INT32_MAX = 2**31 - 1

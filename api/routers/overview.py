@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from api.auth import SessionDep, require
+from api.auth import SessionDep, SignedInUser, require
 from api.deps import PlantDep, RuntimeDep
 from api.routers import positioning, risk
 from registers.alarms import service as alarms
@@ -32,11 +32,10 @@ from registers.hidden_hazards.schemas import HazardLevel
 from registers.inspections import service as inspections
 from registers.permissions import can
 from registers.permits import service as permits
-from registers.users.models import User
 
 router = APIRouter(prefix="/api/v1/overview", tags=["overview 总览"])
 
-Viewer = Annotated[User, Depends(require("read", "twin"))]
+Viewer = Annotated[SignedInUser, Depends(require("read", "twin"))]
 
 PRIORITIES = ("critical", "high", "medium", "low")
 LIST_CAP = 20  # rows of each list on the big screen; the counts are complete

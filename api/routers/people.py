@@ -19,15 +19,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.auth import SessionDep, require
+from api.auth import SessionDep, SignedInUser, require
 from api.register_router import RecordId, register_router, translate_errors
 from registers.framework.reminders import LOCAL_TZ
 from registers.people import service
 from registers.people.schemas import ComplianceRead, PersonCertificateRead, RosterLineRead, RuleResultRead
-from registers.users.models import User
 
 RESOURCE = "person"
-Reader = Annotated[User, Depends(require("read", RESOURCE))]
+Reader = Annotated[SignedInUser, Depends(require("read", RESOURCE))]
 
 extra = APIRouter(prefix="/api/v1/people", tags=["people 人员"])
 

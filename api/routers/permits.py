@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.auth import SessionDep, require, run_and_commit
+from api.auth import SessionDep, SignedInUser, require, run_and_commit
 from api.register_router import RecordId, register_router, translate_errors
 from registers.db import utcnow
 from registers.people.models import Person
@@ -51,15 +51,14 @@ from registers.permits.schemas import (
     StepRead,
 )
 from registers.permits.workflow import InvalidTransition
-from registers.users.models import User
 
 RESOURCE = "permit"
 PREFIX = "/api/v1/permits"
 TAGS: list[str | Enum] = ["permits 特殊作业票"]
-Reader = Annotated[User, Depends(require("read", RESOURCE))]
-Creator = Annotated[User, Depends(require("create", RESOURCE))]
-Worker = Annotated[User, Depends(require("update", RESOURCE))]
-Approver = Annotated[User, Depends(require("approve", RESOURCE))]
+Reader = Annotated[SignedInUser, Depends(require("read", RESOURCE))]
+Creator = Annotated[SignedInUser, Depends(require("create", RESOURCE))]
+Worker = Annotated[SignedInUser, Depends(require("update", RESOURCE))]
+Approver = Annotated[SignedInUser, Depends(require("approve", RESOURCE))]
 Area = Annotated[str | None, Query(max_length=64, description="作业区域")]
 
 

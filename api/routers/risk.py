@@ -17,7 +17,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
-from api.auth import SessionDep, require
+from api.auth import SessionDep, SignedInUser, require
 from api.deps import PlantDep, RuntimeDep
 from api.runtime import Runtime, hazard_context, hazard_contexts, risk_table
 from models.contracts import RiskLevel, RiskScore
@@ -34,7 +34,6 @@ from registers.risk_warnings.workflow import (
     WarningState,
     allowed_actions,
 )
-from registers.users.models import User
 
 router = APIRouter(prefix="/api/v1/risk", tags=["risk 风险"])
 
@@ -157,9 +156,9 @@ def post_input(
 WarningPk = Annotated[int, Path(ge=1, le=2**31 - 1, description="风险预警ID")]
 
 
-Dispatcher = Annotated[User, Depends(require(*ACTION_PERMISSION[WarningAction.DISPATCH]))]
-Reporter = Annotated[User, Depends(require(*ACTION_PERMISSION[WarningAction.REPORT]))]
-Approver = Annotated[User, Depends(require(*ACTION_PERMISSION[WarningAction.CLOSE]))]
+Dispatcher = Annotated[SignedInUser, Depends(require(*ACTION_PERMISSION[WarningAction.DISPATCH]))]
+Reporter = Annotated[SignedInUser, Depends(require(*ACTION_PERMISSION[WarningAction.REPORT]))]
+Approver = Annotated[SignedInUser, Depends(require(*ACTION_PERMISSION[WarningAction.CLOSE]))]
 
 
 @contextmanager

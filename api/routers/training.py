@@ -20,20 +20,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 
-from api.auth import SessionDep, require
+from api.auth import SessionDep, SignedInUser, require
 from api.register_router import RecordId, register_router, translate_errors
 from registers.framework.reminders import LOCAL_TZ
 from registers.people import service as people
 from registers.people.schemas import PersonCertificateRead
 from registers.training import documents, service
 from registers.training.schemas import AttemptRead, ExamSubmit, PaperRead, TrainingFileRead
-from registers.users.models import User
 
 RESOURCE = "training"
 TAGS: list[str | Enum] = ["training 培训管理"]
-Reader = Annotated[User, Depends(require("read", RESOURCE))]
-Candidate = Annotated[User, Depends(require("execute", RESOURCE))]
-Approver = Annotated[User, Depends(require("approve", RESOURCE))]
+Reader = Annotated[SignedInUser, Depends(require("read", RESOURCE))]
+Candidate = Annotated[SignedInUser, Depends(require("execute", RESOURCE))]
+Approver = Annotated[SignedInUser, Depends(require("approve", RESOURCE))]
 PersonId = Annotated[int, Path(ge=1, le=2**31 - 1, description="人员ID")]
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 
-from api.auth import SessionDep, require
+from api.auth import SessionDep, SignedInUser, require
 from registers.permissions import ROLE_TITLES, RoleName, grants
 from registers.users import service as users
 from registers.users.models import User
@@ -24,10 +24,10 @@ from registers.users.schemas import PasswordReset, RoleRead, UserCreate, UserPag
 
 router = APIRouter(prefix="/api/v1", tags=["users 用户与角色"])
 
-Reader = Annotated[User, Depends(require("read", "user"))]
-Creator = Annotated[User, Depends(require("create", "user"))]
-Editor = Annotated[User, Depends(require("update", "user"))]
-RoleReader = Annotated[User, Depends(require("read", "role"))]
+Reader = Annotated[SignedInUser, Depends(require("read", "user"))]
+Creator = Annotated[SignedInUser, Depends(require("create", "user"))]
+Editor = Annotated[SignedInUser, Depends(require("update", "user"))]
+RoleReader = Annotated[SignedInUser, Depends(require("read", "role"))]
 
 _INT32_MAX = 2**31 - 1
 UserId = Annotated[int, Path(ge=1, le=_INT32_MAX, description="用户ID")]

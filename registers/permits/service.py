@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, NoReturn, Protocol, cast
 
-from sqlalchemy import ColumnElement, Insert, Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import BindParameter, ColumnElement, Insert, Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models.permit_rules import (
     NO_GRADE,
@@ -686,10 +687,7 @@ def _move(
         old = getattr(permit, name)
         if jsonable(old) != jsonable(value):
             changes[name] = [jsonable(old), jsonable(value)]
-        setattr(permit, name, value)
-    permit.status = after.value
-    permit.version += 1
-    permit.updated_by, permit.updated_at = actor, now
+    _write(session, permit, actor, now, **(extra or {}), status=after.value)
     _record_step(
         session,
         permit_id=permit.id,
@@ -706,6 +704,25 @@ def _move(
     )
     permits.record_history(session, permit, event.value, actor, changes)
     return permit
+
+
+_PERMITS = cast(Table, Permit.__table__)
+_PERMIT_ID: BindParameter[int] = bindparam("permit_id_")
+_PERMIT_UPDATE = update(_PERMITS).where(_PERMITS.c.id == _PERMIT_ID)
+
+
+def _write(session: Session, permit: Permit, actor: str | None, now: datetime, **values: Any) -> None:
+    """Change the locked ticket's columns (and its version, who and when) with one Core ``UPDATE``.
+
+    Why: the ticket is read under the lock and changed by exactly one move, so the unit of work
+    (change tracking, dependency sort, the flush) had nothing to find out; it was about a sixth
+    of a permit request's CPU (docs/performance.md). The loaded ticket takes the values as its
+    committed state, so the move's guards, the response and the history see them.
+    """
+    values |= {"version": permit.version + 1, "updated_by": actor, "updated_at": now}
+    session.execute(_PERMIT_UPDATE, {**values, "permit_id_": permit.id})
+    for name, value in values.items():
+        set_committed_value(permit, name, value)
 
 
 # Built once and sent as a plain INSERT: a step is written and never read back in the request
@@ -758,9 +775,7 @@ def brief(
             .values(confirmed_by=actor, confirmed_at=now)
             .execution_options(synchronize_session="evaluate")
         )
-    permit.briefed_by, permit.briefed_at = actor, now
-    permit.version += 1
-    permit.updated_by, permit.updated_at = actor, now
+    _write(session, permit, actor, now, briefed_by=actor, briefed_at=now)
     _record_step(
         session,
         permit_id=permit.id,
@@ -1014,8 +1029,7 @@ def record_gas_analysis(
         recorded_at=now,
     )
     session.add(row)
-    permit.version += 1
-    permit.updated_by, permit.updated_at = actor, now
+    _write(session, permit, actor, now)
     session.flush()
     permits.record_history(
         session, permit, "气体分析", actor, {"gas_analysis": [None, {"id": row.id, "passed": row.passed}]}

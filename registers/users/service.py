@@ -19,7 +19,7 @@ import string
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 import pyotp
 from argon2 import PasswordHasher
@@ -495,7 +495,16 @@ def change_password(
     return set_password(session=session, user=user, password=new_password, actor=user.username, now=now)
 
 
-def password_expired(user: User, *, max_age_days: int, now: datetime | None = None) -> bool:
+class _PasswordAge(Protocol):
+    """An account's dates that password expiry counts from (an ORM ``User`` or the API's signed-in user)."""
+
+    @property
+    def password_changed_at(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime | None: ...
+
+
+def password_expired(user: _PasswordAge, *, max_age_days: int, now: datetime | None = None) -> bool:
     """Whether the password is older than ``max_age_days`` (0 turns expiry off).
 
     An account that never changed its password counts from its creation.

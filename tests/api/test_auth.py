@@ -84,7 +84,7 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
 
     @app.post("/rename")
     def rename(session: SessionDep, user: CurrentUser, fail: bool = False) -> dict[str, str]:
-        user.display_name = "renamed"
+        session.get_one(User, user.id).display_name = "renamed"  # the signed-in user is read-only
         session.flush()
         if fail:
             raise HTTPException(409, detail="conflict after a flush")
