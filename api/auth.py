@@ -543,7 +543,7 @@ def _unauthorized(conn: HTTPConnection, err: jwt.InvalidTokenError) -> HTTPExcep
 
 
 async def get_current_user(conn: HTTPConnection, session: SessionDep, token: TokenDep) -> SignedInUser:
-    """The active user of a valid token, loaded in the request's session.
+    """The active user of a valid token, read in the request's session (a :class:`SignedInUser`).
 
     Async: only the database look-up goes to a worker thread (:func:`in_request_thread`), not
     the checks around it; as a sync dependency it went through anyio's thread pool, a dearer

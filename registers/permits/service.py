@@ -715,9 +715,9 @@ def _write(session: Session, permit: Permit, actor: str | None, now: datetime, *
     """Change the locked ticket's columns (and its version, who and when) with one Core ``UPDATE``.
 
     Why: the ticket is read under the lock and changed by exactly one move, so the unit of work
-    (change tracking, dependency sort, the flush) had nothing to find out; it was about a sixth
-    of a permit request's CPU (docs/performance.md). The loaded ticket takes the values as its
-    committed state, so the move's guards, the response and the history see them.
+    (change tracking, dependency sort, the flush) had nothing to find out, and cost about 0.3 ms
+    of CPU per move (docs/performance.md). The loaded ticket takes the values as its committed
+    state, so the move's guards, the response and the history see them.
     """
     values |= {"version": permit.version + 1, "updated_by": actor, "updated_at": now}
     session.execute(_PERMIT_UPDATE, {**values, "permit_id_": permit.id})
