@@ -14,6 +14,7 @@ Other modules use::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, NoReturn, Protocol, cast
 
-from sqlalchemy import BindParameter, ColumnElement, Insert, Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import BindParameter, ColumnElement, Insert, Select, Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -613,6 +614,32 @@ def _simops_job(permit: _SimopsFields) -> SimopsJob:
     )
 
 
+@functools.cache
+def _simops_statement(by_area: bool, by_types: bool, by_pipeline: bool) -> Select[Any]:
+    """The SIMOPS query for one shape of scope, built once (its values are bound per call).
+
+    Why: built anew per check, its ten clauses and their cache key cost more CPU than running it,
+    on every submit and start (docs/performance.md).
+    """
+    near: list[ColumnElement[bool]] = []
+    if by_area:
+        near.append(Permit.area == bindparam("area"))
+    if by_types:
+        near.append(Permit.work_type.in_(bindparam("work_types", expanding=True)))
+    if by_pipeline:
+        near.append(and_(Permit.work_type == WorkType.BLIND.value, Permit.pipeline == bindparam("pipeline")))
+    return select(*_SIMOPS_COLUMNS).where(
+        Permit.id != bindparam("permit_id"),
+        # tickets of the same job are one coordinated job, not a crossing one
+        Permit.job_id != bindparam("job_id"),
+        Permit.status.in_(_LIVE_VALUES),
+        Permit.deleted_at.is_(None),
+        Permit.valid_until > bindparam("start"),
+        Permit.planned_start < bindparam("end"),
+        or_(*near),
+    )
+
+
 def simops_findings(*, session: Session, permit: Permit) -> tuple[list[str], list[str]]:
     """SIMOPS (交叉作业) findings against every other live ticket: (refusals, warnings).
 
@@ -623,27 +650,17 @@ def simops_findings(*, session: Session, permit: Permit) -> tuple[list[str], lis
     """
     job = _simops_job(permit)
     scope = simops_scope(job)
-    near: list[ColumnElement[bool]] = []
-    if scope.area is not None:
-        near.append(Permit.area == scope.area)
-    if scope.work_types:
-        near.append(Permit.work_type.in_(sorted(t.value for t in scope.work_types)))
-    if scope.pipeline is not None:
-        near.append(and_(Permit.work_type == WorkType.BLIND.value, Permit.pipeline == scope.pipeline))
-    if not near:
+    by_area, by_types, by_pipeline = scope.area is not None, bool(scope.work_types), scope.pipeline is not None
+    if not (by_area or by_types or by_pipeline):
         return [], []
-    others = session.execute(
-        select(*_SIMOPS_COLUMNS).where(
-            Permit.id != permit.id,
-            # tickets of the same job are one coordinated job, not a crossing one
-            Permit.job_id != permit.job_id,
-            Permit.status.in_(_LIVE_VALUES),
-            Permit.deleted_at.is_(None),
-            Permit.valid_until > scope.start,
-            Permit.planned_start < scope.end,
-            or_(*near),
-        )
-    )
+    params: dict[str, Any] = {"permit_id": permit.id, "job_id": permit.job_id, "start": scope.start, "end": scope.end}
+    if by_area:
+        params["area"] = scope.area
+    if by_types:
+        params["work_types"] = sorted(t.value for t in scope.work_types)
+    if by_pipeline:
+        params["pipeline"] = scope.pipeline
+    others = session.execute(_simops_statement(by_area, by_types, by_pipeline), params)
     refusals: list[str] = []
     warnings: list[str] = []
     for conflict in simops_conflicts(RULES, job, [_simops_job(row) for row in others]):
