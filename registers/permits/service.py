@@ -500,11 +500,21 @@ def qualification_problems(*, session: Session, permit: Permit) -> list[str]:
     return problems
 
 
+# Built once (values bound per call), as the other per-move queries: building a statement and its
+# cache key cost about as much CPU as running it (docs/performance.md).
+_LATEST_ANALYSIS = (
+    select(GasAnalysis)
+    .where(GasAnalysis.permit_id == bindparam("permit_id"))
+    .order_by(GasAnalysis.sampled_at.desc(), GasAnalysis.id.desc())
+    .limit(1)
+)
+_LATEST_ANALYSIS_SINCE = _LATEST_ANALYSIS.where(GasAnalysis.sampled_at >= bindparam("since"))
+
+
 def _latest_analysis(session: Session, permit_id: int, *, since: datetime | None = None) -> GasAnalysis | None:
-    stmt = select(GasAnalysis).where(GasAnalysis.permit_id == permit_id)
-    if since is not None:
-        stmt = stmt.where(GasAnalysis.sampled_at >= since)
-    return session.scalar(stmt.order_by(GasAnalysis.sampled_at.desc(), GasAnalysis.id.desc()).limit(1))
+    if since is None:
+        return session.scalar(_LATEST_ANALYSIS, {"permit_id": permit_id})
+    return session.scalar(_LATEST_ANALYSIS_SINCE, {"permit_id": permit_id, "since": since})
 
 
 def gas_fresh_until(*, session: Session, permit: Permit) -> datetime | None:
@@ -764,6 +774,9 @@ def _expirable() -> set[tuple[PermitStatus, PermitEvent]]:
     return {(s, E.EXPIRE) for s in (S.APPROVED, S.WORKING, S.SUSPENDED)}
 
 
+_MEASURE_IDS = select(PermitMeasure.id).where(PermitMeasure.permit_id == bindparam("permit_id"))
+
+
 def brief(
     *,
     session: Session,
@@ -781,7 +794,7 @@ def brief(
     permit = _get(session, permit_id)
     if PermitStatus(permit.status) not in (S.DRAFT, S.APPROVING, S.APPROVED, S.REJECTED):
         raise PermitRefused([f"作业票状态「{permit.status}」不能再确认措施"])
-    ids = set(session.scalars(select(PermitMeasure.id).where(PermitMeasure.permit_id == permit.id)))
+    ids = set(session.scalars(_MEASURE_IDS, {"permit_id": permit.id}))
     wanted = set(measure_ids) if measure_ids is not None else ids
     if unknown := sorted(wanted - ids):
         raise PermitRefused([f"措施 {unknown} 不属于本作业票"])
@@ -835,13 +848,16 @@ def submit(*, session: Session, permit_id: int, actor: str | None, now: datetime
     return _move(session, permit, E.SUBMIT, actor, now, extra={"approval_step": 0})
 
 
+_SIGNED_MEASURES = (
+    select(PermitMeasure.seq, PermitMeasure.content, PermitMeasure.involved)
+    .where(PermitMeasure.permit_id == bindparam("permit_id"))
+    .order_by(PermitMeasure.seq)
+)
+
+
 def content_hash(*, session: Session, permit: Permit) -> str:
     """SHA-256 of the ticket's content as signed: what, where, when, who, measures (canonical JSON)."""
-    measures = session.execute(
-        select(PermitMeasure.seq, PermitMeasure.content, PermitMeasure.involved)
-        .where(PermitMeasure.permit_id == permit.id)
-        .order_by(PermitMeasure.seq)
-    )
+    measures = session.execute(_SIGNED_MEASURES, {"permit_id": permit.id})
     body = {
         "number": permit.number,
         "work_type": permit.work_type,
