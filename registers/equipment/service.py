@@ -109,7 +109,7 @@ from registers.equipment.workflow import (
 from registers.framework.importing import ImportFailed, ImportReport, RowError, header_map, import_rows, read_table
 from registers.framework.models import Attachment, RegisterMixin
 from registers.framework.reminders import LOCAL_TZ
-from registers.framework.service import DueDate, InvalidInput, RecordNotFound, Register, RegisterError, jsonable
+from registers.framework.service import DueDate, InvalidInput, Register, RegisterError, jsonable
 
 __all__ = [
     "DUE_LEAD_DAYS",
@@ -1083,7 +1083,7 @@ _PRIORITY_RANK: Mapping[str, int] = {"low": 0, "normal": 1, "high": 2, "urgent":
 
 
 def _open_order_for_change(session: Session, asset_id: str, mode: str) -> WorkOrder | None:
-    """The oldest open order of this asset and failure mode, locked (:meth:`Register.get_for_change`).
+    """The oldest open order of this asset and failure mode, locked (:meth:`Register.each_for_change`).
 
     Why: a person may cancel or close the order between the query and the update. Updated
     from the query's copy, both wrote the next version (an IntegrityError that dead-lettered
@@ -1100,11 +1100,7 @@ def _open_order_for_change(session: Session, asset_id: str, mode: str) -> WorkOr
         )
         .order_by(WorkOrder.id)
     )
-    for order_id in builtins.list(session.scalars(stmt)):
-        try:
-            order = work_orders.get_for_change(session=session, record_id=order_id)
-        except RecordNotFound:
-            continue  # deleted meanwhile
+    for order in work_orders.each_for_change(session=session, record_ids=builtins.list(session.scalars(stmt))):
         if WorkOrderState(order.state) not in WORK_ORDER_TERMINAL:
             return order
     return None

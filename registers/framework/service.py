@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
@@ -399,6 +399,19 @@ class Register(Generic[M, C, U, R]):
         if record is None or (record.deleted_at is not None and not include_deleted):
             raise RecordNotFound(self.name, record_id)
         return record
+
+    def each_for_change(self, *, session: Session, record_ids: Iterable[int]) -> Iterator[M]:
+        """Each record of ``record_ids`` in turn, locked as :meth:`get_for_change` locks it.
+
+        For jobs that pick their records with a plain query and then change them: one deleted
+        since the query is passed over instead of failing the whole run. The caller judges
+        each record again, as it is now, before changing it.
+        """
+        for record_id in record_ids:
+            try:
+                yield self.get_for_change(session=session, record_id=record_id)
+            except RecordNotFound:
+                continue
 
     def update(
         self,

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from connectors.notify.base import Notification
 from models.channels import ChannelKind
 from models.notify_rules import on_duty, targets_for
-from registers.framework.service import RecordNotFound
 from registers.hidden_hazards.models import HiddenHazard
 from registers.hidden_hazards.service import hazards, is_overdue
 from registers.hidden_hazards.workflow import HazardState
@@ -51,7 +50,7 @@ def escalate_overdue(
 ) -> list[HiddenHazard]:
     """Notify about every open hazard past its deadline that has not been escalated yet; return them.
 
-    Each candidate is read again under its lock (:meth:`Register.get_for_change`) and judged
+    Each candidate is read again under its lock (:meth:`Register.each_for_change`) and judged
     once more: a user may have accepted, deleted or re-dated it, or another run escalated it,
     since the query. Without the lock the escalation and that move both wrote the next version
     (an IntegrityError that failed the whole run) or the hazard was notified twice. The lock is
@@ -67,11 +66,7 @@ def escalate_overdue(
     candidates = [
         h.id for h in session.scalars(stmt.order_by(HiddenHazard.deadline, HiddenHazard.id)) if is_overdue(h, now)
     ]
-    for hazard_id in candidates:
-        try:
-            hazard = hazards.get_for_change(session=session, record_id=hazard_id)
-        except RecordNotFound:
-            continue  # deleted meanwhile
+    for hazard in hazards.each_for_change(session=session, record_ids=candidates):
         if hazard.escalated_at is not None or not is_overdue(hazard, now):
             continue
         message = _message(hazard, now)

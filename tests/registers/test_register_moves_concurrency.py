@@ -82,8 +82,11 @@ def _actions(factory: sessionmaker[Session], register: str, record_id: int) -> l
         return list(session.scalars(stmt))
 
 
-def _no_integrity_error(errors: list[BaseException | None]) -> None:
+def _first_applied_second_refused(errors: list[BaseException | None], refusal: type[Exception]) -> None:
+    """The first move applied; the second was refused by the rules (a 409), not by the database (a 500)."""
     assert not any(isinstance(e, IntegrityError) for e in errors), errors
+    assert errors[0] is None
+    assert isinstance(errors[1], refusal), errors[1]
 
 
 # --- certificates ------------------------------------------------------------------------------
@@ -154,10 +157,8 @@ def test_a_rejection_racing_a_blacklisting_is_refused_not_a_500(factory: session
         lambda s: contractors.reject(session=s, contractor_id=cid, reason="资料不全", actor="采购部"),
     )
 
-    _no_integrity_error(errors)
-    assert errors[0] is None
     # judged on the blacklisted state: a rejection must not quietly lift the blacklist
-    assert isinstance(errors[1], ContractorTransitionRefused), errors[1]
+    _first_applied_second_refused(errors, ContractorTransitionRefused)
     with factory() as session:
         assert session.get_one(Contractor, cid).status == ContractorStatus.BLACKLISTED
     assert _versions(factory, "contractor", cid) == [1, 2]
@@ -193,9 +194,7 @@ def test_a_credit_code_change_racing_a_blacklisting_is_refused(factory: sessionm
         lambda s: contractors.contractors.update(session=s, record_id=cid, data=new_code, actor="采购部"),
     )
 
-    _no_integrity_error(errors)
-    assert errors[0] is None
-    assert isinstance(errors[1], InvalidInput), errors[1]
+    _first_applied_second_refused(errors, InvalidInput)
     with factory() as session:
         record = session.get_one(Contractor, cid)
         assert (record.status, record.credit_code) == (ContractorStatus.BLACKLISTED, "91440101MA5RACE01X")
@@ -225,9 +224,7 @@ def test_a_rejection_racing_an_acceptance_is_refused_not_a_500(factory: sessionm
         lambda s: hh.reject(session=s, hazard_id=hazard_id, comment="仍有杂物", actor="inspector"),
     )
 
-    _no_integrity_error(errors)
-    assert errors[0] is None
-    assert isinstance(errors[1], HazardTransitionRefused), errors[1]  # a closed hazard is not reopened
+    _first_applied_second_refused(errors, HazardTransitionRefused)  # a closed hazard is not reopened
     with factory() as session:
         record = session.get_one(HiddenHazard, hazard_id)
         assert (record.state, record.accepted_by) == (HazardState.ACCEPTED, "manager")
@@ -360,9 +357,7 @@ def test_an_assignment_racing_a_cancellation_is_refused_not_a_500(factory: sessi
         _work_order_move(record_id, WorkOrderAction.ASSIGN, assignee="张工"),
     )
 
-    _no_integrity_error(errors)
-    assert errors[0] is None
-    assert isinstance(errors[1], EquipmentTransitionRefused), errors[1]  # no work on a cancelled order
+    _first_applied_second_refused(errors, EquipmentTransitionRefused)  # no work on a cancelled order
     with factory() as session:
         record = session.get_one(WorkOrder, record_id)
         assert (record.state, record.assignee) == (WorkOrderState.CANCELLED, None)
@@ -380,9 +375,7 @@ def test_two_concurrent_bypass_approvals_one_is_refused(factory: sessionmaker[Se
 
     errors = _race(factory, approve("主任"), approve("副主任"))
 
-    _no_integrity_error(errors)
-    assert errors[0] is None
-    assert isinstance(errors[1], EquipmentTransitionRefused), errors[1]
+    _first_applied_second_refused(errors, EquipmentTransitionRefused)
     with factory() as session:
         record = session.get_one(BypassRecord, record_id)
         assert (record.state, record.approved_by) == (BypassState.APPROVED, "主任")
