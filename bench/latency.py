@@ -18,6 +18,12 @@ over the measured window only (``?since=`` its start), after the same warm-up as
 WebSocket figures: an OPC UA subscription's first notifications carry each value's last
 change, seconds old, which is no lag; null when the runtime does not report it.
 
+Start-up, from launching the process: ``startup_s`` until the API answers, ``first_reading_s``
+after that until the first reading, and ``every_tag_s`` until every tag of the plant has come
+(seen on the WebSocket, which the flow writes each batch to just before the store); target
+``every_tag_s`` <= 10 s. The test suite only checks that every tag comes, with a wait that
+bounds a hang: a timed test fails on a slow machine with nothing wrong.
+
 Target: p99 <= 0.5 s. Last line: one JSON object (``p50_s``/``p99_s`` are the WebSocket
 figures, ``p99_ws_s`` the same p99 under an explicit name, ``tags`` the plant size).
 """
@@ -47,6 +53,7 @@ from websockets.sync.client import ClientConnection, connect
 _T0 = time.monotonic()  # --quick's budget counts the plant's start-up
 
 TARGET_P99_S = 0.5
+TARGET_EVERY_TAG_S = 10.0  # issue 2: within 10 s of start the store holds a reading of every tag
 BEARER = "safetwin.bearer"
 """``/ws/live``'s subprotocol that carries the token (api.routers.live.BEARER_SUBPROTOCOL)."""
 REPO = Path(__file__).resolve().parent.parent
@@ -158,6 +165,9 @@ class Run:
     latencies: list[float] = field(default_factory=list)
     startup_s: float | None = None
     first_reading_s: float | None = None
+    every_tag_s: float | None = None
+    t_start: float = field(default_factory=time.perf_counter)
+    tags_seen: set[str] = field(default_factory=set)
     stop_s: float | None = None
     ws_closed: str | None = None
     health: dict[str, Any] | None = None
@@ -189,6 +199,8 @@ class Run:
             "coverage": round(min(1.0, len(lat) / expected), 4) if expected else None,
             "startup_s": _round(self.startup_s, 1),
             "first_reading_s": _round(self.first_reading_s, 1),
+            "every_tag_s": _round(self.every_tag_s, 1),
+            "target_every_tag_s": TARGET_EVERY_TAG_S,
             "stop_s": _round(self.stop_s, 1),
             "health": health.get("status"),
             "health_problems": health.get("problems"),
@@ -223,6 +235,10 @@ def collect(ws: ClientConnection, run: Run, until: float, *, mode: str, seen: se
         now = time.time() * 1000
         stamps = reading_stamps(frame)
         got = got or bool(stamps)
+        if run.every_tag_s is None and stamps:
+            run.tags_seen.update(tag for tag, _ in stamps)
+            if len(run.tags_seen) >= run.tags:  # the flow pushes a batch, then stores it
+                run.every_tag_s = time.perf_counter() - run.t_start
         if mode == "first" and got:
             break
         if mode == "record":
@@ -292,7 +308,7 @@ def stop_plant(proc: subprocess.Popen[bytes], timeout: float) -> None:
 
 def measure(args: argparse.Namespace, run: Run) -> None:
     """Start the embedded plant as ``safetwin run`` does, measure into ``run``, stop it."""
-    t_start = time.perf_counter()
+    t_start = run.t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         port = free_port()
@@ -383,7 +399,8 @@ def main() -> None:
     print(
         f"readings measured: {figures['samples']} over {seconds:.0f} s, {n_tags} tags every {interval} s "
         f"({figures['coverage']:.1%} of the samples produced; OPC UA does not notify a value that did not change) "
-        f"start-up {figures['startup_s']} s, first reading {figures['first_reading_s']} s later"
+        f"start-up {figures['startup_s']} s, first reading {figures['first_reading_s']} s later, "
+        f"every tag {figures['every_tag_s']} s after the start (target <= {TARGET_EVERY_TAG_S:g} s)"
     )
     print(f"end to end  simulator -> WebSocket: p50 {p50 * 1000:.1f} ms  p99 {p99 * 1000:.1f} ms")
     if figures["baseline_p50_s"] is not None:
