@@ -51,8 +51,12 @@ _ADDRESS = re.compile(r"[^\s:;]+:(\d{1,5})")
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    """Print an error the way every command does and exit with ``code``."""
-    console.print(f"[bold red]✗[/] {message}", highlight=False)
+    """Print an error the way every command does and exit with ``code``.
+
+    Soft-wrapped: the terminal folds a long line, but piped into a log the message stays one
+    line, so a path or the command to run next is never cut in two (rich folds at 80 columns).
+    """
+    console.print(f"[bold red]✗[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=code)
 
 
