@@ -9,7 +9,7 @@ WEB := viz/web
 WEB_SRC := $(shell find $(WEB)/src -type f 2>/dev/null) $(wildcard $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig*.json)
 PYTEST_ARGS ?=
 # Test files run on this many pytest-xdist workers, a whole file per worker (module fixtures
-# are built once). Half the suite waits on services and subprocesses: on CI's 2 cores two
+# are built once). Half the suite waits on services and subprocesses: on a 2-core box two
 # workers took 1,218 s where one took 2,074 s. TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= 2
 

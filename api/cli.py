@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from api.cli_audit import audit_app
+from api.cli_console import console
+from api.cli_console import fail as _fail
 from api.settings import Settings
 
 app = typer.Typer(help="SafeTwin 安全风险智能化管控平台", no_args_is_help=True, add_completion=False)
@@ -39,7 +40,6 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(recovery_app, name="recovery")
 app.add_typer(pdm_app, name="pdm")
 app.add_typer(audit_app, name="audit")
-console = Console()
 SHUTDOWN_GRACE_S = 2
 """Seconds open connections (e.g. /ws/live) get on SIGTERM before they are closed."""
 
@@ -48,16 +48,6 @@ SENSOR_FLOW = "api.flows:sensors"
 LOADER_FLOW = "api.flows:loader"
 """The store loader: output topics -> the one store (when several flow processes run)."""
 _ADDRESS = re.compile(r"[^\s:;]+:(\d{1,5})")
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    """Print an error the way every command does and exit with ``code``.
-
-    Soft-wrapped: the terminal folds a long line, but piped into a log the message stays one
-    line, so a path or the command to run next is never cut in two (rich folds at 80 columns).
-    """
-    console.print(f"[bold red]✗[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=code)
 
 
 def _settings(**overrides: Any) -> Settings:

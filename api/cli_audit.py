@@ -12,23 +12,18 @@ is no audit trail to check.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from api.cli_console import console
+from api.cli_console import fail as _fail
 from api.settings import Settings
 
 audit_app = typer.Typer(help="Audit trail (审计日志): tamper evidence.", no_args_is_help=True)
-console = Console()
 
 EXIT_BROKEN = 1
 EXIT_NO_TRAIL = 2
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    console.print(f"[bold red]✗[/] {message}", highlight=False, soft_wrap=True)  # one line for log scrapers
-    raise typer.Exit(code=code)
 
 
 def _database_url(option: str | None) -> str:

@@ -166,7 +166,7 @@ class Run:
     startup_s: float | None = None
     first_reading_s: float | None = None
     every_tag_s: float | None = None
-    t_start: float = field(default_factory=time.perf_counter)
+    t_start: float = 0.0  # perf_counter() at the launch, set by measure()
     tags_seen: set[str] = field(default_factory=set)
     stop_s: float | None = None
     ws_closed: str | None = None
