@@ -30,7 +30,7 @@ from models.channels import ChannelKind
 from models.contracts import ALARM_EVENT, AlarmEvent, AlarmState
 from registers.alarms import service as alarms
 from registers.catalog import reminder_registers
-from registers.db import utcnow
+from registers.db import claim_duty, utcnow
 from registers.dual_prevention import service as dual_prevention
 from registers.framework.reminders import due_reminders
 from registers.hazard_sources import duty_notices
@@ -218,24 +218,31 @@ class AlarmWorker:
         """Return expired shelves; escalate unacknowledged alarms; fire due-date reminders."""
         try:
             with self.session_factory() as session:
-                for reminder in due_reminders(reminder_registers(), session=session, now=utcnow()):
-                    log.warning("到期提醒 reminder: %s", reminder.message)
-                alarms.expire_shelving(session=session)
-                if self.notifier.channels:
-
-                    def acknowledged(alarm_id: str) -> bool:
-                        current = alarms.current(session=session, alarm_id=alarm_id)
-                        return current is None or not is_unacknowledged(AlarmStatus(current.state))
-
-                    notifications.escalate(session=session, notifier=self.notifier, is_acknowledged=acknowledged)
-                session.commit()
+                if claim_duty(session, "alarm housekeeping"):  # else another API process is on it
+                    self._alarm_housekeeping(session)
+                    session.commit()
         except Exception:  # noqa: BLE001
             self.errors += 1
             log.exception("alarm housekeeping failed")
         self.register_jobs()
 
+    def _alarm_housekeeping(self, session: Session) -> None:
+        for reminder in due_reminders(reminder_registers(), session=session, now=utcnow()):
+            log.warning("到期提醒 reminder: %s", reminder.message)
+        alarms.expire_shelving(session=session)
+        if self.notifier.channels:
+
+            def acknowledged(alarm_id: str) -> bool:
+                current = alarms.current(session=session, alarm_id=alarm_id)
+                return current is None or not is_unacknowledged(AlarmStatus(current.state))
+
+            notifications.escalate(session=session, notifier=self.notifier, is_acknowledged=acknowledged)
+
     def register_jobs(self, now: datetime | None = None) -> None:
         """The registers' clock-driven duties, each in its own transaction so one failure stops no other.
+
+        Each duty is run by one API process at a time (:func:`registers.db.claim_duty`); one
+        that another process is running is skipped this round.
 
         Special work (GB 30871): expire tickets past their validity, suspend running work whose
         gas analysis went stale, remind before it does. Dual prevention: generate the
@@ -271,6 +278,8 @@ class AlarmWorker:
         for name, job in jobs:
             try:
                 with self.session_factory() as session:
+                    if not claim_duty(session, name):  # another API process is on it right now
+                        continue
                     job(session)
                     session.commit()
             except Exception:  # noqa: BLE001 - the next job and the next round still run

@@ -18,6 +18,7 @@ Examples:
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -247,3 +248,20 @@ def _lock_for_migration(connection: Connection) -> None:
     """Serialise concurrent migrations on PostgreSQL; SQLite serialises writers by itself."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+
+
+def claim_duty(session: Session, duty: str) -> bool:
+    """Whether this process runs the clock-driven ``duty`` now; on PostgreSQL, the first to ask.
+
+    Every API process (``safetwin api --workers N``, every replica) runs the registers' duties
+    on its own clock. Two on one duty at once did the same work twice, and where the work
+    inserts rows with a unique key (the next day's investigation tasks) one of them failed. The
+    claim is a transaction-scoped advisory lock taken without waiting: a process that does not
+    get it skips the duty, which the holder is doing; the lock goes with the holder's commit, so
+    the next round of any process runs the duty again and finds the work done. SQLite serves
+    one process: always True.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    key = int.from_bytes(hashlib.blake2b(f"safetwin-duty:{duty}".encode(), digest_size=8).digest(), "big", signed=True)
+    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))

@@ -156,15 +156,29 @@ def _postgres_template(postgres_url: str, _postgres_admin: Engine) -> Iterator[s
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """URL of a freshly migrated registers database of each kind (PostgreSQL: a database of its own, dropped after)."""
-    # imported here, not at the top: see the module docstring
-    from sqlalchemy.engine import make_url
-
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("_sqlite_template")
         path = tmp_path / "registers.db"
         _copy_sqlite(template, path)
         yield f"sqlite:///{path}"
         return
+    yield from _postgres_database(request)
+
+
+@pytest.fixture
+def postgres_database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """URL of a freshly migrated PostgreSQL registers database of its own (dropped after).
+
+    For what only a server shows: several processes (API workers, replicas) on one database.
+    Mark the test ``integration``.
+    """
+    yield from _postgres_database(request)
+
+
+def _postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    # imported here, not at the top: see the module docstring
+    from sqlalchemy.engine import make_url
+
     base_url: str = request.getfixturevalue("postgres_url")
     admin: Engine = request.getfixturevalue("_postgres_admin")
     pg_template: str | None = request.getfixturevalue("_postgres_template")

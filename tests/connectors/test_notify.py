@@ -63,7 +63,7 @@ class LocalHttpReceiver:
     ``(status, json_body)`` or ``(status, json_body, delay_s)``.
     """
 
-    default: tuple[int, Any] = (200, {"errcode": 0, "errmsg": "ok"})
+    default: tuple[Any, ...] = (200, {"errcode": 0, "errmsg": "ok"})
     answers: list[tuple[Any, ...]] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
