@@ -27,6 +27,7 @@ from typing import Any
 from bytewax.testing import run_main
 
 from api.connector_process import ConnectorConfig, ConnectorProcess
+from api.field_devices import field_config
 from api.settings import Settings
 from connectors.bus.bytewax_io import BusSink, BusSource
 from connectors.bus.memory import Bus
@@ -50,7 +51,7 @@ from pipelines.risk.taps import GAS_READINGS_STREAM, GasNearTap
 from pipelines.sensors.flow import build_flow
 from pipelines.sensors.steps import COMM, FlowPlan, IngestRules, seed_state
 from pipelines.video.steps import VideoPlan
-from twin.field_process import FieldConfig, FieldProcess
+from twin.field_process import FieldProcess
 from twin.people import PeopleSim, RangeNoise, plant_anchors, plant_zone_rules
 from twin.plant import Plant, Tag
 
@@ -508,17 +509,8 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self._simulate_people(), name="people"))
         s = self.settings
         self._stop = asyncio.Event()
-        self.devices = FieldProcess(
-            FieldConfig(
-                plant_file=s.plant_file,
-                seed=s.seed,
-                modbus_port=s.modbus_port,
-                opcua_port=s.opcua_port,
-                mqtt_url=s.mqtt_url,
-                interval_s=s.sim_interval_s,
-                protocols=(s.ingest,),
-            )
-        )
+        if self.devices is None:  # else launched already, before the platform loaded (api.field_devices)
+            self.devices = FieldProcess(field_config(s))
         # The API is up while the devices boot (2 s for the demo plant, more for a large one):
         # /health answers at once, and the readings follow as soon as the devices do.
         self._tasks.append(asyncio.create_task(self._connect_devices(), name="devices"))

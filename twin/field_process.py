@@ -61,19 +61,31 @@ class FieldProcess:
         self.config = config
         self._proc: subprocess.Popen[bytes] | None = None
 
+    def launch(self) -> FieldProcess:
+        """Start the child and hand it its configuration, without waiting for it (once; then a no-op).
+
+        ``safetwin run`` launches the devices before it imports the platform, so they boot (about
+        3 s for the demo plant) while the API loads rather than after; :meth:`start` then only
+        waits for them.
+        """
+        if self._proc is None:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "twin.field_process"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            )
+            self._proc = proc
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps(asdict(self.config), default=str).encode() + b"\n")
+            proc.stdin.flush()
+        return self
+
     async def start(self, timeout_s: float = 180.0) -> None:
-        """Start the child and wait until every server accepts connections.
+        """Start the child (unless :meth:`launch` did) and wait until every server accepts connections.
 
         Raises:
             FieldProcessError: If it fails or takes longer than ``timeout_s``.
         """
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "twin.field_process"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-        )
-        self._proc = proc
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(json.dumps(asdict(self.config), default=str).encode() + b"\n")
-        proc.stdin.flush()
+        proc = self.launch()._proc
+        assert proc is not None and proc.stdout is not None
         try:
             line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), timeout_s)
         except TimeoutError as err:
