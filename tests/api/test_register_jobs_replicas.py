@@ -12,26 +12,22 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from datetime import time, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from api.alarm_worker import AlarmWorker
 from api.settings import Settings
 from connectors.bus.memory import Bus
-from connectors.notify import ChannelKind
 from registers.db import claim_duty, make_engine, make_session_factory
-from registers.demo import load_demo
 from registers.dual_prevention import service as dual_prevention
 from registers.dual_prevention.models import CheckTask
 from registers.hazard_sources.duty_notices import missed_periods
-from registers.hazard_sources.models import HazardSource, HazardSourceDuty
-from registers.notifications import service as notifications
-from registers.notifications.schemas import RosterEntryCreate
 from tests.connectors.test_notify import LocalHttpReceiver
-from tests.registers.test_duty_notices import NOW
+from tests.registers.on_duty import SAFETY_MANAGER_PHONE, safety_manager_on_duty
+from tests.registers.test_duty_reports import NOW, demo_without_duties
 from twin.plant import load_plant
 
 pytestmark = pytest.mark.integration
@@ -48,20 +44,8 @@ def _overdue_plant(url: str) -> int:
     """Demo registers whose sources went 40 days without a duty; the number of missed periods."""
     factory = make_session_factory(make_engine(url))
     with factory() as session:
-        load_demo(session=session, plant=load_plant(), today=NOW.date())
-        session.execute(update(HazardSource).values(created_at=NOW - timedelta(days=40)))
-        session.execute(update(HazardSourceDuty).values(deleted_at=NOW))
-        notifications.create_roster_entry(
-            session=session,
-            data=RosterEntryCreate(
-                person="王安全",
-                role="safety_manager",
-                shift_start=time(0),
-                shift_end=time(0),
-                addresses={ChannelKind.SMS: "13800000001"},
-            ),
-            actor="t",
-        )
+        demo_without_duties(session)
+        safety_manager_on_duty(session)
         session.commit()
         missed = len(list(missed_periods(session=session, now=NOW)))
     factory.kw["bind"].dispose()
@@ -99,7 +83,7 @@ def test_two_api_processes_on_one_round_notify_each_missed_duty_once(
 
     _rounds_together(processes)
 
-    to_manager = [r.body for r in slow_sms.requests if b"13800000001" in r.body]
+    to_manager = [r.body for r in slow_sms.requests if SAFETY_MANAGER_PHONE.encode() in r.body]
     twice = [body.decode()[:80] for body, n in Counter(to_manager).items() if n > 1]
     assert not twice, f"{len(twice)} messages sent twice, e.g. {twice[0]}"
     assert len(to_manager) == missed, "every missed period is notified in the round"

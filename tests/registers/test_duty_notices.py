@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -15,8 +15,8 @@ from registers.hazard_sources.duty_notices import notify_overdue_duties
 from registers.hazard_sources.models import HazardSource, HazardSourceDuty
 from registers.hazard_sources.schemas import DutyRole
 from registers.notifications import service as notifications
-from registers.notifications.schemas import RosterEntryCreate
 from tests.connectors.test_notify import LocalHttpReceiver
+from tests.registers.on_duty import safety_manager_on_duty
 from twin.plant import load_plant
 
 NOW = datetime(2026, 12, 3, 2, tzinfo=UTC)  # 10:00 in Shanghai, a Thursday
@@ -38,17 +38,7 @@ def test_each_missed_duty_period_is_notified_once(session: Session, sms: LocalHt
         ChannelKind.SMS: SmsGatewayChannel(f"{sms.url}/sms", success_path="code", success_value=0)
     }
     notifier = notifications.Notifier(channels=channels, sleep=lambda _s: None)
-    notifications.create_roster_entry(
-        session=session,
-        data=RosterEntryCreate(
-            person="王安全",
-            role="safety_manager",
-            shift_start=time(0),
-            shift_end=time(0),
-            addresses={ChannelKind.SMS: "13800000001"},
-        ),
-        actor="t",
-    )
+    safety_manager_on_duty(session)
     try:
         notices = notify_overdue_duties(session=session, notifier=notifier, now=NOW)
         # Weekly operational duties: 5 whole weeks in 40 days; monthly technical: November.

@@ -29,6 +29,7 @@ from registers.notifications import service as notifications
 from registers.notifications.schemas import RosterEntryCreate
 from registers.people.models import Person
 from tests.connectors.test_notify import LocalHttpReceiver
+from tests.registers.on_duty import safety_manager_on_duty
 from twin.plant import load_plant
 
 NOW = datetime(2026, 12, 3, 2, tzinfo=UTC)  # 10:00 in Shanghai, a Thursday
@@ -136,17 +137,7 @@ def sms_notifier(sms: LocalHttpReceiver) -> tuple[notifications.Notifier, dict[C
 def test_missed_duties_escalate_to_the_principal_after_a_week_once(session: Session, sms: LocalHttpReceiver) -> None:
     demo_without_duties(session)
     notifier, channels = sms_notifier(sms)
-    notifications.create_roster_entry(
-        session=session,
-        data=RosterEntryCreate(
-            person="王安全",
-            role="safety_manager",
-            shift_start=time(0),
-            shift_end=time(0),
-            addresses={ChannelKind.SMS: "13800000001"},
-        ),
-        actor="t",
-    )
+    safety_manager_on_duty(session)
     # the 主要负责人 is on the roster only for day shifts: escalation reaches him at any hour
     notifications.create_roster_entry(
         session=session,

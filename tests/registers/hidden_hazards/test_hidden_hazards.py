@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -22,8 +22,8 @@ from registers.hidden_hazards.scheduled import escalate_overdue
 from registers.hidden_hazards.schemas import HazardCreate, HazardLevel, HazardUpdate
 from registers.hidden_hazards.workflow import TRANSITIONS, HazardAction, HazardState, InvalidTransition
 from registers.notifications import service as notifications
-from registers.notifications.schemas import RosterEntryCreate
 from tests.connectors.test_notify import LocalHttpReceiver
+from tests.registers.on_duty import safety_manager_on_duty
 
 MY_TABLES = {
     "hidden_hazards",
@@ -139,17 +139,7 @@ def test_an_overdue_hazard_is_escalated_once_to_the_safety_manager_on_duty(
         ChannelKind.SMS: SmsGatewayChannel(f"{sms.url}/sms", success_path="code", success_value=0)
     }
     notifier = notifications.Notifier(channels=channels, sleep=lambda _s: None)
-    notifications.create_roster_entry(
-        session=session,
-        data=RosterEntryCreate(
-            person="王安全",
-            role="safety_manager",
-            shift_start=time(0),
-            shift_end=time(0),
-            addresses={ChannelKind.SMS: "13800000001"},
-        ),
-        actor="t",
-    )
+    safety_manager_on_duty(session)
     late = new_hazard(session, area="tank_farm", deadline=date(2026, 12, 1))
     new_hazard(session, name="未到期", deadline=date(2026, 12, 31))
     now = datetime(2026, 12, 3, 10, tzinfo=LOCAL_TZ).astimezone(UTC)
