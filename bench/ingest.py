@@ -133,10 +133,16 @@ def wait_until(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
         time.sleep(0.001)
 
 
+def _stored_up_to(rt: Runtime, ts: int) -> bool:
+    return (rt.newest_stored_ts or 0) >= ts
+
+
 # -- baseline: the per-reading flow of main before issue 7 ----------------------------------------
 
 
-def _per_reading_judge(specs: dict[str, TagLimits], configs: dict[str, TagAlarmConfig], state: Any, r: SensorReading):
+def _per_reading_judge(
+    specs: dict[str, TagLimits], configs: dict[str, TagAlarmConfig], state: Any, r: SensorReading
+) -> tuple[tuple[TagState, Any], list[Any]]:
     q, alarms = state or (TagState(), None)
     if q.last_ts and r.ts <= q.last_ts:
         flagged = r if r.ts == q.last_ts else SensorReading(tag=r.tag, ts=r.ts, value=r.value, quality=Quality.STALE)
@@ -269,7 +275,7 @@ def latency(args: argparse.Namespace, plant: Plant, tmp: Path) -> tuple[float, f
         ts = round(scan_wall * 1000)
         scan = values.scan(s, ts)
         rt.publish_readings(scan)
-        wait_until(lambda ts=ts: (rt.newest_stored_ts or 0) >= ts, 10, "scan never stored")
+        wait_until(partial(_stored_up_to, rt, ts), 10, "scan never stored")
         store_lat.append(time.time() - ts / 1000)
         busy.append(time.time() - scan_wall)
         time.sleep(max(0.0, next_tick - time.monotonic()))

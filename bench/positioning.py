@@ -173,13 +173,13 @@ def flow_figures(tags: int, seconds: int, flood_batches: int, seed: int) -> dict
         flow = build_flow(
             plan, BusSource(bus, STREAM), [cap, PositionStoreSink(store)], clock=lambda: int(time.time() * 1000)
         )
-        anchors = {a.id: np.asarray(a.position) for a in plant.anchors}
+        anchor_at = {a.id: np.asarray(a.position) for a in plant.anchors}
         rng = np.random.default_rng(seed)
         intruders = 20
         # The payloads are made before the clock starts: the bench's own simulation must not
         # take the flow's CPU (one interpreter) while it is being measured.
         first_ts = int(time.time() * 1000) + 60_000  # in the accepted window; latency is by wall clock
-        payloads = []
+        timed_payloads: list[tuple[int, bytes]] = []
         for s in range(seconds):
             sim.step(1.0)
             ts = first_ts + 1000 * s
@@ -190,17 +190,17 @@ def flow_figures(tags: int, seconds: int, flood_batches: int, seed: int) -> dict
                 where = np.array([x, 90.0 + 0.5 * k, 1.2])
                 rs = [
                     Range(anchor_id=a, distance_m=float(np.linalg.norm(where - q) + rng.normal(0, 0.3)))
-                    for a, q in anchors.items()
+                    for a, q in anchor_at.items()
                     if np.linalg.norm(where - q) < 45
                 ]
                 msgs[k] = LocationRanging(tag_id=f"INTRUDER-{k:02d}", ts=ts, ranges=rs, battery=90.0)
-            payloads.append((ts, b"[" + b",".join(encode(m) for m in msgs) + b"]"))
+            timed_payloads.append((ts, b"[" + b",".join(encode(m) for m in msgs) + b"]"))
         th = threading.Thread(target=run_main, args=(flow,), daemon=True)
         th.start()
         time.sleep(0.5)
         sent: dict[int, float] = {}
         t_start = time.perf_counter()
-        for s, (ts, payload) in enumerate(payloads):  # 1 Hz
+        for s, (ts, payload) in enumerate(timed_payloads):  # 1 Hz
             time.sleep(max(0.0, t_start + s - time.perf_counter()))
             sent[ts] = time.perf_counter()
             bus.publish(STREAM, payload)
