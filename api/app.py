@@ -26,7 +26,6 @@ from api import __version__, openapi_errors, security
 from api.alarm_feed import KafkaAlarmFeed
 from api.alarm_worker import AlarmWorker
 from api.auth import get_current_user
-from api.field_devices import LaunchedDevices
 from api.routers import (
     alarm_management,
     alarms,
@@ -62,6 +61,7 @@ from api.routers import users as users_router
 from api.runtime import Runtime
 from api.settings import Settings
 from registers.db import make_engine, make_session_factory, migrate
+from twin.field_process import FieldProcess
 from twin.plant import load_plant
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def create_app(
     start_runtime: bool = True,
     prepared: bool = False,
     pool: tuple[int, int] | None = None,
-    devices: LaunchedDevices | None = None,
+    devices: FieldProcess | None = None,
 ) -> FastAPI:
     """Build the app; ``runtime`` may be injected (tests) or is built from settings.
 
@@ -94,19 +94,13 @@ def create_app(
         pool: ``(pool_size, max_overflow)`` of this process's SQLAlchemy pool, chosen so that
             all workers together fit the database's ``max_connections``; default
             ``registers.db``'s sizes.
-        devices: The simulated devices and their connector's child, launched before the app was
-            built so that they boot while it loads (``safetwin run``,
-            :func:`api.field_devices.launch_devices`); the runtime adopts them. Default: the
-            runtime launches them when it starts.
+        devices: The simulated devices, launched before the app was built so that they boot
+            while it loads (``safetwin run``, :func:`api.field_devices.launch_devices`); the
+            runtime adopts them. Default: the runtime launches them when it starts.
     """
     settings = settings or Settings()
     plant_model = runtime.plant if runtime is not None else load_plant(settings.plant_file)
-    rt = runtime or Runtime(
-        settings=settings,
-        plant=plant_model,
-        devices=devices.field if devices else None,
-        connector_child=devices.connector if devices else None,
-    )
+    rt = runtime or Runtime(settings=settings, plant=plant_model, devices=devices)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

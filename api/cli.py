@@ -33,7 +33,7 @@ from api.cli_console import fail as _fail
 from api.settings import Settings
 
 if TYPE_CHECKING:
-    from api.field_devices import LaunchedDevices
+    from twin.field_process import FieldProcess
 
 app = typer.Typer(help="SafeTwin 安全风险智能化管控平台", no_args_is_help=True, add_completion=False)
 topics_app = typer.Typer(help="Kafka topics of the distributed mode.", no_args_is_help=True)
@@ -115,7 +115,7 @@ def _address(host: str | None, port: int | None, **overrides: object) -> dict[st
     return overrides
 
 
-def _serve(settings: Settings, banner: str, *, devices: LaunchedDevices | None = None) -> None:
+def _serve(settings: Settings, banner: str, *, devices: FieldProcess | None = None) -> None:
     """Build the app for ``settings`` and serve it until SIGTERM/Ctrl-C (``run`` and ``api``)."""
     import uvicorn
 

@@ -79,34 +79,16 @@ class ConnectorProcessError(RuntimeError):
     """The connector process did not start, or it stopped on its own."""
 
 
-def launch_child() -> subprocess.Popen[bytes]:
-    """Start ``python -m api.connector_process``; it loads its protocol stack and waits for its configuration.
-
-    For :class:`ConnectorProcess`'s ``child``: ``safetwin run`` launches it before it imports
-    the platform, so the child's start (about a second) is over before the runtime needs it.
-    """
-    return subprocess.Popen(
-        [sys.executable, "-m", "api.connector_process"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-
-
 class ConnectorProcess:
     """Runs one connector in a child process and hands its scans to ``on_scan`` on this event loop."""
 
-    def __init__(
-        self,
-        config: ConnectorConfig,
-        on_scan: Callable[[list[SensorReading]], None],
-        *,
-        child: subprocess.Popen[bytes] | None = None,
-    ) -> None:
+    def __init__(self, config: ConnectorConfig, on_scan: Callable[[list[SensorReading]], None]) -> None:
         self.config = config
         self.on_scan = on_scan
         self.error: str | None = None
         """Why the child stopped or failed, if it did (``/health`` reports it)."""
         self.scans = 0
-        self._proc: subprocess.Popen[bytes] | None = child
-        self._stdout: asyncio.ReadTransport | None = None
+        self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[str | None] | None = None
         self._stopping = False
@@ -114,16 +96,18 @@ class ConnectorProcess:
     @property
     def alive(self) -> bool:
         """Whether the child is running."""
-        return self._proc is not None and self._proc.poll() is None
+        return self._proc is not None and self._proc.returncode is None
 
     async def spawn(self) -> None:
-        """Start the child (unless it was given, launched already), which imports its protocol stack.
+        """Start the child, which imports its protocol stack and waits for its configuration.
 
         Done while the devices boot, so the interpreter's start and the imports (about a
         second, several on a loaded machine) are not added to the time to the first reading.
         """
         if self._proc is None:
-            self._proc = launch_child()
+            self._proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "api.connector_process", stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            )
 
     async def start(self, timeout_s: float = 120.0) -> None:
         """Send the child its configuration (spawning it first if needed); wait until it is connected.
@@ -134,15 +118,12 @@ class ConnectorProcess:
         await self.spawn()
         proc = self._proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
-        try:
-            proc.stdin.write(msgspec.json.encode(self.config) + b"\n")  # one short line: the pipe takes it at once
-            proc.stdin.flush()
-        except OSError:  # it died before reading it; the reader below reports how
-            pass
+        proc.stdin.write(msgspec.json.encode(self.config) + b"\n")
+        await proc.stdin.drain()
         # Scans may come before "ready": a large OPC UA subscription notifies the items of its
         # first requests while the later ones are still being created. They are handed over.
         self._ready = asyncio.get_running_loop().create_future()
-        await self._read_from(proc)
+        self._reader = asyncio.create_task(self._read_scans(), name=f"{self.config.kind}-connector")
         try:
             detail = await asyncio.wait_for(asyncio.shield(self._ready), timeout_s)
         except TimeoutError as err:
@@ -153,14 +134,6 @@ class ConnectorProcess:
             await self.stop()
             msg = f"the {self.config.kind} connector failed to start: {detail}"
             raise ConnectorProcessError(msg)
-
-    async def _read_from(self, proc: subprocess.Popen[bytes]) -> None:
-        """Read the child's frames on this event loop from now on (:meth:`_read_scans`)."""
-        assert proc.stdout is not None
-        stdout = asyncio.StreamReader()
-        loop = asyncio.get_running_loop()
-        self._stdout, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdout), proc.stdout)
-        self._reader = asyncio.create_task(self._read_scans(proc, stdout), name=f"{self.config.kind}-connector")
 
     def _started(self, detail: str | None) -> None:
         """Resolve ``start``'s wait: None when connected, else why not."""
@@ -185,10 +158,12 @@ class ConnectorProcess:
         except asyncio.IncompleteReadError:
             return None
 
-    async def _read_scans(self, proc: subprocess.Popen[bytes], stdout: asyncio.StreamReader) -> None:
+    async def _read_scans(self) -> None:
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
         while True:
             try:
-                frame = await self._read_frame(stdout)
+                frame = await self._read_frame(proc.stdout)
             except (ConnectorProcessError, msgspec.DecodeError) as err:
                 self.error = f"{type(err).__name__}: {err}"
                 log.exception("the connector process sent a broken frame; stopping it")
@@ -208,7 +183,7 @@ class ConnectorProcess:
                 self._started(frame.detail)
         self._started(self.error or "the connector process ended before it connected")
         if not self._stopping:
-            code = await asyncio.to_thread(proc.wait)
+            code = await proc.wait()
             self.error = self.error or f"the {self.config.kind} connector process exited (code {code})"
             log.error("%s", self.error)
 
@@ -222,18 +197,15 @@ class ConnectorProcess:
             with contextlib.suppress(OSError):
                 proc.stdin.close()
         try:
-            await asyncio.wait_for(asyncio.to_thread(proc.wait), timeout_s)
+            await asyncio.wait_for(proc.wait(), timeout_s)
         except TimeoutError:
-            proc.terminate()
-            await asyncio.to_thread(proc.wait)
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+            await proc.wait()
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
-        if self._stdout is not None:
-            self._stdout.close()
-        elif proc.stdout is not None:  # given, never started
-            proc.stdout.close()
 
 
 # --- the child -------------------------------------------------------------------------

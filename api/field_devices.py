@@ -1,16 +1,11 @@
 """The simulated plant's devices as the embedded runtime runs them, launchable before the platform loads.
 
-Kept light (settings and the children's launchers only) so that ``safetwin run`` can launch
-the devices and their connector first, before the 5 s of importing the API: they boot while
-it loads.
+Kept light (settings and the child's launcher only) so that ``safetwin run`` can launch the
+devices first, before the 5 s of importing the API: the devices then boot while it loads.
 """
 
 from __future__ import annotations
 
-import subprocess
-from dataclasses import dataclass
-
-from api.connector_process import launch_child
 from api.settings import Settings
 from twin.field_process import FieldConfig, FieldProcess
 
@@ -28,20 +23,12 @@ def field_config(settings: Settings) -> FieldConfig:
     )
 
 
-@dataclass(frozen=True)
-class LaunchedDevices:
-    """The simulated devices and their connector's child, launched before the platform loaded."""
-
-    field: FieldProcess
-    connector: subprocess.Popen[bytes]
-
-
-def launch_devices(settings: Settings) -> LaunchedDevices | None:
-    """Launch the simulated devices and the connector's child now, for the runtime to adopt.
+def launch_devices(settings: Settings) -> FieldProcess | None:
+    """Launch the simulated devices now, for the runtime to adopt (``Runtime(devices=...)``).
 
     None where the runtime would not run them: no simulator, or an API replica of the
     distributed mode (Kafka brokers set), whose plant runs elsewhere.
     """
     if not settings.simulate or settings.kafka_brokers:
         return None
-    return LaunchedDevices(FieldProcess(field_config(settings)).launch(), launch_child())
+    return FieldProcess(field_config(settings)).launch()

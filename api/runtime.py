@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import subprocess
 import sys
 import threading
 import time
@@ -213,8 +212,6 @@ class Runtime:
     _stop: asyncio.Event | None = None
     connector: ConnectorProcess | None = None
     """The connector reading the simulated devices, in its own process."""
-    connector_child: subprocess.Popen[bytes] | None = None
-    """The connector's child process, launched before the platform loaded (``safetwin run``); adopted."""
     stored_readings: int = 0
     last_stored_at: float = 0.0
     """Wall time (s) of the latest committed store write of readings."""
@@ -514,30 +511,28 @@ class Runtime:
         self._stop = asyncio.Event()
         if self.devices is None:  # else launched already, before the platform loaded (api.field_devices)
             self.devices = FieldProcess(field_config(s))
-        # The connector decodes in a process of its own (api.connector_process): at 10,000 tags
-        # its pure-Python decoding starved the flows and the API of the interpreter lock.
-        self.connector = ConnectorProcess(
-            ConnectorConfig(
-                kind=s.ingest,
-                plant_file=str(s.plant_file),
-                port=s.opcua_port if s.ingest == "opcua" else s.modbus_port,
-                interval_s=s.sim_interval_s,
-                chunk_points=MODBUS_CHUNK_POINTS,
-            ),
-            self.publish_readings,
-            child=self.connector_child,
-        )
         # The API is up while the devices boot (2 s for the demo plant, more for a large one):
         # /health answers at once, and the readings follow as soon as the devices do.
         self._tasks.append(asyncio.create_task(self._connect_devices(), name="devices"))
 
     async def _connect_devices(self) -> None:
         """Start the simulated devices, then the connector that reads them."""
-        assert self.devices is not None and self.connector is not None
+        assert self.devices is not None
         s = self.settings
         try:
-            # Spawned first (unless launched before the platform loaded), the connector loads
-            # its protocol stack while the devices boot.
+            # The connector decodes in a process of its own (api.connector_process): at 10,000
+            # tags its pure-Python decoding starved the flows and the API of the interpreter lock.
+            # Spawned first, it loads its protocol stack while the devices boot.
+            self.connector = ConnectorProcess(
+                ConnectorConfig(
+                    kind=s.ingest,
+                    plant_file=str(s.plant_file),
+                    port=s.opcua_port if s.ingest == "opcua" else s.modbus_port,
+                    interval_s=s.sim_interval_s,
+                    chunk_points=MODBUS_CHUNK_POINTS,
+                ),
+                self.publish_readings,
+            )
             await self.connector.spawn()
             await self.devices.start()
             await self.connector.start()

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -145,12 +144,11 @@ async def test_a_frame_that_arrives_while_the_connector_stops_does_not_break_the
     The child below answers the closing of its stdin with one more frame, so the reader
     resumes after ``stop`` began, every time (the real connectors do it sometimes).
     """
-    child = subprocess.Popen(
-        [sys.executable, "-c", _FRAME_AFTER_STDIN_CLOSES], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    connector = ConnectorProcess(ConnectorConfig(kind="modbus", plant_file=str(PLANT_FILE), port=1), lambda _: None)
+    connector._proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _FRAME_AFTER_STDIN_CLOSES, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
     )
-    config = ConnectorConfig(kind="modbus", plant_file=str(PLANT_FILE), port=1)
-    connector = ConnectorProcess(config, lambda _: None, child=child)
-    await connector._read_from(child)
+    connector._reader = asyncio.create_task(connector._read_scans())
     await asyncio.sleep(0.2)
     await connector.stop()
     assert not connector.alive and connector.error is None
