@@ -1,10 +1,12 @@
 """Several API processes on one PostgreSQL run the registers' clock-driven duties once, not once each.
 
 Every API process (``safetwin api --workers N``, and every replica) runs the alarm worker's
-housekeeping and register jobs. Two processes on one round at the same moment would both see
-a missed 包保 duty period not yet notified and both send the SMS. Here two alarm workers with
-engines of their own (as two processes have) start a round together against a real
-PostgreSQL and a real HTTP SMS gateway that takes 0.2 s per message, so the rounds overlap.
+housekeeping and register jobs. Two processes on one round at the same moment both generated
+the next day's investigation tasks, and one failed on their unique (schedule, slot). The 包保
+SMS were already sent once (each notice is claimed by a unique row before it is sent); the
+first test keeps that true. Here two alarm workers with engines of their own (as two
+processes have) start a round together against a real PostgreSQL and a real HTTP SMS gateway
+that takes 0.2 s per message, so the rounds overlap.
 """
 
 from __future__ import annotations
