@@ -8,7 +8,6 @@ is authenticated at the aggregating router; only health and login are public.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -112,9 +111,8 @@ def create_app(
         app.state.session_factory = make_session_factory(engine)
         if not prepared:
             _seed_admin(app)
-        warming = None
         if start_runtime:  # serving for real; tests that hit a few routes keep the lazy build
-            warming = asyncio.create_task(_warm_routes(app, freeze=settings.own_process))
+            _warm_routes(app)
         worker = AlarmWorker(rt.bus, app.state.session_factory, plant_model, settings)
         app.state.alarm_worker = worker
         feed = None
@@ -127,13 +125,11 @@ def create_app(
             if rt.distributed:  # the flow runs elsewhere: its alarm topics feed the register
                 feed = KafkaAlarmFeed(worker, settings.kafka_brokers, prefix=settings.kafka_topic_prefix).start()
             app.state.alarm_feed = feed
+            if settings.own_process:  # never where the app shares a process: tests build hundreds
+                _freeze_startup_heap()
         try:
             yield
         finally:
-            if warming is not None and not warming.done():
-                warming.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await warming
             if start_runtime:
                 await asyncio.to_thread(app.state.risk_warnings.stop)
                 if feed is not None:
@@ -215,31 +211,19 @@ def _freeze_startup_heap() -> None:
     gc.freeze()
 
 
-async def _warm_routes(app: FastAPI, *, freeze: bool) -> None:
-    """Build FastAPI's per-router route contexts soon after start-up instead of in the first requests; then freeze.
+def _warm_routes(app: FastAPI) -> None:
+    """Build FastAPI's per-router route contexts at start-up instead of in the first requests.
 
     FastAPI builds the context of an included router's routes (dependencies re-analysed)
     lazily, when a request is first matched against that router; the first request to a
     route mounted late (permits: ~450 routes before it) paid seconds for all of them, and every
     concurrent first request waited on that build. Walks the routers as matching would.
-
-    A task on the event loop, one router per turn, started with the app: built before serving,
-    the 1.8 s of the 2-core box delayed the API and the plant runtime (devices, flow, first
-    reading) alike. Not a thread: the build is pure Python, which a thread runs under the
-    same interpreter lock anyway; on the loop no request is ever matched against a router
-    half built, as a request runs only between two routers' builds.
-    ``freeze`` (:func:`_freeze_startup_heap`, only where the app owns its process:
-    ``Settings.own_process``) comes after the build, whose objects are most of those worth
-    freezing.
     """
     pending = list(app.router.routes)
     while pending:
         candidates = getattr(pending.pop(), "effective_candidates", None)  # FastAPI's _IncludedRouter
         if callable(candidates):
             pending.extend(candidates())
-            await asyncio.sleep(0)
-    if freeze:
-        _freeze_startup_heap()
 
 
 def _skip_routers_by_prefix(app: FastAPI) -> None:
