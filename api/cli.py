@@ -486,7 +486,7 @@ def _serve_workers(settings: Settings, banner: str, *, workers: int, db_connecti
     except WorkerSetupError as err:
         _fail(str(err), code=2)
     size, overflow = prepared.pool
-    os.environ.update(worker_env(settings, prepared.pool))
+    os.environ.update(worker_env(settings, prepared.pool, workers=workers))
     console.print(
         f"{banner}\n  {workers} workers, database pool {size} + {overflow} overflow each "
         f"(≤ {workers * (size + overflow)} connections)",

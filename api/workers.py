@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from api.connection_balance import SHARES_ENV, ConnectionBalance, WorkerShares
 from api.runtime import Runtime
 from api.settings import Settings
 from connectors.store import open_store
@@ -178,8 +179,12 @@ class WorkerRuntime(Runtime):
         return super().open_store()
 
 
-def worker_env(settings: Settings, pool: tuple[int, int]) -> dict[str, str]:
-    """The environment the spawned workers rebuild the parent's settings from."""
+def worker_env(settings: Settings, pool: tuple[int, int], *, workers: int = 1) -> dict[str, str]:
+    """The environment the spawned workers rebuild the parent's settings from.
+
+    With several workers, also the file they share their connections through
+    (:mod:`api.connection_balance`), made empty here: two slots a worker, for restarts.
+    """
     import json
 
     env = {
@@ -190,6 +195,10 @@ def worker_env(settings: Settings, pool: tuple[int, int]) -> dict[str, str]:
         "SAFETWIN_DATA_DIR": str(Path(settings.data_dir).resolve()),
         POOL_ENV: f"{pool[0]},{pool[1]}",
     }
+    if workers > 1:
+        shares = Path(settings.data_dir).resolve() / f"worker-connections-{settings.port}"
+        WorkerShares.create(shares, 2 * workers)
+        env[SHARES_ENV] = f"{shares},{2 * workers}"
     if settings.environment == "test" and settings.secret_key is None:
         # a test run's key is random per process: the workers must share the parent's, or a
         # token signed by one worker would be refused by the next
@@ -205,7 +214,14 @@ def worker_app() -> FastAPI:
     settings = Settings(own_process=True)  # this worker process is the app's alone
     size, overflow = (int(n) for n in os.environ[POOL_ENV].split(","))
     runtime = WorkerRuntime(settings=settings, plant=load_plant(settings.plant_file))
-    return create_app(settings, runtime=runtime, prepared=True, pool=(size, overflow))
+    app = create_app(settings, runtime=runtime, prepared=True, pool=(size, overflow))
+    if shares := os.environ.get(SHARES_ENV):
+        path, slots = shares.rsplit(",", 1)
+        try:
+            app.add_middleware(ConnectionBalance, shares=WorkerShares(Path(path), int(slots)))
+        except (OSError, RuntimeError, ValueError) as err:  # serving unbalanced beats not serving
+            log.warning("keep-alive users are not shared out between the workers: %s", err)
+    return app
 
 
 # --- listening sockets -----------------------------------------------------------------------
