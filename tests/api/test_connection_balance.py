@@ -116,40 +116,39 @@ def _closes(headers: list[tuple[bytes, bytes]]) -> bool:
     return (b"connection", b"close") in headers
 
 
-def test_a_worker_holding_more_than_its_share_closes_that_many_busy_connections(tmp_path: Path, live_pid: int) -> None:
+@pytest.fixture
+def two_workers(tmp_path: Path, live_pid: int) -> Iterator[tuple[WorkerShares, ConnectionBalance, _Clock]]:
+    """The other worker's slot, and this worker's middleware with a clock the test moves."""
     path = tmp_path / "shares"
     WorkerShares.create(path, 4)
     other = WorkerShares(path, 4, pid=live_pid)
     clock = _Clock()
     app = ConnectionBalance(_ok, shares=WorkerShares(path, 4), clock=clock)
-    try:
-        other.publish(4)  # the other worker is busy with 4 users
-        for port in range(10):  # this one with 10, each two requests deep
-            assert not _closes(_request(app, port))
-            assert not _closes(_request(app, port))
-        assert not _closes(_request(app, 99))  # a one-shot connection is never handed back
+    yield other, app, clock
+    other.close()
+    app.shares.close()
+
+
+def test_a_worker_holding_more_than_its_share_closes_that_many_busy_connections(
+    two_workers: tuple[WorkerShares, ConnectionBalance, _Clock],
+) -> None:
+    other, app, clock = two_workers
+    other.publish(4)  # the other worker is busy with 4 users
+    for port in range(10):  # this one with 10, each two requests deep
+        assert not _closes(_request(app, port))
+        assert not _closes(_request(app, port))
+    assert not _closes(_request(app, 99))  # a one-shot connection is never handed back
+    clock.now += CHECK_EVERY_S
+    closed = [port for port in range(10) if _closes(_request(app, port))]
+    # 14 users over 2 workers: this one keeps 7 and hands back 3, the first 3 that ask
+    assert closed == [0, 1, 2]
+    assert app.busy(clock.now) == 7
+    assert not _closes(_request(app, 99))
+
+
+def test_a_worker_at_its_share_closes_nothing(two_workers: tuple[WorkerShares, ConnectionBalance, _Clock]) -> None:
+    other, app, clock = two_workers
+    other.publish(6)
+    for _ in range(5):
         clock.now += CHECK_EVERY_S
-        closed = [port for port in range(10) if _closes(_request(app, port))]
-        # 14 users over 2 workers: this one keeps 7 and hands back 3, the first 3 that ask
-        assert closed == [0, 1, 2]
-        assert app.busy(clock.now) == 7
-        assert not _closes(_request(app, 99))
-    finally:
-        other.close()
-        app.shares.close()
-
-
-def test_a_worker_at_its_share_closes_nothing(tmp_path: Path, live_pid: int) -> None:
-    path = tmp_path / "shares"
-    WorkerShares.create(path, 4)
-    other = WorkerShares(path, 4, pid=live_pid)
-    clock = _Clock()
-    app = ConnectionBalance(_ok, shares=WorkerShares(path, 4), clock=clock)
-    try:
-        other.publish(6)
-        for _ in range(5):
-            clock.now += CHECK_EVERY_S
-            assert not any(_closes(_request(app, port)) for port in range(6))
-    finally:
-        other.close()
-        app.shares.close()
+        assert not any(_closes(_request(app, port)) for port in range(6))
