@@ -14,9 +14,9 @@ splits what is free.
 
 Example:
     >>> pool_for_workers(workers=4, free_connections=97)
-    (16, 8)
-    >>> pool_for_workers(workers=4, free_connections=64)
-    (16, 0)
+    (8, 8)
+    >>> pool_for_workers(workers=4, free_connections=40)
+    (8, 2)
 """
 
 from __future__ import annotations

@@ -52,7 +52,14 @@ NAMING_CONVENTION: dict[str, str] = {
 # request that waits for a thread (the stall of 50 users on the pool of 5 + 10). The rest of
 # the pool serves short uses within one thread: the audit writer, logins, WebSocket checks,
 # the alarm worker. Per process, so N API workers open at most N x (size + overflow).
-REQUEST_SESSIONS = 12
+# Four, not more: one interpreter runs one request's Python at a time, and the sessions only
+# overlap one request's database waits with another's work. With 12, the requests holding a
+# session shared the interpreter lock and each took longer; with 4, the rest wait their turn
+# on the event loop. bench/permits.py, 50 back-to-back users, 7 alternated pairs: p95 lower
+# with 4 in 6 of them (median ~0.33 s against ~0.37 s) and less server CPU per request
+# (docs/performance.md, session 14). The price: four long requests (a large export) make a
+# worker's other requests wait for one of them to end.
+REQUEST_SESSIONS = 4
 POOL_SIZE = REQUEST_SESSIONS + 4
 POOL_OVERFLOW = 8
 

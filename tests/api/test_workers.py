@@ -21,7 +21,7 @@ def test_workers_share_what_postgres_has_free() -> None:
 
 def test_too_few_connections_is_refused_with_what_to_change() -> None:
     with pytest.raises(WorkerSetupError, match="max_connections"):
-        pool_for_workers(workers=8, free_connections=97)
+        pool_for_workers(workers=97 // MIN_CONNECTIONS + 1, free_connections=97)
 
 
 def test_several_workers_on_sqlite_are_refused_before_anything_starts(
