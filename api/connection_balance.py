@@ -28,6 +28,7 @@ import math
 import mmap
 import os
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -38,7 +39,10 @@ SHARES_ENV = "SAFETWIN_WORKER_SHARES"
 """``"path,slots"``: the file the workers publish their busy connections in (internal hand-over)."""
 
 _SLOT = struct.Struct("<qqd")  # pid, busy connections, time.time() of the count
-_LIVE_S = 2.0  # a count not updated for this long is a worker that had no request since
+LIVE_S = 2.0
+"""A slot not rewritten for this long belongs to a worker that is gone."""
+HEARTBEAT_S = 0.5
+"""How often a worker rewrites its slot, requests or not."""
 BUSY_WINDOW_S = 1.0
 """A connection is busy while its last request is at most this old."""
 CHECK_EVERY_S = 0.2
@@ -69,17 +73,23 @@ class WorkerShares:
     """The busy-connection counts of a replica's workers, in a file each worker maps.
 
     One 24-byte slot per worker: its pid, its count and when it wrote it. A worker claims a
-    free slot (never used, or its worker gone) under a file lock when it starts; reads take
+    free slot (never used, or not rewritten for :data:`LIVE_S`) under a file lock when it
+    starts, and keeps it fresh with :meth:`start_heartbeat`, so a worker that has had no
+    request yet (one just restarted) still counts, with none busy. Liveness is the slot's
+    age, not its pid: a dead worker's pid may belong to another process by now. Reads take
     no lock (a torn read costs at most one needless or missed hand-back).
     """
 
-    def __init__(self, path: Path, slots: int, *, pid: int | None = None) -> None:
+    def __init__(self, path: Path, slots: int, *, pid: int | None = None, now: float | None = None) -> None:
         self.path = path
         self.slots = slots
         self.pid = os.getpid() if pid is None else pid
+        now = time.time() if now is None else now
+        self._count, self._counted_at = 0, now
         self._fd = os.open(path, os.O_RDWR)
         self._map = mmap.mmap(self._fd, slots * _SLOT.size)
-        self._slot = self._claim(time.time())
+        self._slot = self._claim(now)
+        self._stop = threading.Event()
 
     @staticmethod
     def create(path: Path, slots: int) -> None:
@@ -88,10 +98,28 @@ class WorkerShares:
         path.chmod(0o600)
 
     def close(self) -> None:
-        """Give the slot back and unmap the file."""
-        _SLOT.pack_into(self._map, self._slot * _SLOT.size, 0, 0, 0.0)
+        """Stop the heartbeat, give the slot back and unmap the file."""
+        self._stop.set()
+        self._write(0, 0.0, pid=0)
         self._map.close()
         os.close(self._fd)
+
+    def start_heartbeat(self, *, idle_after_s: float) -> None:
+        """Rewrite this worker's slot every :data:`HEARTBEAT_S` from a daemon thread.
+
+        The count written is the last one published, or 0 once nothing was published for
+        ``idle_after_s`` (no request since: no busy connection).
+        """
+
+        def beat() -> None:
+            while not self._stop.wait(HEARTBEAT_S):
+                now = time.time()
+                self._write(self._count if now - self._counted_at <= idle_after_s else 0, now)
+
+        threading.Thread(target=beat, name="safetwin-worker-shares", daemon=True).start()
+
+    def _write(self, count: int, now: float, *, pid: int | None = None) -> None:
+        _SLOT.pack_into(self._map, self._slot * _SLOT.size, self.pid if pid is None else pid, count, now)
 
     def _entries(self) -> Iterable[tuple[int, int, int, float]]:
         for slot in range(self.slots):
@@ -100,12 +128,7 @@ class WorkerShares:
 
     def _claim(self, now: float) -> int:
         with _locked(self._fd):
-            free = None
-            for slot, pid, _count, _at in self._entries():
-                if pid == self.pid:
-                    return slot
-                if free is None and (pid == 0 or not _alive(pid)):
-                    free = slot
+            free = next((slot for slot, pid, _c, at in self._entries() if pid == 0 or now - at > LIVE_S), None)
             if free is None:
                 msg = f"no free slot of {self.slots} in {self.path}"
                 raise RuntimeError(msg)
@@ -113,18 +136,11 @@ class WorkerShares:
             return free
 
     def publish(self, count: int, *, now: float | None = None) -> list[int]:
-        """Write this worker's count; return every live worker's, this one's first.
-
-        A worker whose count is older than :data:`_LIVE_S` has had no request since: it
-        counts as a worker with none busy (it gets the connections handed back).
-        """
+        """Write this worker's count; return every live worker's, this one's first."""
         now = time.time() if now is None else now
-        _SLOT.pack_into(self._map, self._slot * _SLOT.size, self.pid, count, now)
-        others = [
-            c if now - at <= _LIVE_S else 0
-            for slot, pid, c, at in self._entries()
-            if slot != self._slot and pid and _alive(pid)
-        ]
+        self._count, self._counted_at = count, now
+        self._write(count, now)
+        others = [c for slot, pid, c, at in self._entries() if slot != self._slot and pid and now - at <= LIVE_S]
         return [count, *others]
 
 
@@ -135,16 +151,6 @@ def _locked(fd: int):  # type: ignore[no-untyped-def]  # a generator context man
         yield
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ConnectionBalance:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from api.connection_balance import SHARES_ENV, ConnectionBalance, WorkerShares
+from api.connection_balance import BUSY_WINDOW_S, SHARES_ENV, ConnectionBalance, WorkerShares
 from api.runtime import Runtime
 from api.settings import Settings
 from connectors.store import open_store
@@ -218,7 +218,9 @@ def worker_app() -> FastAPI:
     if shares := os.environ.get(SHARES_ENV):
         path, slots = shares.rsplit(",", 1)
         try:
-            app.add_middleware(ConnectionBalance, shares=WorkerShares(Path(path), int(slots)))
+            worker_shares = WorkerShares(Path(path), int(slots))
+            worker_shares.start_heartbeat(idle_after_s=BUSY_WINDOW_S)
+            app.add_middleware(ConnectionBalance, shares=worker_shares)
         except (OSError, RuntimeError, ValueError) as err:  # serving unbalanced beats not serving
             log.warning("keep-alive users are not shared out between the workers: %s", err)
     return app

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import subprocess
-import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.types import Message, Receive, Scope, Send
 
-from api.connection_balance import CHECK_EVERY_S, ConnectionBalance, WorkerShares, excess_connections
+from api.connection_balance import (
+    CHECK_EVERY_S,
+    HEARTBEAT_S,
+    LIVE_S,
+    ConnectionBalance,
+    WorkerShares,
+    excess_connections,
+)
 
 
 @given(st.lists(st.integers(min_value=0, max_value=500), min_size=1, max_size=16))
@@ -36,52 +42,50 @@ def test_a_worker_alone_keeps_everything(mine: int) -> None:
     assert excess_connections(mine, [mine]) == 0
 
 
-@pytest.fixture
-def live_pid() -> Iterator[int]:
-    """A real process other than this one, alive for the test."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    yield proc.pid
-    proc.kill()
-    proc.wait()
-
-
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
-def test_workers_see_each_others_counts_and_a_stale_count_as_none(tmp_path: Path, live_pid: int) -> None:
+def test_workers_see_each_others_counts_and_a_slot_gone_stale_as_no_worker(tmp_path: Path) -> None:
     path = tmp_path / "shares"
     WorkerShares.create(path, 4)
     assert path.stat().st_mode & 0o777 == 0o600
-    me, other = WorkerShares(path, 4), WorkerShares(path, 4, pid=live_pid)
+    me, other = WorkerShares(path, 4, now=1000.0), WorkerShares(path, 4, pid=1, now=1000.0)
     try:
-        assert other.publish(7, now=1000.0) == [7, 0]
+        assert other.publish(7, now=1000.0) == [7, 0]  # me: claimed, nothing busy yet
         assert me.publish(3, now=1000.5) == [3, 7]
-        # the other worker had no request for more than 2 s: none of its connections is busy
-        assert me.publish(3, now=1003.0) == [3, 0]
+        # the other worker's slot was not rewritten for more than LIVE_S: it is gone
+        assert me.publish(3, now=1000.0 + LIVE_S + 0.1) == [3]
     finally:
         me.close()
         other.close()
 
 
-def test_the_slot_of_a_worker_that_died_is_taken_by_its_successor(tmp_path: Path, live_pid: int) -> None:
+def test_a_worker_without_requests_stays_counted_by_its_heartbeat_with_none_busy(tmp_path: Path) -> None:
+    """A restarted worker gets no request until users are handed to it: it must still count."""
+    path = tmp_path / "shares"
+    WorkerShares.create(path, 4)
+    me, other = WorkerShares(path, 4), WorkerShares(path, 4, pid=1)
+    other.start_heartbeat(idle_after_s=0.5)
+    try:
+        other.publish(7)
+        assert me.publish(3) == [3, 7]
+        time.sleep(LIVE_S + 2 * HEARTBEAT_S)  # the other worker had no request since
+        assert me.publish(3) == [3, 0]
+    finally:
+        me.close()
+        other.close()
+
+
+def test_the_slot_of_a_worker_that_stopped_is_taken_by_its_successor(tmp_path: Path) -> None:
     path = tmp_path / "shares"
     WorkerShares.create(path, 2)
-    dead = WorkerShares(path, 2, pid=_dead_pid())
-    dead.publish(40, now=1000.0)
-    me = WorkerShares(path, 2)  # the other slot
-    successor = WorkerShares(path, 2, pid=live_pid)  # no free slot but the dead worker's
+    gone = WorkerShares(path, 2, pid=1, now=1000.0)
+    gone.publish(40, now=1000.0)  # then nothing: the worker died, its pid may be reused
+    me, successor = WorkerShares(path, 2), WorkerShares(path, 2, pid=2)  # one of them takes the stale slot
     try:
-        assert successor.publish(2, now=1000.1) == [2, 0]  # me has not published yet: none busy
-        assert me.publish(5, now=1000.2) == [5, 2]  # the dead worker's 40 counts no more
+        assert me.publish(5) == [5, 0]  # the successor's none, not the 40 of the worker gone
         with pytest.raises(RuntimeError, match="no free slot"):
-            WorkerShares(path, 2, pid=live_pid + 10**6)
+            WorkerShares(path, 2, pid=3)
     finally:
         me.close()
         successor.close()
-        dead.close()
 
 
 class _Clock:
@@ -117,11 +121,11 @@ def _closes(headers: list[tuple[bytes, bytes]]) -> bool:
 
 
 @pytest.fixture
-def two_workers(tmp_path: Path, live_pid: int) -> Iterator[tuple[WorkerShares, ConnectionBalance, _Clock]]:
+def two_workers(tmp_path: Path) -> Iterator[tuple[WorkerShares, ConnectionBalance, _Clock]]:
     """The other worker's slot, and this worker's middleware with a clock the test moves."""
     path = tmp_path / "shares"
     WorkerShares.create(path, 4)
-    other = WorkerShares(path, 4, pid=live_pid)
+    other = WorkerShares(path, 4, pid=1)
     clock = _Clock()
     app = ConnectionBalance(_ok, shares=WorkerShares(path, 4), clock=clock)
     yield other, app, clock
