@@ -116,6 +116,11 @@ def replica(postgres_url: str, tmp_path: Path) -> Iterator[Replica]:
         admin.dispose()
 
 
+def _established(worker: psutil.Process, port: int) -> int:
+    """The client connections on ``port`` that ``worker`` holds."""
+    return sum(1 for c in worker.net_connections("tcp") if c.status == "ESTABLISHED" and c.laddr.port == port)
+
+
 async def _hammer(rep: Replica, headers: dict[str, str], n: int, concurrency: int) -> tuple[list[int], dict[int, int]]:
     """``n`` requests of a small business mix over ``concurrency`` keep-alive connections.
 
@@ -131,10 +136,7 @@ async def _hammer(rep: Replica, headers: dict[str, str], n: int, concurrency: in
     ]
     async with httpx.AsyncClient(base_url=rep.base_url, headers=headers, limits=limits, timeout=60) as client:
         statuses = [r.status_code for r in await asyncio.gather(*(client.get(paths[i % len(paths)]) for i in range(n)))]
-        held = {
-            w.pid: sum(1 for c in w.net_connections("tcp") if c.status == "ESTABLISHED" and c.laddr.port == rep.port)
-            for w in rep.workers()
-        }
+        held = {w.pid: _established(w, rep.port) for w in rep.workers()}
     return statuses, held
 
 
@@ -170,6 +172,11 @@ def _listening_sockets(proc: psutil.Process, port: int) -> set[tuple[str, int]]:
     return {(c.laddr.ip, c.fd) for c in proc.net_connections("tcp") if c.status == "LISTEN" and c.laddr.port == port}
 
 
+def _held(rep: Replica) -> list[int]:
+    """The established connections on the port each worker holds, fewest first."""
+    return sorted(_established(w, rep.port) for w in rep.workers())
+
+
 def test_each_worker_listens_itself_and_users_who_connect_at_once_are_shared_out(replica: Replica) -> None:
     """50 users connecting in the same instant land on both workers about evenly, round after round.
 
@@ -191,23 +198,12 @@ def test_each_worker_listens_itself_and_users_who_connect_at_once_are_shared_out
                 user.sendall(request)
             for user in users:
                 assert user.recv(65536).startswith(b"HTTP/1.1 200"), "every user is answered"
-            held = sorted(
-                sum(1 for c in w.net_connections("tcp") if c.status == "ESTABLISHED" and c.laddr.port == replica.port)
-                for w in workers
-            )
+            held = _held(replica)
         finally:
             for user in users:
                 user.close()
         assert sum(held) == 50, held
         assert held[0] >= 12, f"one worker got {held[0]} of 50 users, the other {held[1]}"  # noqa: PLR2004
-
-
-def _held(rep: Replica) -> list[int]:
-    """The established connections on the port each worker holds, fewest first."""
-    return sorted(
-        sum(1 for c in w.net_connections("tcp") if c.status == "ESTABLISHED" and c.laddr.port == rep.port)
-        for w in rep.workers()
-    )
 
 
 def _restart_one_worker_under_load(rep: Replica, headers: dict[str, str], *, users: int) -> list[int]:
