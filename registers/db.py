@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Connection, Dialect, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -272,3 +275,53 @@ def claim_duty(session: Session, duty: str) -> bool:
         return True
     key = int.from_bytes(hashlib.blake2b(f"safetwin-duty:{duty}".encode(), digest_size=8).digest(), "big", signed=True)
     return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))
+
+
+# Compiled once per (statement, dialect, parameter names): the SQL text the driver runs and
+# the bind processors of its parameters (UtcDateTime, JSON). Statements are module constants.
+_PIPELINED: dict[tuple[int, str, tuple[str, ...]], tuple[str, SQLCompiler, dict[str, Any]]] = {}
+
+
+def execute_pipelined(session: Session, statements: Sequence[tuple[UpdateBase, Mapping[str, Any]]]) -> None:
+    """Run writes whose results nobody reads, in the session's transaction, in one round trip.
+
+    Why: a permit move ends with three writes (the ticket, its step, its history row). Sent
+    one by one through SQLAlchemy each cost a round trip, with its wait and wake-up, and about
+    0.1 ms of CPU for the execution context and result: 0.58 ms for the three, against 0.31 ms
+    sent together in psycopg's pipeline mode (docs/performance.md, session 15). The SQL and
+    the parameters are SQLAlchemy's own (compiled with the session's dialect, through the
+    columns' bind processors), so the rows are those ``session.execute`` would write.
+
+    On another driver (SQLite) the statements run one by one through the session. A statement
+    that fails raises as ``session.execute`` would (a :class:`sqlalchemy.exc.DBAPIError`), and
+    the statements after it are not run. Pending ORM changes are flushed first, as
+    ``session.execute`` would.
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.driver != "psycopg" or len(statements) < 2:  # noqa: PLR2004 - one statement: nothing to gain
+        for statement, params in statements:
+            session.execute(statement, params)
+        return
+    session.flush()
+    sent: list[tuple[str, dict[str, Any]]] = []
+    for statement, params in statements:
+        key = (id(statement), dialect.name, tuple(params))
+        entry = _PIPELINED.get(key)
+        if entry is None:
+            fresh = statement.compile(dialect=dialect, column_keys=list(params))
+            entry = _PIPELINED[key] = (fresh.string, fresh, dict(fresh._bind_processors))  # noqa: SLF001
+        sql, compiled, processors = entry
+        values = dict(compiled.construct_params(params) or {})
+        for name, process in processors.items():
+            if name in values:
+                values[name] = process(values[name])
+        sent.append((sql, values))
+    dbapi: Any = connection.connection.dbapi_connection
+    sql = ""
+    try:
+        with dbapi.cursor() as cursor, dbapi.pipeline():
+            for sql, values in sent:
+                cursor.execute(sql, values)
+    except dialect.loaded_dbapi.Error as err:
+        raise DBAPIError.instance(sql, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err

@@ -844,18 +844,21 @@ class Register(Generic[M, C, U, R]):
     ) -> None:
         """Append one history entry at the record's current version (for register-specific actions)."""
         _autoflush(session)  # as the ORM-enabled INSERT this was: pending changes first
-        session.execute(
-            _HISTORY_INSERT,
-            {
-                "register": self.name,
-                "record_id": record.id,
-                "version": record.version,
-                "action": action,
-                "actor": actor,
-                "at": utcnow(),
-                "changes": changes,
-            },
-        )
+        session.execute(*self.history_entry(record.id, record.version, action, actor, changes))
+
+    def history_entry(
+        self, record_id: int, version: int, action: str, actor: str | None, changes: dict[str, Any]
+    ) -> tuple[Insert, dict[str, Any]]:
+        """The statement and parameters of one history entry, for a caller that sends it with others."""
+        return _HISTORY_INSERT, {
+            "register": self.name,
+            "record_id": record_id,
+            "version": version,
+            "action": action,
+            "actor": actor,
+            "at": utcnow(),
+            "changes": changes,
+        }
 
     def record_history_many(self, session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
         """Insert many history rows at once (used by import; each entry a RecordVersion dict)."""
