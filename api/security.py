@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -107,13 +106,6 @@ def _action(method: str, path: str) -> str | None:
     return last if last in _VERBS else _ACTIONS[method]
 
 
-# The entries of changing requests are written in threads of their own: a plain executor
-# hand-over costs half of anyio's (docs/performance.md), and apart from the request threads
-# (api.auth.in_request_thread) the writers that wait for a group commit (registers.audit) never
-# hold a thread a request's own work is queued for.
-_AUDIT_THREADS = ThreadPoolExecutor(max_workers=40, thread_name_prefix="safetwin-audit")
-
-
 class AuditTrail:
     """Write one audit entry per changing request and per export, after the response is sent.
 
@@ -171,7 +163,7 @@ class AuditTrail:
             detail=f"{method} {path} -> {status_code}" + (f"; {extra}" if extra else ""),
         )
         try:
-            await asyncio.get_running_loop().run_in_executor(_AUDIT_THREADS, audit.record, factory, event)
+            await asyncio.wrap_future(audit.submit(factory, event))  # no thread waits for the batch
         except Exception:
             log.exception("audit entry lost: %s %s %s", actor, method, path)
 

@@ -6,11 +6,12 @@ audit row of that very refusal must survive it. Appends are serialised (a proces
 advisory lock on PostgreSQL where several API processes share the table) so the chain never
 forks.
 
-Under load the entries of concurrent requests are written by group commit: the first caller
-becomes the writer and appends every entry queued meanwhile in ONE transaction (one lock, one
-read of the chain's head, one insert), while the others wait for that commit. A chain that
-takes one transaction per entry serialises every changing request of the process behind a
-few database round trips each; in batches the chain costs about one transaction per burst.
+Under load the entries of concurrent requests are written by group commit: a writer thread
+per session factory appends every entry queued meanwhile in ONE transaction (one lock, one
+read of the chain's head, one insert), while the callers wait for that commit (a thread on
+a future, a request on its event loop). A chain that takes one transaction per entry
+serialises every changing request of the process behind a few database round trips each; in
+batches the chain costs about one transaction per burst.
 Nothing here deletes entries: retention (等保2.0 L3: at least six months) is unlimited.
 """
 
@@ -21,8 +22,10 @@ import hashlib
 import io
 import json
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -172,27 +175,23 @@ class AuditWriteError(RuntimeError):
     """The entry could not be written (its cause is chained); the caller reports the gap."""
 
 
-class _Pending:
-    """One queued entry and how its caller is woken: written, failed, or asked to write."""
+class _Writer:
+    """The audit writer of one session factory: a thread that appends what callers queue, in batches.
 
-    __slots__ = ("error", "event", "lead", "now", "woken")
+    Callers queue an entry and get a future; the thread takes the whole queue, appends it in
+    one transaction (one lock, one read of the chain's head, one insert) and settles every
+    future of that batch. Only the thread holds a pooled connection, so N waiting requests
+    cost one connection, not N (with 50 users, N connections waiting on one lock emptied the
+    pool), and no thread of their own: a waiting request is a future on its event loop.
 
-    def __init__(self, event: Event, now: datetime | None) -> None:
-        self.event, self.now = event, now
-        self.woken = threading.Event()
-        self.lead = False
-        self.error: BaseException | None = None
-
-
-class _GroupCommit:
-    """The audit writer of one session factory: entries queued meanwhile go in one transaction.
-
-    A caller queues its entry; if no batch is being written it becomes the writer: it takes the
-    whole queue, appends it in one transaction and wakes the callers of that batch. Then it
-    hands the pen to the first caller queued meanwhile, so no request writes more than one
-    batch. Only the writer holds a pooled connection, so N waiting requests cost one
-    connection, not N (with 50 users, N connections waiting on one lock emptied the pool).
-    A failed batch fails every caller in it, each of which reports the loss.
+    Under load it lingers: when the batch it just wrote or the one it is about to write holds
+    more than one entry, it waits up to :data:`LINGER_S` for more before writing. A chain
+    transaction per one or two entries cost an API worker about 1.5 ms of CPU per audited
+    request and PostgreSQL 0.4 ms more (bench/permits.py with and without the database write;
+    docs/performance.md, session 15); the entries of a changing request are written after its
+    response is sent, so the wait is not the user's. One caller at a time (a test, a quiet
+    plant) never waits. A failed batch fails every future in it; the thread writes the next.
+    An idle thread ends after :data:`IDLE_S`, and the next entry starts another.
     """
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
@@ -201,66 +200,95 @@ class _GroupCommit:
         with session_factory() as session:
             bind = session.get_bind()
         self._engine: Engine = bind if isinstance(bind, Engine) else bind.engine
-        self._lock = threading.Lock()
-        self._queue: list[_Pending] = []
-        self._writing = False
+        self._ready = threading.Condition(threading.Lock())
+        self._queue: list[tuple[Event, datetime | None, Future[None]]] = []
+        self._running = False
+        self._last_batch = 0
 
-    def record(self, event: Event, now: datetime | None) -> None:
-        mine = _Pending(event, now)
-        with self._lock:
-            self._queue.append(mine)
-            mine.lead = not self._writing
-            self._writing = True
-        if not mine.lead:
-            mine.woken.wait()
-        if mine.lead:  # first, or handed the pen: this entry is still queued
-            self._write_one_batch()
-        if mine.error is not None:
-            msg = f"audit entry not written: {mine.error!r}"
-            raise AuditWriteError(msg) from mine.error
+    def submit(self, event: Event, now: datetime | None) -> Future[None]:
+        """Queue ``event``; the future is settled once its batch is committed (or failed)."""
+        written: Future[None] = Future()
+        with self._ready:
+            self._queue.append((event, now, written))
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="safetwin-audit-writer", daemon=True).start()
+            elif len(self._queue) == 1 or len(self._queue) >= MAX_BATCH:
+                self._ready.notify()  # the writer waits for a first entry, or lingers for a full batch
+        return written
 
-    def _write_one_batch(self) -> None:
-        with self._lock:
+    def _next_batch(self) -> list[tuple[Event, datetime | None, Future[None]]]:
+        """The queued entries once it is time to write them; empty when idle for IDLE_S (the thread ends)."""
+        with self._ready:
+            if not self._queue:
+                self._ready.wait(IDLE_S)
+                if not self._queue:
+                    self._running = False
+                    return []
+            if self._last_batch > 1 or len(self._queue) > 1:  # a burst: let more of it join
+                deadline = time.monotonic() + LINGER_S
+                while len(self._queue) < MAX_BATCH and (left := deadline - time.monotonic()) > 0:
+                    self._ready.wait(left)
             batch, self._queue = self._queue, []
-        error: BaseException | None = None
-        try:
-            with self._engine.connect() as connection:  # from the pool before the lock: see the class
-                with _append_lock, connection.begin():  # committed before the lock is released
-                    _append_rows(connection, [(p.event, p.now) for p in batch])
-        except BaseException as err:  # noqa: BLE001 - handed to every caller of the batch
-            error = err
-        for pending in batch:
-            pending.error = error
-            pending.lead = False
-        with self._lock:
-            heir = self._queue[0] if self._queue else None  # queued meanwhile: writes the next batch
-            if heir is None:
-                self._writing = False
-            else:
-                heir.lead = True
-        for pending in batch:
-            pending.woken.set()
-        if heir is not None:
-            heir.woken.set()
-        if error is not None and not isinstance(error, Exception):
-            raise error  # KeyboardInterrupt, SystemExit: in the writer's own thread only
+            self._last_batch = len(batch)
+            return batch
+
+    def _run(self) -> None:
+        while batch := self._next_batch():
+            # A caller that stopped waiting (a cancelled request) is not told, but its entry is
+            # written all the same; the others can no longer cancel.
+            waiting = [written for *_, written in batch if written.set_running_or_notify_cancel()]
+            try:
+                with self._engine.connect() as connection:  # from the pool before the lock: see the class
+                    with _append_lock, connection.begin():  # committed before the lock is released
+                        _append_rows(connection, [(event, now) for event, now, _ in batch])
+            except BaseException as err:  # noqa: BLE001 - handed to every caller of the batch
+                lost = AuditWriteError(f"audit entry not written: {err!r}")
+                lost.__cause__ = err
+                for written in waiting:
+                    written.set_exception(lost)
+                if not isinstance(err, Exception):
+                    raise  # KeyboardInterrupt, SystemExit
+                continue
+            for written in waiting:
+                written.set_result(None)
 
 
-_writers: weakref.WeakKeyDictionary[sessionmaker[Session], _GroupCommit] = weakref.WeakKeyDictionary()
+# Seconds the writer waits for more entries of a burst; entries per transaction at most; seconds
+# an idle writer thread waits for work before it ends.
+LINGER_S = 0.05
+MAX_BATCH = 500
+IDLE_S = 2.0
+
+_writers: weakref.WeakKeyDictionary[sessionmaker[Session], _Writer] = weakref.WeakKeyDictionary()
 _writers_lock = threading.Lock()
+
+
+def _writer(session_factory: sessionmaker[Session]) -> _Writer:
+    with _writers_lock:
+        writer = _writers.get(session_factory)
+        if writer is None:
+            writer = _writers[session_factory] = _Writer(session_factory)
+    return writer
+
+
+def submit(session_factory: sessionmaker[Session], event: Event) -> Future[None]:
+    """Queue one entry; the future completes once it is committed or fails with :class:`AuditWriteError`.
+
+    For callers that must not hold a thread while the entry waits for its batch (the API's
+    audit middleware awaits it on the event loop with ``asyncio.wrap_future``).
+    """
+    return _writer(session_factory).submit(event, None)
 
 
 def record(session_factory: sessionmaker[Session], event: Event, *, now: datetime | None = None) -> None:
     """Append one entry in a transaction apart from the caller's; return once it is committed.
 
-    Concurrent calls for the same factory share one transaction (group commit, see
-    :class:`_GroupCommit`). Raises what the database raised if the entry could not be written.
+    Concurrent calls for the same factory share one transaction (see :class:`_Writer`).
+    Raises :class:`AuditWriteError` (its cause: what the database raised) if the entry could
+    not be written.
     """
-    with _writers_lock:
-        writer = _writers.get(session_factory)
-        if writer is None:
-            writer = _writers[session_factory] = _GroupCommit(session_factory)
-    writer.record(event, now)
+    _writer(session_factory).submit(event, now).result()
 
 
 # --- reading ---------------------------------------------------------------------------------
