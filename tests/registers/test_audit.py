@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -206,3 +207,29 @@ def test_a_failed_batch_fails_every_caller_in_it_and_the_next_batch_is_written(
         rows = list(session.scalars(sa.select(AuditEntry)))
         assert [r.actor for r in rows] == ["y"]
         assert audit.verify(session=session).ok
+
+
+def test_an_entry_whose_caller_stopped_waiting_is_written_all_the_same(factory: sessionmaker[Session]) -> None:
+    """A request cancelled while its entry waits (client gone, shutdown) still leaves its trace."""
+    from registers.audit.service import _append_lock
+
+    with _append_lock:  # the writer takes the first entry, then waits here for the chain
+        first = audit.submit(factory, audit.Event(actor="first", action="update"))
+        deadline = time.monotonic() + 10
+        while not first.running() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert first.running()  # taken by the writer: no longer cancellable
+        gone = audit.submit(factory, audit.Event(actor="gone", action="update"))
+        assert gone.cancel()  # still queued: its caller stops waiting
+    first.result(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with factory() as session:
+            actors = list(session.scalars(sa.select(AuditEntry.actor).order_by(AuditEntry.id)))
+            if len(actors) == 2:  # noqa: PLR2004
+                break
+        time.sleep(0.05)
+    assert actors == ["first", "gone"]
+    audit.submit(factory, audit.Event(actor="after", action="update")).result(timeout=10)  # the writer goes on
+    with factory() as session:
+        assert audit.verify(session=session).checked == 3  # noqa: PLR2004
