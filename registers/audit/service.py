@@ -189,8 +189,9 @@ class _Writer:
     transaction per one or two entries cost an API worker about 1.5 ms of CPU per audited
     request and PostgreSQL 0.4 ms more (bench/permits.py with and without the database write;
     docs/performance.md, session 15); the entries of a changing request are written after its
-    response is sent, so the wait is not the user's. One caller at a time (a test, a quiet
-    plant) never waits. A failed batch fails every future in it; the thread writes the next.
+    response is sent, so the wait is not the user's (a login or a refusal, recorded before its
+    response, may wait up to that much longer in a burst). One caller at a time (a test, a
+    quiet plant) never waits. A failed batch fails every future in it; the thread writes the next.
     An idle thread ends after :data:`IDLE_S`, and the next entry starts another.
     """
 
