@@ -297,13 +297,13 @@ def execute_pipelined(session: Session, statements: Sequence[tuple[UpdateBase, M
     the statements after it are not run. Pending ORM changes are flushed first, as
     ``session.execute`` would.
     """
+    session.flush()  # a Core statement does not autoflush
     connection = session.connection()
     dialect = connection.dialect
     if dialect.driver != "psycopg" or len(statements) < 2:  # noqa: PLR2004 - one statement: nothing to gain
         for statement, params in statements:
             session.execute(statement, params)
         return
-    session.flush()
     sent: list[tuple[str, dict[str, Any]]] = []
     for statement, params in statements:
         key = (id(statement), dialect.name, tuple(params))
@@ -318,10 +318,10 @@ def execute_pipelined(session: Session, statements: Sequence[tuple[UpdateBase, M
                 values[name] = process(values[name])
         sent.append((sql, values))
     dbapi: Any = connection.connection.dbapi_connection
-    sql = ""
     try:
         with dbapi.cursor() as cursor, dbapi.pipeline():
             for sql, values in sent:
                 cursor.execute(sql, values)
-    except dialect.loaded_dbapi.Error as err:
-        raise DBAPIError.instance(sql, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
+    except dialect.loaded_dbapi.Error as err:  # raised when the pipeline syncs: any of them
+        statements_sql = ";\n".join(sql for sql, _ in sent)
+        raise DBAPIError.instance(statements_sql, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err

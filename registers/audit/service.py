@@ -212,8 +212,8 @@ class _Writer:
         with self._ready:
             self._queue.append((event, now, written))
             if not self._running:
-                self._running = True
                 threading.Thread(target=self._run, name="safetwin-audit-writer", daemon=True).start()
+                self._running = True  # not before: a thread that could not start leaves the entry to the next
             elif len(self._queue) == 1 or len(self._queue) >= MAX_BATCH:
                 self._ready.notify()  # the writer waits for a first entry, or lingers for a full batch
         return written
@@ -248,8 +248,10 @@ class _Writer:
                 lost.__cause__ = err
                 for written in waiting:
                     written.set_exception(lost)
-                if not isinstance(err, Exception):
-                    raise  # KeyboardInterrupt, SystemExit
+                if not isinstance(err, Exception):  # KeyboardInterrupt, SystemExit: this thread ends
+                    with self._ready:
+                        self._running = False  # the next entry starts another, which takes the queue
+                    raise
                 continue
             for written in waiting:
                 written.set_result(None)
