@@ -278,8 +278,10 @@ def claim_duty(session: Session, duty: str) -> bool:
 
 
 # Compiled once per (statement, dialect, parameter names): the SQL text the driver runs and
-# the bind processors of its parameters (UtcDateTime, JSON). Statements are module constants.
-_PIPELINED: dict[tuple[int, str, tuple[str, ...]], tuple[str, SQLCompiler, dict[str, Any]]] = {}
+# the bind processors of its parameters (UtcDateTime, JSON). Keyed by the statement itself, not
+# its id(): the key keeps it alive, so a statement built per call can never be mistaken for a
+# later one at the same address (callers pass module constants, so the cache stays small).
+_PIPELINED: dict[tuple[UpdateBase, str, tuple[str, ...]], tuple[str, SQLCompiler, dict[str, Any]]] = {}
 
 
 def execute_pipelined(session: Session, statements: Sequence[tuple[UpdateBase, Mapping[str, Any]]]) -> None:
@@ -306,7 +308,7 @@ def execute_pipelined(session: Session, statements: Sequence[tuple[UpdateBase, M
         return
     sent: list[tuple[str, dict[str, Any]]] = []
     for statement, params in statements:
-        key = (id(statement), dialect.name, tuple(params))
+        key = (statement, dialect.name, tuple(params))
         entry = _PIPELINED.get(key)
         if entry is None:
             fresh = statement.compile(dialect=dialect, column_keys=list(params))
