@@ -48,7 +48,7 @@ from models.permit_rules import (
 )
 from registers.contractors import service as contractors
 from registers.contractors.models import Contractor
-from registers.db import execute_pipelined, utcnow
+from registers.db import execute_together, utcnow
 from registers.framework.service import InvalidInput, RecordNotFound, Register, RegisterError, jsonable
 from registers.people.models import Person, PersonCertificate, PersonStatus
 from registers.permits.models import GasAnalysis, Permit, PermitJob, PermitMeasure, PermitStatus, PermitStep
@@ -753,7 +753,7 @@ def _save(
     unit of work (change tracking, dependency sort, the flush) had nothing to find out, and
     cost about 0.3 ms of CPU per move; the step is written and never read back in the request.
     The three go as prebuilt Core statements in one round trip on PostgreSQL
-    (:func:`registers.db.execute_pipelined`; docs/performance.md). The loaded ticket takes
+    (:func:`registers.db.execute_together`; docs/performance.md). The loaded ticket takes
     the values as its committed state, so the move's guards, the response and later moves of
     the same request see them.
     """
@@ -762,7 +762,7 @@ def _save(
     if step is not None:
         writes.append((_STEP_INSERT, step))
     writes.append(permits.history_entry(permit.id, values["version"], action, actor, changes))
-    execute_pipelined(session, writes)
+    execute_together(session, writes)
     for name, value in values.items():
         set_committed_value(permit, name, value)
 
