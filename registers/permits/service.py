@@ -48,7 +48,7 @@ from models.permit_rules import (
 )
 from registers.contractors import service as contractors
 from registers.contractors.models import Contractor
-from registers.db import execute_together, utcnow
+from registers.db import execute_together, fetch_rows, utcnow
 from registers.framework.service import InvalidInput, RecordNotFound, Register, RegisterError, jsonable
 from registers.people.models import Person, PersonCertificate, PersonStatus
 from registers.permits.models import GasAnalysis, Permit, PermitJob, PermitMeasure, PermitStatus, PermitStep
@@ -226,7 +226,7 @@ def _chemicals(session: Session, names: Iterable[str]) -> dict[str, ChemicalLimi
     wanted = sorted(set(names))
     if not wanted:
         return {}
-    return {row.name: row for row in session.execute(_CHEMICAL_LIMITS, {"names": wanted})}
+    return {row.name: row for row in fetch_rows(session, _CHEMICAL_LIMITS, {"names": wanted})}
 
 
 def propose_risks(
@@ -462,7 +462,7 @@ def qualification_problems(*, session: Session, permit: Permit) -> list[str]:
     # One round trip: the people with their live certificates (outer join), only the columns judged.
     people: dict[int, _NamedPerson] = {}
     certs: dict[int, list[_HeldCertificate]] = {}
-    for row in session.execute(_QUALIFICATION_QUERY, {"ids": sorted(ids)}):
+    for row in fetch_rows(session, _QUALIFICATION_QUERY, {"ids": sorted(ids)}):
         people.setdefault(row.id, row)
         if row.kind is not None:
             certs.setdefault(row.id, []).append(row)
@@ -671,7 +671,7 @@ def simops_findings(*, session: Session, permit: Permit) -> tuple[list[str], lis
         params["work_types"] = sorted(t.value for t in scope.work_types)
     if by_pipeline:
         params["pipeline"] = scope.pipeline
-    others = session.execute(_simops_statement(by_area, by_types, by_pipeline), params)
+    others = fetch_rows(session, _simops_statement(by_area, by_types, by_pipeline), params)
     refusals: list[str] = []
     warnings: list[str] = []
     for conflict in simops_conflicts(RULES, job, [_simops_job(row) for row in others]):
@@ -803,7 +803,7 @@ def brief(
     permit = _get(session, permit_id)
     if PermitStatus(permit.status) not in (S.DRAFT, S.APPROVING, S.APPROVED, S.REJECTED):
         raise PermitRefused([f"作业票状态「{permit.status}」不能再确认措施"])
-    ids = set(session.scalars(_MEASURE_IDS, {"permit_id": permit.id}))
+    ids = {row.id for row in fetch_rows(session, _MEASURE_IDS, {"permit_id": permit.id})}
     wanted = set(measure_ids) if measure_ids is not None else ids
     if unknown := sorted(wanted - ids):
         raise PermitRefused([f"措施 {unknown} 不属于本作业票"])
@@ -828,6 +828,18 @@ def brief(
     return permit
 
 
+# A measure that applies and was not confirmed yet: one is enough to refuse the submission.
+_OPEN_MEASURE = (
+    select(PermitMeasure.id)
+    .where(
+        PermitMeasure.permit_id == bindparam("permit_id"),
+        PermitMeasure.involved,
+        PermitMeasure.confirmed_at.is_(None),
+    )
+    .limit(1)
+)
+
+
 def submit(*, session: Session, permit_id: int, actor: str | None, now: datetime | None = None) -> Permit:
     """提交审批: all measures confirmed, people qualified, contractor admitted, no refused SIMOPS.
 
@@ -839,12 +851,7 @@ def submit(*, session: Session, permit_id: int, actor: str | None, now: datetime
     permit = _get(session, permit_id)
     transition(PermitStatus(permit.status), E.SUBMIT)
     reasons: list[str] = []
-    open_measures = session.scalar(
-        select(PermitMeasure.id).where(
-            PermitMeasure.permit_id == permit.id, PermitMeasure.involved, PermitMeasure.confirmed_at.is_(None)
-        )
-    )
-    if open_measures is not None:
+    if fetch_rows(session, _OPEN_MEASURE, {"permit_id": permit.id}):
         reasons.append("安全措施未全部确认")
     if now >= _aware(permit.valid_until):
         reasons.append("计划时间已超过作业票有效期")
@@ -865,7 +872,7 @@ _SIGNED_MEASURES = (
 
 def content_hash(*, session: Session, permit: Permit) -> str:
     """SHA-256 of the ticket's content as signed: what, where, when, who, measures (canonical JSON)."""
-    measures = session.execute(_SIGNED_MEASURES, {"permit_id": permit.id})
+    measures = fetch_rows(session, _SIGNED_MEASURES, {"permit_id": permit.id})
     body = {
         "number": permit.number,
         "work_type": permit.work_type,
@@ -905,7 +912,8 @@ _SIGNER = select(Person.name, Person.principal, Person.full_time_safety, Person.
 
 def _signer(session: Session, person_id: int) -> _Signer | None:
     """The live person of the register who signs (approver, acceptor), or None: only the columns judged."""
-    return session.execute(_SIGNER, {"person_id": person_id}).one_or_none()
+    rows = fetch_rows(session, _SIGNER, {"person_id": person_id})
+    return rows[0] if rows else None
 
 
 def signature_of(*, key: bytes, digest: str, person_id: int, at: datetime, level: str) -> str:
@@ -951,8 +959,7 @@ def sign(
     if not held & set(level.roles):
         allowed = "/".join(r.value for r in level.roles)
         reasons.append(f"「{level.title}」须由{allowed}审批，「{approver.name}」无此审批权限")
-    already = session.scalar(_SIGNED_SINCE_SUBMIT, {"permit_id": permit.id, "person_id": approver_id})
-    if already is not None:
+    if fetch_rows(session, _SIGNED_SINCE_SUBMIT, {"permit_id": permit.id, "person_id": approver_id}):
         reasons.append(f"「{approver.name}」已审批过本票的一级，不能重复签字")
     if None not in (x, y, permit.x, permit.y):
         distance = ((x - permit.x) ** 2 + (y - permit.y) ** 2) ** 0.5  # type: ignore[operator]

@@ -1,11 +1,13 @@
-"""Writes sent together in one round trip land exactly as ``session.execute`` would write them.
+"""Writes sent together and reads sent straight to the driver land and read back as ``session.execute``'s.
 
 ``registers.db.execute_together`` sends a permit move's writes (the ticket, its step, its
 history row) as one statement on PostgreSQL (the first ones as ``WITH`` parts of the last) and
-one by one elsewhere. What a user would notice if it went wrong: a history entry whose changes
-or time differ from the same entry written the plain way, a write outside the request's
+one by one elsewhere; ``registers.db.fetch_rows`` runs a move's small reads through the
+session's psycopg connection. What a user would notice if it went wrong: a history entry whose
+changes or time differ from the same entry written the plain way, a write outside the request's
 transaction (kept after a refusal rolled the rest back), a failed write reported as anything
-but a database error, or two changes of one row of which only one was kept.
+but a database error, two changes of one row of which only one was kept, or a read that sees
+other values (naive times, JSON as text, a row written in the request missing) than the ORM.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, column, select, table, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from registers.db import _combined, execute_together, make_engine, make_session_factory
+from registers.db import _combined, execute_together, fetch_rows, make_engine, make_session_factory
 from registers.framework.models import RecordVersion
 from registers.permits.demo import ensure_crew
 from registers.permits.models import Permit, PermitStep
@@ -168,3 +170,64 @@ def test_a_change_that_leaves_out_updated_at_still_stamps_it(session_factory) ->
         assert ticket.status == "审批中"
         assert ticket.updated_at is not None
         assert planned_at is None or ticket.updated_at >= planned_at
+
+
+_TICKET_COLUMNS = select(
+    _TICKET.c.id,
+    _TICKET.c.number,
+    _TICKET.c.planned_start,
+    _TICKET.c.worker_ids,
+    _TICKET.c.details,
+    _TICKET.c.x,
+    _TICKET.c.gas_required,
+    _TICKET.c.status,
+)
+_BY_ID = _TICKET_COLUMNS.where(_TICKET.c.id == bindparam("ticket"))
+_BY_IDS = _TICKET_COLUMNS.where(_TICKET.c.id.in_(bindparam("ids", expanding=True))).order_by(_TICKET.c.id)
+_DRAFTS_OR_WORKING = _TICKET_COLUMNS.where(_TICKET.c.status.in_(["草稿", "作业中"])).order_by(_TICKET.c.id)
+
+
+def test_fetched_rows_equal_the_sessions_rows(session_factory) -> None:  # type: ignore[no-untyped-def]
+    with session_factory() as session:
+        first, second = _ticket(session), _ticket(session)
+        session.execute(_MOVE, {"ticket": second.id, "x": 12.5, "updated_at": datetime.now(UTC)})
+        cases = [
+            (_BY_ID, {"ticket": first.id}),
+            (_BY_IDS, {"ids": [second.id, first.id]}),
+            (_BY_IDS, {"ids": []}),
+            (_DRAFTS_OR_WORKING, {}),
+            (_BY_ID, {"ticket": -1}),
+        ]
+        for statement, params in cases:
+            fetched = fetch_rows(session, statement, params)
+            plain = session.execute(statement, params).all()
+            assert [tuple(row) for row in fetched] == [tuple(row) for row in plain], (statement, params)
+        (row,) = fetch_rows(session, _BY_ID, {"ticket": second.id})
+        assert row.planned_start.tzinfo is not None  # aware, as UtcDateTime hands it back
+        assert row.planned_start.utcoffset() == timedelta(0)
+        assert row.details == {"hot_work_method": "电焊"}  # JSON read as a dict, not text
+        assert row.worker_ids and all(isinstance(worker, int) for worker in row.worker_ids)
+        assert (row.x, row.number) == (12.5, second.number)  # by name, as the ORM's rows
+        assert [r.id for r in fetch_rows(session, _BY_IDS, {"ids": [second.id, first.id]})] == [first.id, second.id]
+
+
+def test_a_read_sees_what_the_request_changed_before_it(session_factory) -> None:  # type: ignore[no-untyped-def]
+    """Pending ORM changes are flushed first (autoflush), so a read never misses them."""
+    with session_factory() as session:
+        permit = _ticket(session)
+        permit.status = "作业中"  # changed on the object, not yet flushed
+        (row,) = fetch_rows(session, _BY_ID, {"ticket": permit.id})
+        assert row.status == "作业中"
+        session.rollback()
+
+
+_MISSING = select(column("id")).select_from(table("no_such_register")).where(column("id") == bindparam("ticket"))
+
+
+def test_a_failed_read_raises_a_database_error(session_factory) -> None:  # type: ignore[no-untyped-def]
+    with session_factory() as session:
+        _ticket(session)
+        with pytest.raises(DBAPIError):
+            fetch_rows(session, _MISSING, {"ticket": 1})
+        session.rollback()
+        assert fetch_rows(session, _BY_ID, {"ticket": -1}) == []  # the session goes on after the rollback
