@@ -27,6 +27,7 @@ from typing import Any, NoReturn, Protocol, cast
 from sqlalchemy import BindParameter, ColumnElement, Insert, Select, Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.dml import UpdateBase
 
 from models.permit_rules import (
@@ -264,6 +265,9 @@ def propose_risks(
     return risks, measures
 
 
+_LIVE_PEOPLE = select(Person.id).where(Person.id.in_(bindparam("ids", expanding=True)), Person.deleted_at.is_(None))
+
+
 def plan_job(*, session: Session, data: JobPlanIn, actor: str | None, now: datetime | None = None) -> list[Permit]:
     """Plan a job once and issue one linked draft ticket per special-work type in it (关联作业).
 
@@ -283,7 +287,7 @@ def plan_job(*, session: Session, data: JobPlanIn, actor: str | None, now: datet
     people_ids |= {w for t in data.tickets for w in (t.worker_ids or [])}
     if data.leader_id:
         people_ids.add(data.leader_id)
-    found = set(session.scalars(select(Person.id).where(Person.id.in_(people_ids), Person.deleted_at.is_(None))))
+    found = {row.id for row in fetch_rows(session, _LIVE_PEOPLE, {"ids": sorted(people_ids)})}
     if missing := sorted(people_ids - found):
         _invalid("worker_ids", f"人员 {missing} 不存在")
     contractor_name = None
@@ -746,6 +750,8 @@ def _save(
     step: dict[str, Any] | None,
     action: str,
     changes: dict[str, Any],
+    *,
+    also: Sequence[tuple[UpdateBase, Mapping[str, Any]]] = (),
 ) -> None:
     """Write a change of the locked ticket: its columns (and version, who, when), its step, its history.
 
@@ -755,10 +761,11 @@ def _save(
     The three go as prebuilt Core statements in one round trip on PostgreSQL
     (:func:`registers.db.execute_together`; docs/performance.md). The loaded ticket takes
     the values as its committed state, so the move's guards, the response and later moves of
-    the same request see them.
+    the same request see them. ``also``: writes of other tables that go with them (the
+    briefing's confirmation of the measures).
     """
     values = {**values, "version": permit.version + 1, "updated_by": actor, "updated_at": now}
-    writes: list[tuple[UpdateBase, Mapping[str, Any]]] = [(_PERMIT_UPDATE, {**values, "permit_id_": permit.id})]
+    writes: list[tuple[UpdateBase, Mapping[str, Any]]] = [*also, (_PERMIT_UPDATE, {**values, "permit_id_": permit.id})]
     if step is not None:
         writes.append((_STEP_INSERT, step))
     writes.append(permits.history_entry(permit.id, values["version"], action, actor, changes))
@@ -784,6 +791,20 @@ def _expirable() -> set[tuple[PermitStatus, PermitEvent]]:
 
 
 _MEASURE_IDS = select(PermitMeasure.id).where(PermitMeasure.permit_id == bindparam("permit_id"))
+# The confirmation of a ticket's measures: all of them (what the briefing does unless told
+# otherwise) or those listed. Built once; parameter names that are no column of the table, or
+# the UPDATE would also set a column of that name.
+_MEASURES = cast(Table, PermitMeasure.__table__)
+_CONFIRM_ALL = (
+    update(_MEASURES)
+    .where(_MEASURES.c.permit_id == bindparam("measures_of"), _MEASURES.c.confirmed_at.is_(None))
+    .values(confirmed_by=bindparam("confirmer"), confirmed_at=bindparam("confirmed_when"))
+)
+_CONFIRM_LISTED = (
+    update(_MEASURES)
+    .where(_MEASURES.c.id.in_(bindparam("measure_ids", expanding=True)), _MEASURES.c.confirmed_at.is_(None))
+    .values(confirmed_by=bindparam("confirmer"), confirmed_at=bindparam("confirmed_when"))
+)
 
 
 def brief(
@@ -807,13 +828,18 @@ def brief(
     wanted = set(measure_ids) if measure_ids is not None else ids
     if unknown := sorted(wanted - ids):
         raise PermitRefused([f"措施 {unknown} 不属于本作业票"])
-    if wanted:  # one UPDATE for all of them; measures loaded in this session get the values too
-        session.execute(
-            update(PermitMeasure)
-            .where(PermitMeasure.id.in_(sorted(wanted)), PermitMeasure.confirmed_at.is_(None))
-            .values(confirmed_by=actor, confirmed_at=now)
-            .execution_options(synchronize_session="evaluate")
-        )
+    confirm: list[tuple[UpdateBase, Mapping[str, Any]]] = []
+    if wanted:  # one UPDATE for all of them, sent with the ticket's writes
+        who = {"confirmer": actor, "confirmed_when": now}
+        if measure_ids is None:
+            confirm.append((_CONFIRM_ALL, {**who, "measures_of": permit.id}))
+        else:
+            confirm.append((_CONFIRM_LISTED, {**who, "measure_ids": sorted(wanted)}))
+        for measure_id in wanted:  # measures this session loaded take the values, as the rows do
+            measure = session.identity_map.get(identity_key(PermitMeasure, (measure_id,)))
+            if isinstance(measure, PermitMeasure) and measure.confirmed_at is None:
+                set_committed_value(measure, "confirmed_by", actor)
+                set_committed_value(measure, "confirmed_at", now)
     step = {
         "permit_id": permit.id,
         "action": "安全交底",
@@ -824,7 +850,7 @@ def brief(
         "opinion": f"确认安全措施 {len(wanted)} 项",
     }
     values = {"briefed_by": actor, "briefed_at": now}
-    _save(session, permit, actor, now, values, step, "安全交底", {"briefed_by": [None, actor]})
+    _save(session, permit, actor, now, values, step, "安全交底", {"briefed_by": [None, actor]}, also=confirm)
     return permit
 
 

@@ -348,3 +348,32 @@ def test_the_simops_query_finds_what_judging_every_live_ticket_finds(session: Se
         assert sorted(warnings) == sorted(text for refuse, text in expected if not refuse)
         refused, warned = refused + len(refusals), warned + len(warnings)
     assert refused > 0 and warned > 0  # the data crossed often enough to test something
+
+
+def test_a_briefing_confirms_the_listed_measures_only_and_submission_waits_for_the_rest(
+    session: Session, crew: Crew
+) -> None:
+    permit = plan(session, crew)[0]
+    before = START - timedelta(hours=1)
+    loaded = list(
+        session.scalars(select(PermitMeasure).where(PermitMeasure.permit_id == permit.id).order_by(PermitMeasure.seq))
+    )
+    assert len(loaded) >= 3
+    first, rest = loaded[:2], loaded[2:]
+    service.brief(session=session, permit_id=permit.id, actor="班长 李", measure_ids=[m.id for m in first], now=before)
+    # the measures this session had loaded show the confirmation without a reload, as the rows do
+    assert [(m.confirmed_by, m.confirmed_at) for m in first] == [("班长 李", before)] * 2
+    assert all(m.confirmed_at is None for m in rest)
+    rows = session.execute(
+        select(PermitMeasure.id, PermitMeasure.confirmed_by).where(PermitMeasure.permit_id == permit.id)
+    ).all()
+    assert {row.id for row in rows if row.confirmed_by == "班长 李"} == {m.id for m in first}
+    with pytest.raises(service.PermitRefused, match="安全措施未全部确认"):
+        service.submit(session=session, permit_id=permit.id, actor="planner", now=before)
+    with pytest.raises(service.PermitRefused, match="不属于本作业票"):
+        service.brief(session=session, permit_id=permit.id, actor="b", measure_ids=[-1], now=before)
+    later = before + timedelta(minutes=5)
+    service.brief(session=session, permit_id=permit.id, actor="安全员 周", now=later)  # the rest, not the first again
+    assert [(m.confirmed_by, m.confirmed_at) for m in first] == [("班长 李", before)] * 2
+    assert {(m.confirmed_by, m.confirmed_at) for m in rest} == {("安全员 周", later)}
+    assert service.submit(session=session, permit_id=permit.id, actor="planner", now=later).status == S.APPROVING
