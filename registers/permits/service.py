@@ -522,9 +522,34 @@ def _latest_analysis(session: Session, permit_id: int, *, since: datetime | None
     return session.scalar(_LATEST_ANALYSIS_SINCE, {"permit_id": permit_id, "since": since})
 
 
+class _Verdict(Protocol):
+    """What the start and resume guards read of the latest analysis."""
+
+    @property
+    def sampled_at(self) -> datetime: ...
+    @property
+    def passed(self) -> bool: ...
+    @property
+    def reasons(self) -> list[str]: ...
+
+
+_LATEST_VERDICT = (
+    select(GasAnalysis.sampled_at, GasAnalysis.passed, GasAnalysis.reasons)
+    .where(GasAnalysis.permit_id == bindparam("permit_id"))
+    .order_by(GasAnalysis.sampled_at.desc(), GasAnalysis.id.desc())
+    .limit(1)
+)
+
+
+def _latest_verdict(session: Session, permit_id: int) -> _Verdict | None:
+    """The latest analysis's time and verdict, only those columns (no ORM object): every start reads it."""
+    rows = fetch_rows(session, _LATEST_VERDICT, {"permit_id": permit_id})
+    return rows[0] if rows else None
+
+
 def gas_fresh_until(*, session: Session, permit: Permit) -> datetime | None:
     """Until when the latest passing analysis lets the ticket start or go on (None: none that passes)."""
-    latest = _latest_analysis(session, permit.id)
+    latest = _latest_verdict(session, permit.id)
     if latest is None or not latest.passed:
         return None
     started = permit.status in (S.WORKING, S.SUSPENDED) or permit.started_at is not None
@@ -546,7 +571,7 @@ def gas_problems(*, session: Session, permit: Permit, now: datetime, resuming: b
     """
     if not permit.gas_required:
         return []
-    latest = _latest_analysis(session, permit.id)
+    latest = _latest_verdict(session, permit.id)
     if latest is None:
         return ["未做气体分析"]
     sampled = _aware(latest.sampled_at)
