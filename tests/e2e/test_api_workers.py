@@ -236,9 +236,14 @@ def _restart_one_worker_under_load(rep: Replica, headers: dict[str, str], *, use
         while victim.pid in {w.pid for w in rep.workers()} or not _all_listen(rep):
             assert time.monotonic() < deadline, "the killed worker was not replaced"
             time.sleep(0.5)
-        # while every user is still busy: the first even split, or the last split of 30 s
+        # while every user is still busy: the first even split, or the last split of 30 s. The
+        # workers are read one after the other, so a user that moved from the first read to the
+        # second right then is counted on both: such a reading (more users than there are) is
+        # taken again.
         until = time.monotonic() + 30
-        while (held := _held(rep))[1] - held[0] > 2 and time.monotonic() < until:  # noqa: PLR2004
+        while (held := _held(rep))[1] - held[0] > 2 or sum(held) > users:  # noqa: PLR2004
+            if time.monotonic() >= until:
+                break
             time.sleep(0.5)
     finally:
         done.set()
