@@ -48,7 +48,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ColumnProperty, Session
 from sqlalchemy.sql.elements import UnaryExpression
 
-from registers.db import utcnow
+from registers.db import fetch_rows, utcnow
 from registers.framework.models import BOOKKEEPING_COLUMNS, RecordVersion, RegisterMixin
 from registers.framework.schemas import PageRead
 
@@ -362,8 +362,8 @@ class Register(Generic[M, C, U, R]):
         """
         if self._read_fields is None:
             return self.to_read(self.get(session=session, record_id=record_id))
-        _autoflush(session)
-        row = session.execute(self._get_statement, {"record_id": record_id}).first()
+        rows = fetch_rows(session, self._get_statement, {"record_id": record_id})  # flushes pending changes first
+        row = rows[0] if rows else None
         if row is None:
             raise RecordNotFound(self.name, record_id)
         values = dict(zip(self._read_fields, row, strict=True))
