@@ -23,7 +23,8 @@ import functools
 import hashlib
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -333,13 +334,32 @@ def execute_together(session: Session, statements: Sequence[tuple[UpdateBase, Ma
     sql, parts = combined
     values: dict[str, Any] = {}
     for (prefix, compiled, processors, escaped), (_statement, params) in zip(parts, statements, strict=True):
-        for name, value in (compiled.construct_params(params) or {}).items():
-            process = processors.get(name)
-            values[prefix + escaped.get(name, name)] = value if process is None else process(value)
+        values |= _driver_values(compiled.construct_params(params), processors, escaped, prefix)
     dbapi: Any = connection.connection.dbapi_connection
+    with _as_sqlalchemy_errors(dialect, sql, values), dbapi.cursor() as cursor:
+        cursor.execute(sql, values)
+
+
+def _driver_values(
+    params: Mapping[str, Any], processors: Mapping[str, Any], escaped: Mapping[str, str], prefix: str = ""
+) -> dict[str, Any]:
+    """SQLAlchemy's parameters as the driver takes them: through the bind processors, under the SQL's names.
+
+    What ``session.execute`` does to them (UtcDateTime to UTC, JSON wrapped, names the dialect
+    had to escape), for the two paths here that hand compiled SQL to psycopg themselves.
+    """
+    values: dict[str, Any] = {}
+    for name, value in params.items():
+        process = processors.get(name)
+        values[prefix + escaped.get(name, name)] = value if process is None else process(value)
+    return values
+
+
+@contextmanager
+def _as_sqlalchemy_errors(dialect: Dialect, sql: str, values: Mapping[str, Any]) -> Iterator[None]:
+    """A driver error raised as ``session.execute`` raises it (a DBAPIError such as IntegrityError)."""
     try:
-        with dbapi.cursor() as cursor:
-            cursor.execute(sql, values)
+        yield
     except dialect.loaded_dbapi.Error as err:
         raise DBAPIError.instance(sql, values, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
 
@@ -418,9 +438,9 @@ def fetch_rows(
     values are those ``session.execute`` returns (aware UTC times, JSON, floats).
 
     Pending ORM changes are flushed first (autoflush), as ``session.execute`` would. On a
-    driver other than psycopg it is ``session.execute(statement, params).all()``. SQLAlchemy's execution events do not
-    see the PostgreSQL path. Expanding parameters (``IN`` lists) are rendered per call the way
-    SQLAlchemy renders them.
+    driver other than psycopg it is ``session.execute(statement, params).all()``. Expanding
+    parameters (``IN`` lists) are rendered per call the way SQLAlchemy renders them.
+    SQLAlchemy's execution events do not see the PostgreSQL path.
     """
     params = params or {}
     if session.autoflush:
@@ -442,24 +462,18 @@ def fetch_rows(
         expanded = compiled._process_parameters_for_postcompile(constructed)  # noqa: SLF001
         sql, binds = expanded.statement, {**binds, **expanded.processors}
         raw = expanded.parameters
-    values: dict[str, Any] = {}
-    for name, value in raw.items():
-        process = binds.get(name)
-        values[read.escaped.get(name, name)] = value if process is None else process(value)
+    values = _driver_values(raw, binds, read.escaped)
     dbapi: Any = connection.connection.dbapi_connection
-    try:
-        with dbapi.cursor() as cursor:
-            cursor.execute(sql, values)
-            rows = cursor.fetchall()
-            if read.results is None:
-                columns = zip(read.compiled._result_columns, cursor.description, strict=True)  # noqa: SLF001
-                read.results = [
-                    (position, process)
-                    for position, (column, described) in enumerate(columns)
-                    if (process := column[3]._cached_result_processor(dialect, described.type_code)) is not None  # noqa: SLF001
-                ]
-    except dialect.loaded_dbapi.Error as err:
-        raise DBAPIError.instance(sql, values, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
+    with _as_sqlalchemy_errors(dialect, sql, values), dbapi.cursor() as cursor:
+        cursor.execute(sql, values)
+        rows = cursor.fetchall()
+        if read.results is None:
+            columns = zip(read.compiled._result_columns, cursor.description, strict=True)  # noqa: SLF001
+            read.results = [
+                (position, convert)
+                for position, (column, described) in enumerate(columns)
+                if (convert := column[3]._cached_result_processor(dialect, described.type_code)) is not None  # noqa: SLF001
+            ]
     make = read.row._make
     if not read.results:
         return [make(row) for row in rows]

@@ -637,9 +637,14 @@ def list_alarms(*, session: Session, query: AlarmQuery) -> tuple[list[Alarm], in
     """
     name = _checked_sort(query)
     stmt = _filtered(query)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    total = session.scalar(_count(stmt)) or 0
     items = list(session.scalars(_page(stmt, query, name)))
     return items, total
+
+
+def _count(stmt: Select[Any]) -> Select[int]:
+    """How many rows the filtered ``stmt`` matches (its order dropped): the list's total."""
+    return select(func.count()).select_from(stmt.order_by(None).subquery())
 
 
 _SHELF: Final = aliased(Alarm, name="shelf")
@@ -653,10 +658,10 @@ def list_current(*, session: Session, query: AlarmQuery, now: datetime | None = 
     The list is read far more often than a shelf runs out, so the page, its total (a
     subquery, counted once) and whether any shelf is due come back in one statement. Not
     ``count(*) OVER ()``: a window over every matching row kept PostgreSQL from stopping after
-    the page, 19 ms a page in a flood of 10,000 active alarms against ~2.3 (docs/performance.md). Only when
-    a shelf is due, or the page is empty (no row to carry the total), does it take the long
-    way: expire with row locks, then count and page. Either way nothing is listed as shelved
-    past its time, and the answer is what the long way gives.
+    the page (a flood of 10,000 active alarms: 19–22 ms a page, against ~3 ms now;
+    docs/performance.md). Only when a shelf is due, or the page is empty (no row to carry the
+    total), does it take the long way: expire with row locks, then count and page. Either way
+    nothing is listed as shelved past its time, and the answer is what the long way gives.
 
     Raises:
         ValueError: an unknown sort field or scope.
@@ -665,8 +670,7 @@ def list_current(*, session: Session, query: AlarmQuery, now: datetime | None = 
     name = _checked_sort(query)
     due = select(_SHELF.id).where(*_shelf_due(_SHELF, now)).exists()
     filtered = _filtered(query)
-    total = select(func.count()).select_from(filtered.order_by(None).subquery()).scalar_subquery()
-    rows = session.execute(_page(filtered.add_columns(total, due), query, name)).all()
+    rows = session.execute(_page(filtered.add_columns(_count(filtered).scalar_subquery(), due), query, name)).all()
     if rows and not rows[0][2]:
         return [row[0] for row in rows], int(rows[0][1])
     expire_shelving(session=session, now=now)

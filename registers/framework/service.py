@@ -363,10 +363,9 @@ class Register(Generic[M, C, U, R]):
         if self._read_fields is None:
             return self.to_read(self.get(session=session, record_id=record_id))
         rows = fetch_rows(session, self._get_statement, {"record_id": record_id})  # flushes pending changes first
-        row = rows[0] if rows else None
-        if row is None:
+        if not rows:
             raise RecordNotFound(self.name, record_id)
-        values = dict(zip(self._read_fields, row, strict=True))
+        values = dict(zip(self._read_fields, rows[0], strict=True))
         if values["deleted_at"] is not None:
             raise RecordNotFound(self.name, record_id)
         return self.read_schema.model_validate(values)

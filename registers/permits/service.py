@@ -513,13 +513,11 @@ _LATEST_ANALYSIS = (
     .order_by(GasAnalysis.sampled_at.desc(), GasAnalysis.id.desc())
     .limit(1)
 )
-_LATEST_ANALYSIS_SINCE = _LATEST_ANALYSIS.where(GasAnalysis.sampled_at >= bindparam("since"))
 
 
-def _latest_analysis(session: Session, permit_id: int, *, since: datetime | None = None) -> GasAnalysis | None:
-    if since is None:
-        return session.scalar(_LATEST_ANALYSIS, {"permit_id": permit_id})
-    return session.scalar(_LATEST_ANALYSIS_SINCE, {"permit_id": permit_id, "since": since})
+def _latest_analysis(session: Session, permit_id: int) -> GasAnalysis | None:
+    """The latest analysis as an ORM object, for the reminder that marks it (``reminded_at``)."""
+    return session.scalar(_LATEST_ANALYSIS, {"permit_id": permit_id})
 
 
 class _Verdict(Protocol):
@@ -533,12 +531,8 @@ class _Verdict(Protocol):
     def reasons(self) -> list[str]: ...
 
 
-_LATEST_VERDICT = (
-    select(GasAnalysis.sampled_at, GasAnalysis.passed, GasAnalysis.reasons)
-    .where(GasAnalysis.permit_id == bindparam("permit_id"))
-    .order_by(GasAnalysis.sampled_at.desc(), GasAnalysis.id.desc())
-    .limit(1)
-)
+# The same analysis as _LATEST_ANALYSIS, only the columns the guards read.
+_LATEST_VERDICT = _LATEST_ANALYSIS.with_only_columns(GasAnalysis.sampled_at, GasAnalysis.passed, GasAnalysis.reasons)
 
 
 def _latest_verdict(session: Session, permit_id: int) -> _Verdict | None:
@@ -820,16 +814,13 @@ _MEASURE_IDS = select(PermitMeasure.id).where(PermitMeasure.permit_id == bindpar
 # otherwise) or those listed. Built once; parameter names that are no column of the table, or
 # the UPDATE would also set a column of that name.
 _MEASURES = cast(Table, PermitMeasure.__table__)
-_CONFIRM_ALL = (
+_CONFIRM = (
     update(_MEASURES)
-    .where(_MEASURES.c.permit_id == bindparam("measures_of"), _MEASURES.c.confirmed_at.is_(None))
+    .where(_MEASURES.c.confirmed_at.is_(None))
     .values(confirmed_by=bindparam("confirmer"), confirmed_at=bindparam("confirmed_when"))
 )
-_CONFIRM_LISTED = (
-    update(_MEASURES)
-    .where(_MEASURES.c.id.in_(bindparam("measure_ids", expanding=True)), _MEASURES.c.confirmed_at.is_(None))
-    .values(confirmed_by=bindparam("confirmer"), confirmed_at=bindparam("confirmed_when"))
-)
+_CONFIRM_ALL = _CONFIRM.where(_MEASURES.c.permit_id == bindparam("measures_of"))
+_CONFIRM_LISTED = _CONFIRM.where(_MEASURES.c.id.in_(bindparam("measure_ids", expanding=True)))
 
 
 def brief(
