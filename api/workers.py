@@ -162,7 +162,9 @@ class ReadOnlyDuckDBStore(DuckDBStore):
                 msg = "DuckDBStore is closed"
                 raise RuntimeError(msg)
             if self._con is None:
-                self._con = duckdb.connect(self._path, read_only=True)
+                # one thread per query: each worker has its core, and a 24 h history or a
+                # latest value is too small to split (CPU per read: 2.3 vs 2.8 ms, 0.60 vs 0.76)
+                self._con = duckdb.connect(self._path, read_only=True, config={"threads": 1})
             return self._con
 
     def init_schema(self) -> None:

@@ -124,8 +124,8 @@ async def list_alarm_records(
     def work() -> AlarmPage:  # queries, page and commit in one worker thread (api.auth.run_and_commit)
         with _domain_errors():
             # expires due shelves first: nothing is listed as shelved past its time
-            items, total = alarms.list_current(session=session, query=query)
-        return AlarmPage(items=[AlarmRead.of(a) for a in items], total=total, page=page, size=size)
+            rows, total = alarms.list_current_rows(session=session, query=query)
+        return AlarmPage(items=[AlarmRead.of_row(row) for row in rows], total=total, page=page, size=size)
 
     return await run_and_commit(session, work)
 

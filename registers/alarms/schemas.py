@@ -6,8 +6,10 @@ comes with its Chinese label so the front end shows no raw enum values.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Self
+from typing import Any, Final, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -77,8 +79,50 @@ class AlarmRead(BaseModel):
             activation_count=alarm.activation_count,
             chattering=alarm.chattering,
             disposal_status=alarm.disposal.status if alarm.disposal is not None else None,
-            allowed_actions=sorted(t.value for t in allowed(status) & OPERATOR_TRIGGERS),
+            allowed_actions=list(_operator_actions(status)),
         )
+
+    @classmethod
+    def of_row(cls, row: Sequence[Any]) -> Self:
+        """Build from a row of ``registers.alarms.service.LIST_COLUMNS`` (the alarm list's read)."""
+        status = AlarmStatus(row[7])
+        values = dict(zip(_ROW_FIELDS, row, strict=True))
+        return cls(**values, state_label=status.label, allowed_actions=list(_operator_actions(status)))
+
+
+_ROW_FIELDS: Final = (
+    "id",
+    "alarm_id",
+    "source_kind",
+    "tag",
+    "kind",
+    "priority",
+    "area",
+    "state",
+    "underlying_state",
+    "raised_at",
+    "last_activated_at",
+    "returned_at",
+    "cleared_at",
+    "acked_at",
+    "acked_by",
+    "shelved_until",
+    "shelved_by",
+    "shelve_reason",
+    "value",
+    "limit",
+    "message",
+    "activation_count",
+    "chattering",
+    "disposal_status",
+)
+""":class:`AlarmRead`'s fields in the order of ``LIST_COLUMNS``."""
+
+
+@functools.cache
+def _operator_actions(status: AlarmStatus) -> tuple[str, ...]:
+    """The operator actions ``status`` accepts, sorted (the same few for every line of a page)."""
+    return tuple(sorted(t.value for t in allowed(status) & OPERATOR_TRIGGERS))
 
 
 class TransitionRead(BaseModel):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from models.alarm_states import (
@@ -44,7 +44,7 @@ from registers.alarms.schemas import (
     PositionLoad,
     StandingAlarm,
 )
-from registers.db import utcnow
+from registers.db import fetch_rows, utcnow
 from registers.framework.attachments import AttachmentStorage, safe_filename, sniff_content_type
 
 log = logging.getLogger(__name__)
@@ -359,8 +359,8 @@ def unshelve(*, session: Session, alarm: Alarm, actor: str, comment: str = "", n
     return apply(session=session, alarm=alarm, trigger=Trigger.UNSHELVE, actor=actor, comment=comment, now=now)
 
 
-def _shelf_due(alarm: Any, now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    """Shelved with its time run out: what :func:`expire_shelving` expires and :func:`list_current` checks.
+def _shelf_due(alarm: Any, now: datetime | ColumnElement[Any]) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Shelved with its time run out: what :func:`expire_shelving` expires and :func:`list_current_rows` checks.
 
     ``alarm`` is :class:`Alarm` or an alias of it; one definition, so the list's fast path and
     the expiry can never disagree on which shelf is due.
@@ -652,29 +652,134 @@ _SHELF: Final = aliased(Alarm, name="shelf")
 (built once: an alias proxies every column, which cost more CPU than the query it saves)."""
 
 
-def list_current(*, session: Session, query: AlarmQuery, now: datetime | None = None) -> tuple[list[Alarm], int]:
-    """:func:`expire_shelving`, then :func:`list_alarms`: what the alarm list shows, in one query.
+LIST_COLUMNS: Final = (
+    Alarm.id,
+    Alarm.alarm_id,
+    Alarm.source_kind,
+    Alarm.source_id,
+    Alarm.kind,
+    Alarm.priority,
+    Alarm.area,
+    Alarm.state,
+    Alarm.underlying_state,
+    Alarm.raised_at,
+    Alarm.last_activated_at,
+    Alarm.returned_at,
+    Alarm.cleared_at,
+    Alarm.acked_at,
+    Alarm.acked_by,
+    Alarm.shelved_until,
+    Alarm.shelved_by,
+    Alarm.shelve_reason,
+    Alarm.value,
+    Alarm.limit,
+    Alarm.message,
+    Alarm.activation_count,
+    Alarm.chattering,
+    AlarmDisposal.status,
+)
+"""What a line of the alarm list shows, in the order of :func:`list_current_rows`' rows."""
+
+_ROW_PAGES: dict[tuple[Any, ...], tuple[Select[*tuple[Any, ...]], Select[Any]]] = {}
+
+
+def list_current_rows(
+    *, session: Session, query: AlarmQuery, now: datetime | None = None
+) -> tuple[list[tuple[Any, ...]], int]:
+    """What the alarm list shows: :func:`expire_shelving`, then :func:`list_alarms`, in one query.
+
+    Rows of :data:`LIST_COLUMNS` (the disposal's status last), and the total.
 
     The list is read far more often than a shelf runs out, so the page, its total (a
     subquery, counted once) and whether any shelf is due come back in one statement. Not
     ``count(*) OVER ()``: a window over every matching row kept PostgreSQL from stopping after
     the page (a flood of 10,000 active alarms: 19–22 ms a page, against ~3 ms now;
     docs/performance.md). Only when a shelf is due, or the page is empty (no row to carry the
-    total), does it take the long way: expire with row locks, then count and page. Either way
+    total), are due shelves expired first (row locks) and the page read again. Either way
     nothing is listed as shelved past its time, and the answer is what the long way gives.
+
+    Columns, not ``Alarm`` instances: loading 20 of them with their disposals, then copying
+    them into the answer, cost more CPU than the query. The statement is built once per
+    shape of the query (which filters, the sort) and its values are bound per call.
 
     Raises:
         ValueError: an unknown sort field or scope.
     """
     now = now or utcnow()
     name = _checked_sort(query)
-    due = select(_SHELF.id).where(*_shelf_due(_SHELF, now)).exists()
-    filtered = _filtered(query)
-    rows = session.execute(_page(filtered.add_columns(_count(filtered).scalar_subquery(), due), query, name)).all()
-    if rows and not rows[0][2]:
-        return [row[0] for row in rows], int(rows[0][1])
-    expire_shelving(session=session, now=now)
-    return list_alarms(session=session, query=query)
+    shape = (
+        query.scope,
+        bool(query.states),
+        bool(query.priorities),
+        bool(query.areas),
+        bool(query.tags),
+        query.start is not None,
+        query.end is not None,
+        query.sort,
+    )
+    statements = _ROW_PAGES.get(shape) or _row_page_statements(shape, name)
+    params = {
+        "states": list(query.states),
+        "priorities": list(query.priorities),
+        "areas": list(query.areas),
+        "tags": list(query.tags),
+        "start": query.start,
+        "end": query.end,
+        "now": now,
+        "page_size": query.size,
+        "page_offset": (query.page - 1) * query.size,
+    }
+    rows = fetch_rows(session, statements[0], params)
+    if not rows or rows[0][-1]:  # a shelf is due, or no row carried the total and the due flag
+        expire_shelving(session=session, now=now)
+        rows = fetch_rows(session, statements[0], params)
+    if rows:
+        return [tuple(row[:-2]) for row in rows], int(rows[0][-2])
+    total = 0 if query.page == 1 else int(fetch_rows(session, statements[1], params)[0][0])
+    return [], total
+
+
+def _row_page_statements(shape: tuple[Any, ...], name: str) -> tuple[Select[*tuple[Any, ...]], Select[Any]]:
+    """:func:`list_current_rows`' page (with total and due flag) and its total alone, for one shape."""
+    scope, states, priorities, areas, tags, start, end, sort = shape
+    conditions: list[ColumnElement[bool]] = []
+    if scope == "active":
+        conditions.append(Alarm.state != AlarmStatus.NORMAL.value)
+    elif scope == "history":
+        conditions.append(Alarm.state == AlarmStatus.NORMAL.value)
+    for wanted, column, values in (
+        (states, Alarm.state, "states"),
+        (priorities, Alarm.priority, "priorities"),
+        (areas, Alarm.area, "areas"),
+        (tags, Alarm.source_id, "tags"),
+    ):
+        if wanted:
+            conditions.append(column.in_(bindparam(values, expanding=True)))
+    if start:
+        conditions.append(Alarm.raised_at >= bindparam("start", type_=Alarm.raised_at.type))
+    if end:
+        conditions.append(Alarm.raised_at < bindparam("end", type_=Alarm.raised_at.type))
+    count = select(func.count()).select_from(Alarm).where(*conditions)
+    due_at = bindparam("now", type_=Alarm.shelved_until.type)
+    due = select(_SHELF.id).where(*_shelf_due(_SHELF, due_at)).exists()
+    key = _sort_key(name)
+    descending = sort.startswith("-")
+    ordered = key.desc() if descending else key.asc()
+    if name in _NULLABLE_SORT_FIELDS:
+        ordered = ordered.nulls_last()
+    page: Select[*tuple[Any, ...]] = (
+        select(*LIST_COLUMNS, count.scalar_subquery(), due)
+        .select_from(Alarm)
+        .outerjoin(AlarmDisposal, AlarmDisposal.alarm_pk == Alarm.id)
+        .where(*conditions)
+        .order_by(ordered, Alarm.id.desc() if descending else Alarm.id.asc())
+        .limit(bindparam("page_size"))
+        .offset(bindparam("page_offset"))
+    )
+    if len(_ROW_PAGES) >= 256:  # noqa: PLR2004 - sorts and filters are few, but keep it bounded
+        _ROW_PAGES.clear()
+    _ROW_PAGES[shape] = (page, count)
+    return page, count
 
 
 ANNUNCIATED_STATES: Final = (AlarmStatus.UNACK_ACTIVE, AlarmStatus.ACK_ACTIVE, AlarmStatus.UNACK_RTN)

@@ -50,6 +50,37 @@ def test_list_read_is_the_list_as_read_schema(session: Session, query: dict[str,
     assert [r.model_dump() for r in page.items] == [certificates.to_read(r).model_dump() for r in expected.items]
 
 
+def test_list_read_binds_each_calls_values_into_a_shared_statement(session: Session) -> None:
+    """The page statement is kept per shape (filters, words, sort): each call's values must count."""
+    _seed(session)
+    certificates.create(
+        session=session,
+        data=CertificateCreate.model_validate({"kind": "安全评价报告", "number": "R-100%_x", "holder": "单位 甲"}),
+        actor="tester",
+    )
+    calls: list[dict[str, Any]] = [
+        {"filters": {"kind": "安全生产许可证"}, "sort": "-expiry_date", "size": 2, "page": 1},
+        {"filters": {"kind": "安全评价报告"}, "sort": "-expiry_date", "size": 2, "page": 1},
+        {"filters": {"kind": "安全评价报告"}, "sort": "-expiry_date", "size": 2, "page": 2},
+        {"filters": {"kind": "安全评价报告"}, "sort": "-expiry_date", "size": 2, "page": 9},  # past the end
+        {"filters": {"kind": "危险化学品登记证"}, "sort": "-expiry_date", "size": 2, "page": 1},  # none at all
+        {"q": "R- 单位", "sort": "number"},
+        {"q": "R- 持证", "sort": "number"},
+        {"q": "100%_"},  # wildcards are literal
+        {"q": "100%x"},
+        {"filters": {"expiry_date__gte": "2030-01-03", "expiry_date__lte": "2030-01-05"}},
+        {"filters": {"expiry_date__gte": "2030-01-01", "expiry_date__lte": "2030-01-02"}},
+    ]
+    for query in calls * 2:
+        expected = certificates.list(session=session, **query)
+        page = certificates.list_read(session=session, **query)
+        assert page.total == expected.total, query
+        assert [r.number for r in page.items] == [r.number for r in expected.items], query
+    assert certificates.list_read(session=session, q="100%_").total == 1
+    assert certificates.list_read(session=session, q="100%x").total == 0
+    assert certificates.list_read(session=session, filters={"kind": "安全评价报告"}, size=2, page=9).total == 5
+
+
 def test_list_read_refuses_what_list_refuses(session: Session) -> None:
     for bad in ({"page": 0}, {"size": 0}, {"sort": "nope"}, {"filters": {"nope": 1}}, {"q": "a\x00"}):
         with pytest.raises(InvalidQuery):
