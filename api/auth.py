@@ -44,7 +44,7 @@ from starlette.requests import HTTPConnection
 
 from api.settings import Settings
 from registers.audit import service as audit
-from registers.db import REQUEST_SESSIONS, fetch_rows, utcnow
+from registers.db import REQUEST_SESSIONS, fetch_rows, reads_outside_transaction, server_transaction_open, utcnow
 from registers.permissions import can
 from registers.users import service as users
 from registers.users.models import RevokedToken, Role, User, user_roles
@@ -303,6 +303,16 @@ def _user_for_token(settings: Settings, session: Session, token: str | None) -> 
     return _claims_and_user(settings, session, token)[1]
 
 
+def _user_for_request(settings: Settings, session: Session, token: str | None) -> SignedInUser:
+    """:func:`_user_for_token` as a request's first statement: in no transaction of its own.
+
+    A route that reads nothing else from the database then needs no ``BEGIN``, ``COMMIT`` or
+    worker thread to end its session (:func:`get_session`, docs/performance.md).
+    """
+    with reads_outside_transaction(session):
+        return _user_for_token(settings, session, token)
+
+
 def token_claims_of(
     settings: Settings, session_factory: sessionmaker[Session], token: str | None
 ) -> TokenClaims | None:
@@ -439,9 +449,9 @@ async def get_session(conn: HTTPConnection) -> AsyncIterator[Session]:
         except BaseException:
             await in_request_thread(functools.partial(_rollback_and_close, session))
             raise
-        if session.in_transaction() or session.new or session.dirty or session.deleted:
+        if server_transaction_open(session):
             await in_request_thread(functools.partial(_commit_and_close, session))
-        else:  # never used, or the route committed already: nothing to send to the database
+        else:  # never used, only read outside a transaction, or committed: nothing to send
             session.close()
 
 
@@ -558,7 +568,7 @@ async def get_current_user(conn: HTTPConnection, session: SessionDep, token: Tok
         if not token:
             msg = "no token"
             raise jwt.InvalidTokenError(msg)
-        user = await in_request_thread(functools.partial(_user_for_token, settings, session, token))
+        user = await in_request_thread(functools.partial(_user_for_request, settings, session, token))
     except jwt.InvalidTokenError as err:
         log.info("rejected token on %s: %s", conn.url.path, err)
         raise _unauthorized(conn, err) from err

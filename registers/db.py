@@ -420,6 +420,64 @@ class _Read:
         self.results: list[tuple[int, Callable[[Any], Any]]] | None = None
 
 
+def _idle_psycopg(session: Session) -> Any:
+    """The session's psycopg connection when the server holds no transaction for it, else ``None``.
+
+    Only for a session already in a (SQLAlchemy) transaction: it never checks one out.
+    """
+    if not session.in_transaction():
+        return None
+    connection = session.connection()
+    if connection.dialect.driver != "psycopg":
+        return None
+    dbapi: Any = connection.connection.dbapi_connection
+    idle = dbapi is not None and dbapi.info.transaction_status == dbapi.info.transaction_status.IDLE
+    return dbapi if idle else None
+
+
+@contextmanager
+def reads_outside_transaction(session: Session) -> Iterator[None]:
+    """Run the reads inside without opening a transaction, when the session has none open on the server.
+
+    Why: on PostgreSQL a request's first statement opened a transaction (``BEGIN``, a round
+    trip of its own) that the request then had to ``COMMIT`` (another, plus a hand-over to a
+    worker thread). A request that only reads, each read one statement (its own snapshot),
+    needs neither: its user look-up and its page are then one round trip each. A statement
+    after the block starts a transaction as before, so what the request writes stays in one.
+
+    Only reads belong inside (a write would be committed at once). Where a transaction is
+    already open on the server, or the session has changes to flush, or on SQLite, the
+    reads run in the transaction as they would without it.
+    """
+    if session.new or session.dirty or session.deleted:  # autoflush would write them
+        yield
+        return
+    session.connection()  # checks out the connection if needed; psycopg sends nothing yet
+    dbapi = _idle_psycopg(session)
+    if dbapi is None:
+        yield
+        return
+    dbapi.autocommit = True
+    try:
+        yield
+    finally:
+        if not dbapi.closed:
+            dbapi.autocommit = False
+
+
+def server_transaction_open(session: Session) -> bool:
+    """Whether committing ``session`` has anything to send: pending changes or a server transaction.
+
+    ``False`` after :func:`reads_outside_transaction` when nothing else used the session, so
+    the request can close it without a worker thread.
+    """
+    if session.new or session.dirty or session.deleted:
+        return True
+    if not session.in_transaction():
+        return False
+    return _idle_psycopg(session) is None
+
+
 # Keyed by (statement, dialect name), the statement itself and not its id() (see _TOGETHER).
 _READS: dict[tuple[Executable, str], _Read] = {}
 

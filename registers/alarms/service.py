@@ -44,7 +44,7 @@ from registers.alarms.schemas import (
     PositionLoad,
     StandingAlarm,
 )
-from registers.db import fetch_rows, utcnow
+from registers.db import fetch_rows, reads_outside_transaction, utcnow
 from registers.framework.attachments import AttachmentStorage, safe_filename, sniff_content_type
 
 log = logging.getLogger(__name__)
@@ -729,7 +729,8 @@ def list_current_rows(
         "page_size": query.size,
         "page_offset": (query.page - 1) * query.size,
     }
-    rows = fetch_rows(session, statements[0], params)
+    with reads_outside_transaction(session):  # one statement; the long way below writes in a transaction
+        rows = fetch_rows(session, statements[0], params)
     if not rows or rows[0][-1]:  # a shelf is due, or no row carried the total and the due flag
         expire_shelving(session=session, now=now)
         rows = fetch_rows(session, statements[0], params)

@@ -48,7 +48,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ColumnProperty, Session
 from sqlalchemy.sql.elements import UnaryExpression
 
-from registers.db import fetch_rows, utcnow
+from registers.db import fetch_rows, reads_outside_transaction, utcnow
 from registers.framework.models import BOOKKEEPING_COLUMNS, RecordVersion, RegisterMixin
 from registers.framework.schemas import PageRead
 
@@ -364,7 +364,8 @@ class Register(Generic[M, C, U, R]):
         """
         if self._read_fields is None:
             return self.to_read(self.get(session=session, record_id=record_id))
-        rows = fetch_rows(session, self._get_statement, {"record_id": record_id})  # flushes pending changes first
+        with reads_outside_transaction(session):  # one statement: no BEGIN/COMMIT of its own needed
+            rows = fetch_rows(session, self._get_statement, {"record_id": record_id})  # flushes pending changes
         if not rows:
             raise RecordNotFound(self.name, record_id)
         values = dict(zip(self._read_fields, rows[0], strict=True))
@@ -602,15 +603,15 @@ class Register(Generic[M, C, U, R]):
         params: dict[str, Any] = {f"filter_{i}": value for i, (_, _, value) in enumerate(terms)}
         params.update({f"word_{j}": pattern for j, pattern in enumerate(patterns)})
         params.update(page_size=size, page_offset=(page - 1) * size)
-        rows = fetch_rows(session, statements[0], params)
+        total = 0
+        with reads_outside_transaction(session):  # the page and its total are one statement
+            rows = fetch_rows(session, statements[0], params)
+            if rows:
+                total = rows[0][-1]
+            elif page > 1:  # past the last page: the total came with no row, so count on its own
+                total = fetch_rows(session, statements[1], params)[0][0]
         names = self._read_fields
         items = [dict(zip(names, row[:-1], strict=True)) for row in rows]
-        if rows:
-            total = rows[0][-1]
-        elif page == 1:
-            total = 0
-        else:  # past the last page: the total came with no row, so count on its own
-            total = fetch_rows(session, statements[1], params)[0][0]
         return cast(
             PageRead[R], page_schema.model_validate({"items": items, "total": total, "page": page, "size": size})
         )
@@ -887,13 +888,14 @@ class Register(Generic[M, C, U, R]):
             value = values.get(name)
             if value is None:
                 continue
-            _autoflush(session)
+            # straight to the driver (flushing pending changes first): every create and update asks
+            anywhere, elsewhere = self._unique_statements[name]
             if exclude_id is None:
-                existing = session.scalar(self._unique_statements[name][0], {"value": value})
+                found = fetch_rows(session, anywhere, {"value": value})
             else:
-                existing = session.scalar(self._unique_statements[name][1], {"value": value, "exclude_id": exclude_id})
-            if existing is not None:
-                raise DuplicateValue(name, self.label(name), value, existing)
+                found = fetch_rows(session, elsewhere, {"value": value, "exclude_id": exclude_id})
+            if found:
+                raise DuplicateValue(name, self.label(name), value, found[0][0])
 
     @cached_property
     def _unique_statements(self) -> dict[str, tuple[Select[Any], Select[Any]]]:

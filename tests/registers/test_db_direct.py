@@ -20,7 +20,15 @@ from sqlalchemy import bindparam, column, select, table, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from registers.db import _combined, execute_together, fetch_rows, make_engine, make_session_factory
+from registers.db import (
+    _combined,
+    execute_together,
+    fetch_rows,
+    make_engine,
+    make_session_factory,
+    reads_outside_transaction,
+    server_transaction_open,
+)
 from registers.framework.models import RecordVersion
 from registers.permits.demo import ensure_crew
 from registers.permits.models import Permit, PermitStep
@@ -231,3 +239,42 @@ def test_a_failed_read_raises_a_database_error(session_factory) -> None:  # type
             fetch_rows(session, _MISSING, {"ticket": 1})
         session.rollback()
         assert fetch_rows(session, _BY_ID, {"ticket": -1}) == []  # the session goes on after the rollback
+
+
+_ENTRY_COUNT = select(column("id")).select_from(table("register_versions"))
+
+
+def test_reads_outside_a_transaction_leave_the_requests_writes_in_one(session_factory) -> None:  # type: ignore[no-untyped-def]
+    """The user look-up runs in autocommit; what the request writes afterwards must still roll back.
+
+    And a session that read or wrote in a transaction after it has that transaction to commit.
+    """
+    with session_factory() as session:
+        assert server_transaction_open(session) is False  # never used
+        with reads_outside_transaction(session):
+            assert fetch_rows(session, _ENTRY_COUNT) == []
+        statement, entry = permits.history_entry(4, 1, "提交", "张工", CHANGES)
+        session.execute(statement, entry)
+        assert server_transaction_open(session)
+        session.rollback()  # a refused request
+    with session_factory() as session:
+        assert _entries(session, 4) == []
+        assert server_transaction_open(session)  # a read in a transaction: COMMIT it
+        with reads_outside_transaction(session):  # already in one: the read stays in it
+            fetch_rows(session, _ENTRY_COUNT)
+        assert server_transaction_open(session)
+        session.rollback()
+
+
+def test_a_session_read_outside_a_transaction_closes_without_a_commit(session_factory, database_url) -> None:  # type: ignore[no-untyped-def]
+    with session_factory() as session:
+        with reads_outside_transaction(session):
+            fetch_rows(session, _ENTRY_COUNT)
+        if database_url.startswith("postgresql"):
+            dbapi = session.connection().connection.dbapi_connection
+            assert dbapi.info.transaction_status == dbapi.info.transaction_status.IDLE
+            assert dbapi.autocommit is False  # the request's next statement opens a transaction
+            assert not server_transaction_open(session)
+        else:  # SQLite reads in its transaction as before, and commits it
+            assert server_transaction_open(session)
+        session.close()
