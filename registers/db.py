@@ -420,14 +420,8 @@ class _Read:
         self.results: list[tuple[int, Callable[[Any], Any]]] | None = None
 
 
-def _idle_psycopg(session: Session) -> Any:
-    """The session's psycopg connection when the server holds no transaction for it, else ``None``.
-
-    Only for a session already in a (SQLAlchemy) transaction: it never checks one out.
-    """
-    if not session.in_transaction():
-        return None
-    connection = session.connection()
+def _idle_psycopg(connection: Connection) -> Any:
+    """The psycopg connection under ``connection`` when the server holds no transaction for it, else ``None``."""
     if connection.dialect.driver != "psycopg":
         return None
     dbapi: Any = connection.connection.dbapi_connection
@@ -452,8 +446,7 @@ def reads_outside_transaction(session: Session) -> Iterator[None]:
     if session.new or session.dirty or session.deleted:  # autoflush would write them
         yield
         return
-    session.connection()  # checks out the connection if needed; psycopg sends nothing yet
-    dbapi = _idle_psycopg(session)
+    dbapi = _idle_psycopg(session.connection())  # checks one out if needed; psycopg sends nothing yet
     if dbapi is None:
         yield
         return
@@ -473,9 +466,9 @@ def server_transaction_open(session: Session) -> bool:
     """
     if session.new or session.dirty or session.deleted:
         return True
-    if not session.in_transaction():
+    if not session.in_transaction():  # never used, or committed: no connection to ask
         return False
-    return _idle_psycopg(session) is None
+    return _idle_psycopg(session.connection()) is None
 
 
 # Keyed by (statement, dialect name), the statement itself and not its id() (see _TOGETHER).

@@ -84,39 +84,43 @@ class AlarmRead(BaseModel):
 
     @classmethod
     def of_row(cls, row: Sequence[Any]) -> Self:
-        """Build from a row of ``registers.alarms.service.LIST_COLUMNS`` (the alarm list's read)."""
-        status = AlarmStatus(row[7])
+        """Build from a row of :data:`LIST_LINE`'s columns (the alarm list's read)."""
         values = dict(zip(_ROW_FIELDS, row, strict=True))
+        status = AlarmStatus(values["state"])
         return cls(**values, state_label=status.label, allowed_actions=list(_operator_actions(status)))
 
 
-_ROW_FIELDS: Final = (
-    "id",
-    "alarm_id",
-    "source_kind",
-    "tag",
-    "kind",
-    "priority",
-    "area",
-    "state",
-    "underlying_state",
-    "raised_at",
-    "last_activated_at",
-    "returned_at",
-    "cleared_at",
-    "acked_at",
-    "acked_by",
-    "shelved_until",
-    "shelved_by",
-    "shelve_reason",
-    "value",
-    "limit",
-    "message",
-    "activation_count",
-    "chattering",
-    "disposal_status",
+LIST_LINE: Final = (
+    ("id", Alarm.id),
+    ("alarm_id", Alarm.alarm_id),
+    ("source_kind", Alarm.source_kind),
+    ("tag", Alarm.source_id),
+    ("kind", Alarm.kind),
+    ("priority", Alarm.priority),
+    ("area", Alarm.area),
+    ("state", Alarm.state),
+    ("underlying_state", Alarm.underlying_state),
+    ("raised_at", Alarm.raised_at),
+    ("last_activated_at", Alarm.last_activated_at),
+    ("returned_at", Alarm.returned_at),
+    ("cleared_at", Alarm.cleared_at),
+    ("acked_at", Alarm.acked_at),
+    ("acked_by", Alarm.acked_by),
+    ("shelved_until", Alarm.shelved_until),
+    ("shelved_by", Alarm.shelved_by),
+    ("shelve_reason", Alarm.shelve_reason),
+    ("value", Alarm.value),
+    ("limit", Alarm.limit),
+    ("message", Alarm.message),
+    ("activation_count", Alarm.activation_count),
+    ("chattering", Alarm.chattering),
+    ("disposal_status", AlarmDisposal.status),
 )
-""":class:`AlarmRead`'s fields in the order of ``LIST_COLUMNS``."""
+""":class:`AlarmRead`'s stored fields and the column each is read from, in one place so the
+alarm list's ``SELECT`` and :meth:`AlarmRead.of_row` cannot fall out of step; the label and
+the allowed actions are derived from the state."""
+
+_ROW_FIELDS: Final = tuple(field for field, _ in LIST_LINE)
 
 
 @functools.cache

@@ -12,6 +12,7 @@ Kafka or Bytewax recovery never doubles an alarm.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import statistics
@@ -37,6 +38,7 @@ from models.contracts import AlarmEvent, AlarmPriority
 from models.contracts import AlarmState as ProcessState
 from registers.alarms.models import Alarm, AlarmAttachment, AlarmComment, AlarmDisposal, AlarmTransition, DisposalStatus
 from registers.alarms.schemas import (
+    LIST_LINE,
     AlarmKpis,
     ChatteringAlarm,
     FloodPeriod,
@@ -574,24 +576,48 @@ def _sort_key(name: str) -> ColumnElement[Any]:
 
 
 def _filtered(query: AlarmQuery) -> Select[Alarm]:
-    stmt = select(Alarm)
-    if query.scope == "active":
-        stmt = stmt.where(Alarm.state != AlarmStatus.NORMAL.value)
-    elif query.scope == "history":
-        stmt = stmt.where(Alarm.state == AlarmStatus.NORMAL.value)
-    if query.states:
-        stmt = stmt.where(Alarm.state.in_(list(query.states)))
-    if query.priorities:
-        stmt = stmt.where(Alarm.priority.in_(list(query.priorities)))
-    if query.areas:
-        stmt = stmt.where(Alarm.area.in_(list(query.areas)))
-    if query.tags:
-        stmt = stmt.where(Alarm.source_id.in_(list(query.tags)))
-    if query.start is not None:
-        stmt = stmt.where(Alarm.raised_at >= query.start)
-    if query.end is not None:
-        stmt = stmt.where(Alarm.raised_at < query.end)
-    return stmt
+    return select(Alarm).where(
+        *_conditions(
+            query.scope,
+            states=list(query.states) or None,
+            priorities=list(query.priorities) or None,
+            areas=list(query.areas) or None,
+            tags=list(query.tags) or None,
+            start=query.start,
+            end=query.end,
+        )
+    )
+
+
+def _conditions(
+    scope: str,
+    *,
+    states: Any = None,
+    priorities: Any = None,
+    areas: Any = None,
+    tags: Any = None,
+    start: Any = None,
+    end: Any = None,
+) -> list[ColumnElement[bool]]:
+    """The alarm list's WHERE terms; each filter a value, a bound parameter, or ``None`` for none.
+
+    One definition for :func:`list_alarms` (values) and :func:`list_current_rows` (parameters,
+    the statement kept per shape), so the two can never filter differently.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    if scope == "active":
+        conditions.append(Alarm.state != AlarmStatus.NORMAL.value)
+    elif scope == "history":
+        conditions.append(Alarm.state == AlarmStatus.NORMAL.value)
+    listed = ((Alarm.state, states), (Alarm.priority, priorities), (Alarm.area, areas), (Alarm.source_id, tags))
+    for column, wanted in listed:
+        if wanted is not None:
+            conditions.append(column.in_(wanted))
+    if start is not None:
+        conditions.append(Alarm.raised_at >= start)
+    if end is not None:
+        conditions.append(Alarm.raised_at < end)
+    return conditions
 
 
 def _checked_sort(query: AlarmQuery) -> str:
@@ -617,14 +643,20 @@ def _checked_sort(query: AlarmQuery) -> str:
 _NULLABLE_SORT_FIELDS: Final = frozenset({"returned_at", "acked_at", "area"})
 
 
-def _page(stmt: Select[Any], query: AlarmQuery, name: str) -> Select[Any]:
-    """Sorted (nulls last, id as tie-break), paged, with the disposal joined in."""
+def _ordering(sort: str) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """ORDER BY of a checked sort: the field (nulls last where it has them), then id the same way."""
+    name = sort.removeprefix("-")
+    descending = sort.startswith("-")
     key = _sort_key(name)
-    ordered = key.desc() if query.sort.startswith("-") else key.asc()
+    ordered = key.desc() if descending else key.asc()
     if name in _NULLABLE_SORT_FIELDS:
         ordered = ordered.nulls_last()
-    tiebreak = Alarm.id.desc() if query.sort.startswith("-") else Alarm.id.asc()
-    page = stmt.order_by(ordered, tiebreak).offset((query.page - 1) * query.size).limit(query.size)
+    return ordered, Alarm.id.desc() if descending else Alarm.id.asc()
+
+
+def _page(stmt: Select[Any], query: AlarmQuery) -> Select[Any]:
+    """Sorted (nulls last, id as tie-break), paged, with the disposal joined in."""
+    page = stmt.order_by(*_ordering(query.sort)).offset((query.page - 1) * query.size).limit(query.size)
     # joined, not selectin: one to one, so one query per page instead of two (docs/performance.md)
     return page.options(joinedload(Alarm.disposal))
 
@@ -635,10 +667,10 @@ def list_alarms(*, session: Session, query: AlarmQuery) -> tuple[list[Alarm], in
     Raises:
         ValueError: an unknown sort field or scope.
     """
-    name = _checked_sort(query)
+    _checked_sort(query)
     stmt = _filtered(query)
     total = session.scalar(_count(stmt)) or 0
-    items = list(session.scalars(_page(stmt, query, name)))
+    items = list(session.scalars(_page(stmt, query)))
     return items, total
 
 
@@ -652,35 +684,8 @@ _SHELF: Final = aliased(Alarm, name="shelf")
 (built once: an alias proxies every column, which cost more CPU than the query it saves)."""
 
 
-LIST_COLUMNS: Final = (
-    Alarm.id,
-    Alarm.alarm_id,
-    Alarm.source_kind,
-    Alarm.source_id,
-    Alarm.kind,
-    Alarm.priority,
-    Alarm.area,
-    Alarm.state,
-    Alarm.underlying_state,
-    Alarm.raised_at,
-    Alarm.last_activated_at,
-    Alarm.returned_at,
-    Alarm.cleared_at,
-    Alarm.acked_at,
-    Alarm.acked_by,
-    Alarm.shelved_until,
-    Alarm.shelved_by,
-    Alarm.shelve_reason,
-    Alarm.value,
-    Alarm.limit,
-    Alarm.message,
-    Alarm.activation_count,
-    Alarm.chattering,
-    AlarmDisposal.status,
-)
+LIST_COLUMNS: Final = tuple(column for _, column in LIST_LINE)
 """What a line of the alarm list shows, in the order of :func:`list_current_rows`' rows."""
-
-_ROW_PAGES: dict[tuple[Any, ...], tuple[Select[*tuple[Any, ...]], Select[Any]]] = {}
 
 
 def list_current_rows(
@@ -706,7 +711,7 @@ def list_current_rows(
         ValueError: an unknown sort field or scope.
     """
     now = now or utcnow()
-    name = _checked_sort(query)
+    _checked_sort(query)
     shape = (
         query.scope,
         bool(query.states),
@@ -717,7 +722,7 @@ def list_current_rows(
         query.end is not None,
         query.sort,
     )
-    statements = _ROW_PAGES.get(shape) or _row_page_statements(shape, name)
+    statements = _row_page_statements(shape)
     params = {
         "states": list(query.states),
         "priorities": list(query.priorities),
@@ -740,46 +745,33 @@ def list_current_rows(
     return [], total
 
 
-def _row_page_statements(shape: tuple[Any, ...], name: str) -> tuple[Select[*tuple[Any, ...]], Select[Any]]:
-    """:func:`list_current_rows`' page (with total and due flag) and its total alone, for one shape."""
+@functools.lru_cache(maxsize=256)
+def _row_page_statements(shape: tuple[Any, ...]) -> tuple[Select[*tuple[Any, ...]], Select[Any]]:
+    """:func:`list_current_rows`' page (with total and due flag) and its total alone, for one shape.
+
+    Kept per shape (sorts and filters are few; the cache is bounded all the same).
+    """
     scope, states, priorities, areas, tags, start, end, sort = shape
-    conditions: list[ColumnElement[bool]] = []
-    if scope == "active":
-        conditions.append(Alarm.state != AlarmStatus.NORMAL.value)
-    elif scope == "history":
-        conditions.append(Alarm.state == AlarmStatus.NORMAL.value)
-    for wanted, column, values in (
-        (states, Alarm.state, "states"),
-        (priorities, Alarm.priority, "priorities"),
-        (areas, Alarm.area, "areas"),
-        (tags, Alarm.source_id, "tags"),
-    ):
-        if wanted:
-            conditions.append(column.in_(bindparam(values, expanding=True)))
-    if start:
-        conditions.append(Alarm.raised_at >= bindparam("start", type_=Alarm.raised_at.type))
-    if end:
-        conditions.append(Alarm.raised_at < bindparam("end", type_=Alarm.raised_at.type))
+    conditions = _conditions(
+        scope,
+        states=bindparam("states", expanding=True) if states else None,
+        priorities=bindparam("priorities", expanding=True) if priorities else None,
+        areas=bindparam("areas", expanding=True) if areas else None,
+        tags=bindparam("tags", expanding=True) if tags else None,
+        start=bindparam("start", type_=Alarm.raised_at.type) if start else None,
+        end=bindparam("end", type_=Alarm.raised_at.type) if end else None,
+    )
     count = select(func.count()).select_from(Alarm).where(*conditions)
-    due_at = bindparam("now", type_=Alarm.shelved_until.type)
-    due = select(_SHELF.id).where(*_shelf_due(_SHELF, due_at)).exists()
-    key = _sort_key(name)
-    descending = sort.startswith("-")
-    ordered = key.desc() if descending else key.asc()
-    if name in _NULLABLE_SORT_FIELDS:
-        ordered = ordered.nulls_last()
+    due = select(_SHELF.id).where(*_shelf_due(_SHELF, bindparam("now", type_=Alarm.shelved_until.type))).exists()
     page: Select[*tuple[Any, ...]] = (
         select(*LIST_COLUMNS, count.scalar_subquery(), due)
         .select_from(Alarm)
         .outerjoin(AlarmDisposal, AlarmDisposal.alarm_pk == Alarm.id)
         .where(*conditions)
-        .order_by(ordered, Alarm.id.desc() if descending else Alarm.id.asc())
+        .order_by(*_ordering(sort))
         .limit(bindparam("page_size"))
         .offset(bindparam("page_offset"))
     )
-    if len(_ROW_PAGES) >= 256:  # noqa: PLR2004 - sorts and filters are few, but keep it bounded
-        _ROW_PAGES.clear()
-    _ROW_PAGES[shape] = (page, count)
     return page, count
 
 

@@ -46,7 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ColumnProperty, Session
-from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.elements import BindParameter, UnaryExpression
 
 from registers.db import fetch_rows, reads_outside_transaction, utcnow
 from registers.framework.models import BOOKKEEPING_COLUMNS, RecordVersion, RegisterMixin
@@ -638,12 +638,9 @@ class Register(Generic[M, C, U, R]):
         conditions: builtins.list[ColumnElement[bool]] = [] if include_deleted else [self._live]
         for i, (name, op) in enumerate(filters):
             column = self._table_columns[name]
-            value = bindparam(f"filter_{i}", type_=column.type)
-            conditions.append(column >= value if op == "gte" else column <= value if op == "lte" else column == value)
-        searched = [self._table_columns[f] for f in self.searchable]
+            conditions.append(_compare(column, op, bindparam(f"filter_{i}", type_=column.type)))
         for j in range(words):  # every word in some searchable field
-            pattern = bindparam(f"word_{j}", type_=String())
-            conditions.append(or_(*(column.ilike(pattern, escape="\\") for column in searched)))
+            conditions.append(self._word_condition(bindparam(f"word_{j}", type_=String())))
         count = select(func.count()).select_from(self._table).where(*conditions)
         page = (
             self._read_select.add_columns(count.scalar_subquery().label("total"))
@@ -763,13 +760,7 @@ class Register(Generic[M, C, U, R]):
     def _filter_conditions(self, filters: Mapping[str, Any]) -> builtins.list[ColumnElement[bool]]:
         conditions: builtins.list[ColumnElement[bool]] = []
         for name, op, value in self._filter_terms(filters):
-            column = self._table_columns[name]
-            if op == "gte":
-                conditions.append(column >= value)
-            elif op == "lte":
-                conditions.append(column <= value)
-            else:
-                conditions.append(column == value)
+            conditions.append(_compare(self._table_columns[name], op, value))
         return conditions
 
     def _filter_terms(self, filters: Mapping[str, Any]) -> builtins.list[tuple[str, str, Any]]:
@@ -818,12 +809,11 @@ class Register(Generic[M, C, U, R]):
         patterns = self._search_patterns(q)
         if not patterns:
             return None
-        return and_(
-            *(
-                or_(*(self._table_columns[f].ilike(pattern, escape="\\") for f in self.searchable))
-                for pattern in patterns
-            )
-        )
+        return and_(*(self._word_condition(pattern) for pattern in patterns))
+
+    def _word_condition(self, pattern: str | BindParameter[str]) -> ColumnElement[bool]:
+        """One search word (an escaped ``ILIKE`` pattern, or the parameter that carries it) in some searchable field."""
+        return or_(*(self._table_columns[f].ilike(pattern, escape="\\") for f in self.searchable))
 
     # --- create-time rules, shared with import -------------------------------------------------
 
@@ -946,6 +936,12 @@ class Register(Generic[M, C, U, R]):
         """Insert many history rows at once (used by import; each entry a RecordVersion dict)."""
         if entries:
             session.execute(_HISTORY_INSERT, builtins.list(entries))
+
+
+def _compare(column: Column[Any], op: str, value: Any) -> ColumnElement[bool]:
+    """A filter's term: ``op`` is ``"gte"``, ``"lte"`` or ``"eq"``; ``value`` a value or a bound parameter."""
+    term: ColumnElement[bool] = column >= value if op == "gte" else column <= value if op == "lte" else column == value
+    return term
 
 
 def _live_ids(session: Session, model: type[RegisterMixin], ids: Iterable[Any]) -> set[int]:
