@@ -173,13 +173,20 @@ class AuditTrail:
 _SECRET_PARAM = re.compile(r"((?:access_)?token|ticket|password|secret)=[^&\s\"']+", re.IGNORECASE)
 
 
+_SECRET_KEYS = ("token=", "ticket=", "password=", "secret=")
+"""What :data:`_SECRET_PARAM` needs in a text to match at all (casefolded, as its IGNORECASE)."""
+
+
 def redact(text: str) -> str:
     """``/ws/live?token=eyJ...`` -> ``/ws/live?token=***``.
 
-    Runs on every access-log line: text without ``=`` (most of them) skips the regex, 0.4 µs
-    instead of 12 for a line's message and arguments.
+    Runs on every access-log line: text that names no secret (nearly all of it, query strings
+    included) skips the regex, ~1 µs instead of ~10 per line.
     """
     if "=" not in text:
+        return text
+    folded = text.casefold()
+    if not any(key in folded for key in _SECRET_KEYS):
         return text
     return _SECRET_PARAM.sub(r"\1=***", text)
 
