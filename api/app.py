@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match
 from starlette.types import Scope
 
-from api import __version__, openapi_errors, security
+from api import __version__, openapi_errors, security, signed_in_cache
 from api.alarm_feed import KafkaAlarmFeed
 from api.alarm_worker import AlarmWorker
 from api.auth import get_current_user
@@ -109,6 +109,9 @@ def create_app(
             migrate(url)
         engine = make_engine(url, pool_size=pool[0], max_overflow=pool[1]) if pool else make_engine(url)
         app.state.session_factory = make_session_factory(engine)
+        auth_cache = signed_in_cache.start_for(engine) if settings.auth_cache else None
+        if auth_cache is not None:
+            app.state.signed_in_cache, auth_listener = auth_cache
         if not prepared:
             _seed_admin(app)
         if start_runtime:  # serving for real; tests that hit a few routes keep the lazy build
@@ -136,6 +139,8 @@ def create_app(
                     await asyncio.to_thread(feed.stop)
                 await rt.stop()
                 worker.stop()
+            if auth_cache is not None:
+                await asyncio.to_thread(auth_listener.stop)
             engine.dispose()
 
     app = FastAPI(

@@ -75,6 +75,13 @@ class Settings(BaseSettings):
         description='roles that must enrol a TOTP second factor before using the API, e.g. ["admin","security_admin"]',
     )
     ws_recheck_s: float = Field(default=30.0, gt=0, description="/ws/live re-checks its token this often")
+    auth_cache: bool = Field(
+        default=True,
+        description=(
+            "PostgreSQL: each process keeps the users of live tokens while LISTEN/NOTIFY reports every change to "
+            "users, roles and logouts (api.signed_in_cache); False looks the user up on every request"
+        ),
+    )
     hsts_max_age_s: int = Field(default=31536000, ge=0, description="Strict-Transport-Security on HTTPS")
     web_dist: Path = Field(default=REPO_ROOT / "viz" / "web" / "dist")
 

@@ -165,6 +165,16 @@ def test_two_workers_serve_concurrent_requests_after_one_first_start(replica: Re
     finally:
         engine.dispose()
     assert backends < maximum
+    # Both workers kept the admin's user (api.signed_in_cache). A logout served by one of them
+    # must end the token on the other too, once PostgreSQL's notification arrives there: every
+    # request on a fresh connection (either worker) is refused within a second, measured here.
+    assert httpx.post(f"{replica.base_url}/api/v1/auth/logout", headers=headers).status_code == 204
+    started = time.monotonic()
+    while True:
+        refused = [httpx.get(f"{replica.base_url}/api/v1/auth/me", headers=headers).status_code for _ in range(20)]
+        if refused == [401] * 20:
+            break
+        assert time.monotonic() - started < 1.0, f"a worker still took the logged-out token: {refused}"
 
 
 def _listening_sockets(proc: psutil.Process, port: int) -> set[tuple[str, int]]:
