@@ -489,7 +489,7 @@ def _serve_workers(settings: Settings, banner: str, *, workers: int, db_connecti
     os.environ.update(worker_env(settings, prepared.pool, workers=workers))
     console.print(
         f"{banner}\n  {workers} workers, database pool {size} + {overflow} overflow each "
-        f"(≤ {workers * (size + overflow)} connections)",
+        f"(≤ {workers * (size + overflow + int(settings.auth_cache))} connections, account-change listeners included)",
         highlight=False,
     )
     config = uvicorn.Config(

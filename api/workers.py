@@ -126,6 +126,8 @@ def prepare(settings: Settings, *, workers: int, db_connections: int | None = No
         raise WorkerSetupError(msg)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     free = db_connections if db_connections is not None else free_connections(url)
+    if settings.auth_cache:  # each worker's listener of account changes holds one (api.signed_in_cache)
+        free -= workers
     pool = pool_for_workers(workers=workers, free_connections=free)
     migrate(url)
     settings.signing_key()  # generated into the data dir now, not by N workers at once

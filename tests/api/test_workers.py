@@ -33,3 +33,25 @@ def test_several_workers_on_sqlite_are_refused_before_anything_starts(
     assert result.exit_code == 2
     assert "PostgreSQL" in result.output
     assert not (tmp_path / "r.db").exists()  # nothing migrated, nothing seeded
+
+
+@pytest.mark.parametrize("auth_cache", [True, False])
+def test_each_workers_listener_of_account_changes_is_counted_in_the_connections(
+    tmp_path: Path, auth_cache: bool
+) -> None:
+    # Exactly enough for two workers' pools, none for their listeners (api.signed_in_cache):
+    # with the cache the pools would take every connection and a listener would find none.
+    from sqlalchemy.exc import OperationalError
+
+    from api.settings import Settings
+    from api.workers import prepare
+
+    settings = Settings(
+        data_dir=tmp_path, database_url="postgresql+psycopg://x:y@127.0.0.1:1/none", auth_cache=auth_cache
+    )
+    if auth_cache:
+        with pytest.raises(WorkerSetupError, match="max_connections"):
+            prepare(settings, workers=2, db_connections=2 * MIN_CONNECTIONS)
+    else:  # the pools fit: prepare goes on to migrate, and finds no server on port 1
+        with pytest.raises(OperationalError):
+            prepare(settings, workers=2, db_connections=2 * MIN_CONNECTIONS)
