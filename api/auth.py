@@ -310,13 +310,8 @@ def _user_for_request(settings: Settings, session: Session, token: str | None) -
     A route that reads nothing else from the database then needs no ``BEGIN``, ``COMMIT`` or
     worker thread to end its session (:func:`get_session`, docs/performance.md).
     """
-    return _claims_for_request(settings, session, token)[1]
-
-
-def _claims_for_request(settings: Settings, session: Session, token: str | None) -> tuple[TokenClaims, SignedInUser]:
-    """:func:`_claims_and_user` in no transaction of its own (see :func:`_user_for_request`)."""
     with reads_outside_transaction(session):
-        return _claims_and_user(settings, session, token)
+        return _user_for_token(settings, session, token)
 
 
 def token_claims_of(
@@ -575,17 +570,17 @@ async def get_current_user(conn: HTTPConnection, session: SessionDep, token: Tok
         if not token:
             msg = "no token"
             raise jwt.InvalidTokenError(msg)
-        if cache is not None and cache.live:  # PostgreSQL reports every change (api.signed_in_cache)
+        look_up = functools.partial(_user_for_request, settings, session, token)
+        if cache is None or not cache.live:
+            user = await in_request_thread(look_up)
+        else:  # PostgreSQL reports every change (api.signed_in_cache)
             claims = decode_token(settings, token)
-            user_or_none = cache.get(claims)
-            if user_or_none is None:
+            found = cache.get(claims)
+            if found is None:
                 generation = cache.generation  # read before the look-up: a change meanwhile voids it
-                claims, user = await in_request_thread(functools.partial(_claims_for_request, settings, session, token))
-                cache.put(claims, user, generation)
-            else:
-                user = user_or_none
-        else:
-            user = await in_request_thread(functools.partial(_user_for_request, settings, session, token))
+                found = await in_request_thread(look_up)
+                cache.put(claims, found, generation)
+            user = found
     except jwt.InvalidTokenError as err:
         log.info("rejected token on %s: %s", conn.url.path, err)
         raise _unauthorized(conn, err) from err

@@ -103,7 +103,6 @@ class SignedInCache:
         self.clock = clock
         self.live = False
         self.generation = 0
-        self.hits = 0
         # jti -> (user, the token's subject, expiry on self.clock)
         self._entries: dict[str, tuple[SignedInUser, str, float]] = {}
         self._lock = threading.Lock()
@@ -119,7 +118,6 @@ class SignedInCache:
         user, subject, expires = entry
         if expires <= self.clock() or subject != claims.sub:
             return None
-        self.hits += 1
         return user
 
     def put(self, claims: TokenClaims, user: SignedInUser, generation: int) -> None:
@@ -147,10 +145,6 @@ class SignedInCache:
                     jti: entry for jti, entry in self._entries.items() if user_key(entry[0].id) not in accounts
                 }
 
-    def invalidate(self) -> None:
-        """Forget every entry; fills of look-ups already running are dropped too."""
-        self.forget((ALL,))
-
     def set_live(self, live: bool) -> None:
         """Start or stop serving entries; either way the cache starts empty."""
         with self._lock:
@@ -162,9 +156,8 @@ class SignedInCache:
         return len(self._entries)
 
 
-def forget_everywhere(changes: Iterable[str]) -> None:
+def forget_everywhere(changes: set[str]) -> None:
     """Tell every cache of this process what a commit here changed."""
-    changes = set(changes)
     for cache in list(_CACHES):
         cache.forget(changes)
 

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api import auth, signed_in_cache
-from api.auth import CurrentUser, SignedInUser, TokenClaims
+from api.auth import CurrentUser, SignedInUser, TokenClaims, decode_token
 from api.routers.auth import router
 from api.settings import Settings
 from api.signed_in_cache import AuthChangeListener, SignedInCache, conninfo_of
@@ -219,8 +219,6 @@ def test_nothing_is_served_while_the_listener_is_down(harness: Harness) -> None:
 
 
 def _claims(harness: Harness, headers: dict[str, str]) -> TokenClaims:
-    from api.auth import decode_token
-
     settings: Settings = harness.client.app.state.settings  # type: ignore[attr-defined]
     return decode_token(settings, headers["Authorization"].removeprefix("Bearer "))
 
@@ -285,7 +283,7 @@ def test_a_look_up_that_raced_a_change_is_not_kept() -> None:
     cache = SignedInCache()
     cache.set_live(True)
     started = cache.generation  # a look-up starts reading the database ...
-    cache.invalidate()  # ... a change is reported meanwhile ...
+    cache.forget([signed_in_cache.ALL])  # ... a change is reported meanwhile ...
     cache.put(_token("a"), _user(), started)  # ... and its answer comes back stale
     assert cache.get(_token("a")) is None
     cache.put(_token("a"), _user(), cache.generation)
