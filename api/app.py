@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match
 from starlette.types import Scope
 
-from api import __version__, openapi_errors, security, signed_in_cache
+from api import __version__, dependency_plan, openapi_errors, security, signed_in_cache
 from api.alarm_feed import KafkaAlarmFeed
 from api.alarm_worker import AlarmWorker
 from api.auth import get_current_user
@@ -98,6 +98,7 @@ def create_app(
             runtime adopts them. Default: the runtime launches them when it starts.
     """
     settings = settings or Settings()
+    dependency_plan.install()  # FastAPI's per-request dependency bookkeeping done once per route
     plant_model = runtime.plant if runtime is not None else load_plant(settings.plant_file)
     rt = runtime or Runtime(settings=settings, plant=plant_model, devices=devices)
 

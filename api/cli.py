@@ -119,6 +119,7 @@ def _serve(settings: Settings, banner: str, *, devices: FieldProcess | None = No
     """Build the app for ``settings`` and serve it until SIGTERM/Ctrl-C (``run`` and ``api``)."""
     import uvicorn
 
+    from api.access_log import log_config
     from api.app import create_app
 
     console.print(banner)
@@ -126,6 +127,7 @@ def _serve(settings: Settings, banner: str, *, devices: FieldProcess | None = No
         create_app(settings, devices=devices),
         host=settings.host,
         port=settings.port,
+        log_config=log_config(),
         log_level="info",
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,  # open WebSockets must not hold a shutdown
     )
@@ -470,6 +472,7 @@ def _serve_workers(settings: Settings, banner: str, *, workers: int, db_connecti
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from api.access_log import log_config
     from api.workers import (
         WORKER_APP,
         WorkerListener,
@@ -498,6 +501,7 @@ def _serve_workers(settings: Settings, banner: str, *, workers: int, db_connecti
         workers=workers,
         host=settings.host,
         port=settings.port,
+        log_config=log_config(),
         log_level="info",
         timeout_graceful_shutdown=round(SHUTDOWN_GRACE_S),
         # The supervisor kills a worker that does not answer its ping within this; uvicorn's 5 s

@@ -58,8 +58,15 @@ class Harness:
     counter: Counter
 
     def login(self) -> dict[str, str]:
+        """Sign in and wait until the listener heard the login's own change (``last_login_at``).
+
+        Otherwise that notification may arrive after the next request kept the user, and
+        rightly drop it: a look-up more than the test expects on a busy box.
+        """
+        heard = self.listener.notifications
         r = self.client.post("/api/v1/auth/login", json={"username": "lead", "password": PASSWORD})
         assert r.status_code == 200, r.text
+        wait_until(lambda: self.listener.notifications > heard, timeout_s=2.0)
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
     def whoami(self, headers: dict[str, str]) -> tuple[int, Any, int]:
