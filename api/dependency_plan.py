@@ -7,7 +7,7 @@ again), whether it is a generator or a coroutine, and for each query parameter w
 annotation is a sequence, its aliases and its parameter model. A node already solved in the
 same request (the signed-in user, needed by the route and by its permission check) is walked
 again, its own sub-dependencies and parameters included, before its cached value is taken.
-On the business mix that bookkeeping was ~15 % of an API worker's CPU (docs/performance.md).
+On the business mix that bookkeeping was ~16 % of an API worker's CPU (docs/performance.md).
 
 :func:`solve_dependencies` keeps FastAPI's algorithm and its results (values, errors and their
 order, the sub-response, background tasks, the cache) and reads the per-route facts from a
@@ -31,6 +31,7 @@ tests/api/test_dependency_plan.py compares both solvers on every route of the ap
 from __future__ import annotations
 
 import copy
+import enum
 import threading
 from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
@@ -54,7 +55,8 @@ from starlette.websockets import WebSocket
 SOLVED_FOR: Final = "0.165.0"
 """The FastAPI release whose ``solve_dependencies`` this one reproduces (pinned in pyproject)."""
 
-_IMMUTABLE: Final = (type(None), bool, int, float, str, bytes, tuple, frozenset)
+_IMMUTABLE: Final = (type(None), bool, int, float, str, bytes, enum.Enum)
+"""Defaults ``copy.deepcopy`` returns as they are: shared across requests without a copy."""
 
 _SYNC, _COROUTINE, _GENERATOR = 0, 1, 2
 
