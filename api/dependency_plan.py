@@ -213,6 +213,22 @@ def _read(plan: tuple[_Param, ...], received: Mapping[str, Any]) -> tuple[dict[s
     return values, errors
 
 
+def _read_into(
+    values: dict[str, Any],
+    errors: list[Any],
+    fields: list[Any],
+    plain: tuple[_Param, ...] | None,
+    received: Mapping[str, Any],
+) -> None:
+    """One location's parameters: through the plan when all are plain, else FastAPI's own reading."""
+    if plain is not None:
+        found, errs = _read(plain, received)
+    else:
+        found, errs = fastapi_utils.request_params_to_args(fields, received)
+    values.update(found)
+    errors += errs
+
+
 async def solve_dependencies(
     *,
     request: Request | WebSocket,
@@ -289,29 +305,13 @@ async def solve_dependencies(
         if sub.key not in dependency_cache:
             dependency_cache[sub.key] = solved
     if dependant.path_params:
-        found, errs = (
-            _read(plan.path, request.path_params)
-            if plan.path is not None
-            else fastapi_utils.request_params_to_args(dependant.path_params, request.path_params)
-        )
-        values.update(found)
-        errors += errs
+        _read_into(values, errors, dependant.path_params, plan.path, request.path_params)
     if dependant.query_params:
-        found, errs = (
-            _read(plan.query, request.query_params)
-            if plan.query is not None
-            else fastapi_utils.request_params_to_args(dependant.query_params, request.query_params)
-        )
-        values.update(found)
-        errors += errs
+        _read_into(values, errors, dependant.query_params, plan.query, request.query_params)
     if dependant.header_params:
-        found, errs = fastapi_utils.request_params_to_args(dependant.header_params, request.headers)
-        values.update(found)
-        errors += errs
+        _read_into(values, errors, dependant.header_params, None, request.headers)
     if dependant.cookie_params:
-        found, errs = fastapi_utils.request_params_to_args(dependant.cookie_params, request.cookies)
-        values.update(found)
-        errors += errs
+        _read_into(values, errors, dependant.cookie_params, None, request.cookies)
     if dependant.body_params:
         found, errs = await fastapi_utils.request_body_to_args(
             body_fields=dependant.body_params, received_body=body, embed_body_fields=embed_body_fields
