@@ -470,7 +470,10 @@ async def run_and_commit(session: Session, work: Callable[[], _T]) -> _T:
 
     def body() -> _T:
         result = work()
-        session.commit()
+        if server_transaction_open(session):
+            session.commit()
+        else:  # only read, outside a transaction: nothing to send; closing returns the connection
+            session.close()  # without the commit's state machine (~25 µs of CPU a read request)
         return result
 
     return await in_request_thread(body)

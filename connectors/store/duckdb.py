@@ -427,6 +427,10 @@ class DuckDBStore(DerivedQueries):
         with self._read() as cur:
             if tags is None:
                 rows = cur.execute("SELECT tag, ts, value, quality, source FROM latest").fetchall()
+            elif len(tags) == 1:  # one tag's latest value (the API's): its key, ~0.08 ms less CPU
+                rows = cur.execute(
+                    "SELECT tag, ts, value, quality, source FROM latest WHERE tag = $tag", {"tag": tags[0]}
+                ).fetchall()
             else:
                 rows = cur.execute(
                     # list_contains, not IN (SELECT unnest(...)): no semi-join to plan, ~0.5 ms less CPU

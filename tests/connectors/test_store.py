@@ -96,6 +96,9 @@ def test_write_and_latest(store: TimeSeriesStore) -> None:
     )
     assert store.latest(["PT-201", "missing"]) == {"PT-201": latest["PT-201"]}
     assert store.latest([]) == {}
+    odd = 'it\'s "odd"; DROP TABLE readings --'
+    assert store.latest([odd]) == {odd: latest[odd]}  # one tag: its own query (by key)
+    assert store.latest(["missing"]) == {}
 
     # An older batch arriving late never moves the live view backwards.
     store.write_readings([reading("TT-101", 0, 99.0)])
