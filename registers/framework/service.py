@@ -48,7 +48,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ColumnProperty, Session
 from sqlalchemy.sql.elements import BindParameter, UnaryExpression
 
-from registers.db import fetch_rows, reads_outside_transaction, utcnow
+from registers.db import execute_together, fetch_rows, reads_outside_transaction, utcnow
 from registers.framework.models import BOOKKEEPING_COLUMNS, RecordVersion, RegisterMixin
 from registers.framework.schemas import PageRead
 
@@ -92,12 +92,6 @@ def _filter_adapter(py_type: type[Any]) -> TypeAdapter[Any]:
     if adapter is None:
         adapter = _FILTER_ADAPTERS[py_type] = TypeAdapter(_FILTER_TYPES.get(py_type, py_type))
     return adapter
-
-
-def _autoflush(session: Session) -> None:
-    """Flush pending changes as an ORM query would before a Core statement reads or writes."""
-    if session.autoflush:
-        session.flush()
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -915,8 +909,9 @@ class Register(Generic[M, C, U, R]):
         self, session: Session, record: M, action: str, actor: str | None, changes: dict[str, Any]
     ) -> None:
         """Append one history entry at the record's current version (for register-specific actions)."""
-        _autoflush(session)  # as the ORM-enabled INSERT this was: pending changes first
-        session.execute(*self.history_entry(record.id, record.version, action, actor, changes))
+        # pending changes flushed first, as by the ORM-enabled INSERT this was; straight to the
+        # driver on PostgreSQL (registers.db.execute_together): a create or update writes one
+        execute_together(session, [self.history_entry(record.id, record.version, action, actor, changes)])
 
     def history_entry(
         self, record_id: int, version: int, action: str, actor: str | None, changes: dict[str, Any]

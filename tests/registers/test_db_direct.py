@@ -75,6 +75,30 @@ def test_entries_written_together_read_back_as_the_plain_ones(session_factory) -
     assert together[0][5] == CHANGES
 
 
+def test_one_entry_sent_alone_reads_back_as_the_plain_one(session_factory) -> None:  # type: ignore[no-untyped-def]
+    # a register's create or update writes one history row this way (record_history)
+    at = datetime(2026, 12, 5, 8, 30, 15, 123456, tzinfo=timezone(timedelta(hours=8)))
+    with session_factory.begin() as session:
+        for record_id, send in ((21, "plain"), (22, "alone")):
+            statement, entry = permits.history_entry(record_id, 1, "修改", "张工", CHANGES)
+            entry["at"] = at
+            if send == "plain":
+                session.execute(statement, entry)
+            else:
+                execute_together(session, [(statement, entry)])
+        if session.get_bind().dialect.driver == "psycopg":  # sent as the statement itself, no WITH
+            combined = _combined(session.get_bind().dialect, [(statement, entry)])
+            assert combined is not None
+            assert combined[0].startswith("INSERT INTO register_versions")
+    with session_factory() as session:
+        assert _entries(session, 22) == _entries(session, 21) != []
+        duplicate = permits.history_entry(22, 1, "修改", "李工", {})
+        with pytest.raises(IntegrityError):  # the same (register, record, version) again
+            execute_together(session, [duplicate])
+        session.rollback()
+        assert _entries(session, 22) == _entries(session, 21)
+
+
 def test_the_writes_are_part_of_the_callers_transaction(session_factory) -> None:  # type: ignore[no-untyped-def]
     with session_factory() as session:
         statement, entry = permits.history_entry(3, 1, "提交", "张工", CHANGES)
