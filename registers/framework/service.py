@@ -909,8 +909,9 @@ class Register(Generic[M, C, U, R]):
         self, session: Session, record: M, action: str, actor: str | None, changes: dict[str, Any]
     ) -> None:
         """Append one history entry at the record's current version (for register-specific actions)."""
-        # pending changes flushed first, as by the ORM-enabled INSERT this was; straight to the
-        # driver on PostgreSQL (registers.db.execute_together): a create or update writes one
+        # Pending changes are flushed first, as the ORM-enabled INSERT this was did. On PostgreSQL
+        # the row goes straight to the driver (registers.db.execute_together): every create and
+        # update writes one.
         execute_together(session, [self.history_entry(record.id, record.version, action, actor, changes)])
 
     def history_entry(
