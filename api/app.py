@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
@@ -247,15 +249,16 @@ def _warm_routes(app: FastAPI) -> None:
 
 
 def _skip_routers_by_prefix(app: FastAPI) -> None:
-    """Let a request skip, on one string comparison, every included router its path is not under.
+    """Let a request skip, on string comparisons, every included router it cannot match.
 
     FastAPI matches a request against the app's included routers in order, each route's
     regex in turn: a permit request (~70 routers, ~500 routes before it) spent more CPU on
-    routing than on the permit's rules (docs/performance.md). Every route of an ``APIRouter``
-    with a prefix has a path under that prefix (FastAPI prepends it), so a path outside it
-    cannot match any of them, not even partially (405); such a router answers "no match"
-    at once and the others are matched exactly as before. Routers without a prefix, and
-    requests under an ASGI ``root_path``, go through FastAPI's matching untouched.
+    routing than on the permit's rules (docs/performance.md). A route's regex is anchored at
+    the start of the path and begins with the route's literal text, up to its first path
+    parameter; a path that starts with none of a router's literal beginnings cannot match any
+    of its routes, not even partially (405). Such a router answers "no match" at once
+    (:class:`_RouterGuard`), and the others are matched exactly as before. Requests under an
+    ASGI ``root_path`` go through FastAPI's matching untouched.
     """
     for route in app.router.routes:
         context = getattr(route, "include_context", None)  # FastAPI's included-router entry
@@ -263,19 +266,106 @@ def _skip_routers_by_prefix(app: FastAPI) -> None:
         if context is None or not isinstance(original, APIRouter):
             continue
         prefix = f"{getattr(context, 'prefix', '')}{original.prefix}"
-        if prefix and "{" not in prefix:  # a path parameter in a prefix cannot be compared as text
-            route.matches = _prefix_guard(route.matches, prefix)  # type: ignore[method-assign,assignment]
+        guard = _RouterGuard(route, prefix if "{" not in prefix else "")  # a parameter cannot be compared as text
+        route.matches = guard  # type: ignore[method-assign]
 
 
-def _prefix_guard(
-    matches: Callable[[Scope], tuple[Match, Scope]], prefix: str
-) -> Callable[[Scope], tuple[Match, Scope]]:
-    def guarded(scope: Scope) -> tuple[Match, Scope]:
-        if scope.get("root_path") or scope["path"].startswith(prefix):
-            return matches(scope)
+_REGEX_SYNTAX = frozenset("()[]{}?*+|.^$")
+_QUANTIFIERS = frozenset("?*+{")
+
+
+def literal_beginning(pattern: str) -> str | None:
+    """The text every path a route regex matches starts with, or None if that cannot be told.
+
+    Starlette compiles ``/api/v1/tags/{tag}/latest`` to ``^/api/v1/tags/(?P<tag>[^/]+)/latest$``
+    (the literal parts through ``re.escape``): the answer is ``/api/v1/tags/``. A pattern not
+    anchored with ``^``, or with an alternation (``|`` outside a class), gives None: no claim.
+    """
+    if not pattern.startswith("^") or _alternates(pattern):
+        return None
+    text: list[str] = []
+    i = 1
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            if i + 1 == len(pattern) or pattern[i + 1].isalnum():  # \d, \w, \A...: a class, not a character
+                break
+            text.append(pattern[i + 1])
+            i += 2
+            continue
+        if char in _REGEX_SYNTAX:
+            if char in _QUANTIFIERS and text:  # it applies to the character before: that one may be absent
+                text.pop()
+            break
+        text.append(char)
+        i += 1
+    return "".join(text)
+
+
+def _alternates(pattern: str) -> bool:
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "|" and not in_class:
+            return True
+        i += 1
+    return False
+
+
+class _RouterGuard:
+    """``matches`` of one included router, answering "no match" for paths none of its routes can take.
+
+    The literal beginnings of the router's routes (nested routers' included) are learnt on first
+    use and again whenever FastAPI's count of route changes under the router moves, so a route
+    added later is found like the others. A route whose regex gives no literal beginning (a
+    host route, a frontend group) leaves only the router's prefix to compare.
+    """
+
+    __slots__ = ("_beginnings", "_prefix", "_router", "_version", "original")
+
+    def __init__(self, router: Any, prefix: str) -> None:
+        self._router = router
+        self.original: Callable[[Scope], tuple[Match, Scope]] = router.matches
+        """FastAPI's own ``matches`` of the router."""
+        self._prefix = prefix
+        self._version: int | None = None
+        self._beginnings: tuple[str, ...] | None = None
+
+    def __call__(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get("root_path") or self.may_match(scope["path"]):
+            return self.original(scope)
         return Match.NONE, {}
 
-    return guarded
+    def may_match(self, path: str) -> bool:
+        """Whether a route of the router could match ``path`` (a path without a root path)."""
+        if not path.startswith(self._prefix):
+            return False
+        version = self._router.original_router._get_routes_version()
+        if version != self._version:
+            self._beginnings = self._learn()
+            self._version = version
+        return self._beginnings is None or path.startswith(self._beginnings)
+
+    def _learn(self) -> tuple[str, ...] | None:
+        beginnings: set[str] = set()
+        contexts = [*self._router.effective_route_contexts(), *self._router.effective_low_priority_routes()]
+        for context in contexts:
+            regex = getattr(context, "path_regex", None) or getattr(context.starlette_route, "path_regex", None)
+            if regex is None or regex.flags & re.IGNORECASE:
+                return None
+            beginning = literal_beginning(regex.pattern)
+            if beginning is None:
+                return None
+            beginnings.add(beginning)
+        return tuple(sorted(beginnings))
 
 
 def _mount_web(app: FastAPI, dist: Path) -> None:
