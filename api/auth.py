@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import functools
 import logging
 import secrets
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +40,7 @@ from sqlalchemy import Select, Table, bindparam, exists, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import HTTPConnection
 
+from api.request_threads import RequestThreads
 from api.settings import Settings
 from api.signed_in_cache import SignedInCache
 from registers.audit import service as audit
@@ -387,12 +386,13 @@ def audit_event(
 # --- sessions --------------------------------------------------------------------------------
 
 # The request session's blocking work (authentication, a route's queries, the commit) runs in
-# these threads rather than anyio's: a hand-over through ``run_in_executor`` (a C queue) costs
-# about half of one through ``anyio.to_thread.run_sync`` (capacity limiter, run-variables,
-# a Python ``Queue`` and its ``Condition``), and every authenticated request makes two or three
-# (docs/performance.md). Sized like anyio's default pool; threads start only when needed, and a
-# job never waits for another job, so the pool's size cannot stall a request.
-_DB_THREADS = ThreadPoolExecutor(max_workers=40, thread_name_prefix="safetwin-request")
+# these threads rather than anyio's or a ThreadPoolExecutor's: a hand-over through
+# ``RequestThreads`` (a C queue, one ``call_soon_threadsafe`` back) costs about a third of one
+# through ``run_in_executor`` and a sixth of one through ``anyio.to_thread.run_sync``, and
+# every request of the business mix makes one (docs/performance.md, session 22). Sized like
+# anyio's default pool; threads start only when needed, and a job never waits for another job
+# below that size, so the pool cannot stall a request.
+_DB_THREADS = RequestThreads(max_threads=40, name="safetwin-request")
 
 
 async def in_request_thread(work: Callable[[], _T]) -> _T:
@@ -402,15 +402,7 @@ async def in_request_thread(work: Callable[[], _T]) -> _T:
     request's session is in that thread's hands until then, and must not be rolled back or
     closed under it. Context variables travel with the work.
     """
-    loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(_DB_THREADS, contextvars.copy_context().run, work)
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        while not future.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait((future,))
-        raise
+    return await _DB_THREADS.run(work)
 
 
 # One limit per event loop (a loop's asyncio primitives cannot be shared with another; the
