@@ -30,10 +30,12 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.cpu_affinity import choose_core, cores_of, keep_to
 
 SHARES_ENV = "SAFETWIN_WORKER_SHARES"
 """``"path,slots"``: the file the workers publish their busy connections in (internal hand-over)."""
@@ -117,6 +119,23 @@ class WorkerShares:
                 self._write(self._count if now - self._counted_at <= idle_after_s else 0, now)
 
         threading.Thread(target=beat, name="safetwin-worker-shares", daemon=True).start()
+
+    def keep_to_a_free_core(self, usable: Set[int], *, now: float | None = None) -> int:
+        """Keep this worker to the usable core the fewest live siblings keep to; returns it.
+
+        Under the file's lock, so workers starting together each see the cores the others
+        took (:mod:`api.cpu_affinity`).
+        """
+        now = time.time() if now is None else now
+        with _locked(self._fd):
+            siblings = [
+                cores
+                for slot, pid, _count, at in self._entries()
+                if slot != self._slot and pid and now - at <= LIVE_S and (cores := cores_of(pid)) is not None
+            ]
+            core = choose_core(usable, siblings)
+            keep_to(core)
+        return core
 
     def _write(self, count: int, now: float, *, pid: int | None = None) -> None:
         _SLOT.pack_into(self._map, self._slot * _SLOT.size, self.pid if pid is None else pid, count, now)

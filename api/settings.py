@@ -118,6 +118,13 @@ class Settings(BaseSettings):
             "process (tests, notebooks)"
         ),
     )
+    api_cpu_affinity: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description=(
+            "`safetwin api --workers N`: each worker keeps to a core of its own; auto when the workers match the "
+            "usable cores one to one, on round-robin, off never (api/cpu_affinity.py)"
+        ),
+    )
     flow_tail: bool = Field(default=True, description="distributed: False stops at the end offsets seen at start")
     flow_shards: int = Field(default=1, ge=1, description="distributed: state shards = raw topic partitions")
     tags_file: Path | None = Field(default=None, description="distributed: JSON list of tag limits (else the plant)")

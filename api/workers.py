@@ -34,6 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from api.connection_balance import BUSY_WINDOW_S, SHARES_ENV, ConnectionBalance, WorkerShares
+from api.cpu_affinity import should_pin
 from api.runtime import Runtime
 from api.settings import Settings
 from connectors.store import open_store
@@ -50,6 +51,8 @@ WORKER_APP = "api.workers:worker_app"
 """Import string of the worker factory, as uvicorn's ``factory=True`` takes it."""
 POOL_ENV = "SAFETWIN_WORKER_POOL"
 """``"size,overflow"``: the pool the parent chose for each worker (internal hand-over)."""
+WORKERS_ENV = "SAFETWIN_WORKER_COUNT"
+"""How many workers the replica runs (internal hand-over, for :mod:`api.cpu_affinity`)."""
 MIN_CONNECTIONS = REQUEST_SESSIONS + 2
 """Below this a worker's request sessions could take every connection and starve logins and audit writes."""
 
@@ -198,6 +201,7 @@ def worker_env(settings: Settings, pool: tuple[int, int], *, workers: int = 1) -
         "SAFETWIN_KAFKA_BROKERS": json.dumps(list(settings.kafka_brokers)),
         "SAFETWIN_DATA_DIR": str(Path(settings.data_dir).resolve()),
         POOL_ENV: f"{pool[0]},{pool[1]}",
+        WORKERS_ENV: str(workers),
     }
     if workers > 1:
         shares = Path(settings.data_dir).resolve() / f"worker-connections-{settings.port}"
@@ -217,17 +221,34 @@ def worker_app() -> FastAPI:
 
     settings = Settings(own_process=True)  # this worker process is the app's alone
     size, overflow = (int(n) for n in os.environ[POOL_ENV].split(","))
-    runtime = WorkerRuntime(settings=settings, plant=load_plant(settings.plant_file))
-    app = create_app(settings, runtime=runtime, prepared=True, pool=(size, overflow))
+    worker_shares = None
     if shares := os.environ.get(SHARES_ENV):
         path, slots = shares.rsplit(",", 1)
         try:
             worker_shares = WorkerShares(Path(path), int(slots))
-            worker_shares.start_heartbeat(idle_after_s=BUSY_WINDOW_S)
-            app.add_middleware(ConnectionBalance, shares=worker_shares)
         except (OSError, RuntimeError, ValueError) as err:  # serving unbalanced beats not serving
             log.warning("keep-alive users are not shared out between the workers: %s", err)
+        else:  # before the app starts its threads (they would follow anyway)
+            _keep_to_a_core(settings, worker_shares, workers=int(os.environ.get(WORKERS_ENV, "0")))
+    runtime = WorkerRuntime(settings=settings, plant=load_plant(settings.plant_file))
+    app = create_app(settings, runtime=runtime, prepared=True, pool=(size, overflow))
+    if worker_shares is not None:
+        worker_shares.start_heartbeat(idle_after_s=BUSY_WINDOW_S)
+        app.add_middleware(ConnectionBalance, shares=worker_shares)
     return app
+
+
+def _keep_to_a_core(settings: Settings, shares: WorkerShares, *, workers: int) -> None:
+    """Keep this worker to a core of its own where :func:`api.cpu_affinity.should_pin` says so."""
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    if not should_pin(settings.api_cpu_affinity, workers=workers, usable=usable):
+        return
+    try:
+        core = shares.keep_to_a_free_core(usable)
+    except OSError as err:  # a worker on any core beats no worker
+        log.warning("this worker is left to the scheduler's choice of cores: %s", err)
+        return
+    log.info("worker %d keeps to core %d of %s", os.getpid(), core, sorted(usable))
 
 
 # --- listening sockets -----------------------------------------------------------------------

@@ -84,6 +84,9 @@ def replica(postgres_url: str, tmp_path: Path) -> Iterator[Replica]:
         "SAFETWIN_ENVIRONMENT": "development",  # a key file shared by the workers, as in production
         "SAFETWIN_DATA_DIR": str(tmp_path / "data"),
         "SAFETWIN_DATABASE_URL": url,
+        # "auto" pins only where the workers match the usable cores (a 2-core CI box, not a
+        # laptop): "on" makes the pinning the same everywhere these tests run
+        "SAFETWIN_API_CPU_AFFINITY": "on",
     }
     cmd = [sys.executable, "-m", "api.cli", "api", "--port", str(port), "--workers", "2"]
     cmd += ["--brokers", f"127.0.0.1:{free_port()}"]  # nothing listens there
@@ -140,6 +143,18 @@ async def _hammer(rep: Replica, headers: dict[str, str], n: int, concurrency: in
     return statuses, held
 
 
+def _cores(rep: Replica) -> list[set[int]]:
+    """The cores each worker (every thread of it) may run on."""
+    return [set.union(*(set(os.sched_getaffinity(t.id)) for t in w.threads())) for w in rep.workers()]
+
+
+def _each_worker_keeps_to_a_core_of_its_own(rep: Replica) -> bool:
+    usable = os.sched_getaffinity(0)
+    cores = _cores(rep)
+    singles = all(len(c) == 1 and c <= usable for c in cores)
+    return singles and (len(usable) < 2 or len(set.union(*cores)) == 2)  # noqa: PLR2004
+
+
 def test_two_workers_serve_concurrent_requests_after_one_first_start(replica: Replica) -> None:
     log = replica.log.read_text(errors="replace")
     assert log.count("built-in accounts created") == 1, log  # seeded once, by the parent
@@ -154,6 +169,8 @@ def test_two_workers_serve_concurrent_requests_after_one_first_start(replica: Re
     assert all(n > 0 for n in held.values()), held  # each worker accepted and served connections
     cpu_after = {w.pid: sum(w.cpu_times()[:2]) for w in replica.workers()}
     assert all(cpu_after[pid] - cpu_before[pid] > 0.1 for pid in cpu_before), (cpu_before, cpu_after)
+    # each worker, request threads included, on a core of its own (api/cpu_affinity.py)
+    assert _each_worker_keeps_to_a_core_of_its_own(replica), _cores(replica)
     # a token from one worker is good on the other (one signing key), and the pools fit
     engine = make_engine(replica.url)
     try:
@@ -277,3 +294,5 @@ def test_after_a_worker_restarts_the_busy_keep_alive_users_are_shared_out_again(
     held = _restart_one_worker_under_load(replica, headers, users=50)
     assert 48 <= sum(held) <= 50, held  # noqa: PLR2004 - a user may be reconnecting right then
     assert held[1] - held[0] <= 2, f"one worker holds {held[1]} busy users, the other {held[0]}"  # noqa: PLR2004
+    # the restarted worker took the core its predecessor left, not the other worker's
+    assert _each_worker_keeps_to_a_core_of_its_own(replica), _cores(replica)
