@@ -228,12 +228,14 @@ def worker_app() -> FastAPI:
             worker_shares = WorkerShares(Path(path), int(slots))
         except (OSError, RuntimeError, ValueError) as err:  # serving unbalanced beats not serving
             log.warning("keep-alive users are not shared out between the workers: %s", err)
-        else:  # before the app starts its threads (they would follow anyway)
+        else:
+            # before the app starts its threads (they would follow anyway); the slot is kept
+            # fresh from now on, or a sibling would take it while this one builds its app
             _keep_to_a_core(settings, worker_shares, workers=int(os.environ.get(WORKERS_ENV, "0")))
+            worker_shares.start_heartbeat(idle_after_s=BUSY_WINDOW_S)
     runtime = WorkerRuntime(settings=settings, plant=load_plant(settings.plant_file))
     app = create_app(settings, runtime=runtime, prepared=True, pool=(size, overflow))
     if worker_shares is not None:
-        worker_shares.start_heartbeat(idle_after_s=BUSY_WINDOW_S)
         app.add_middleware(ConnectionBalance, shares=worker_shares)
     return app
 
