@@ -25,6 +25,7 @@ import contextvars
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -78,14 +79,16 @@ class RequestThreads:
     def __init__(self, max_threads: int, name: str) -> None:
         self._max_threads = max_threads
         self._name = name
-        self._jobs: queue.SimpleQueue[_Job[Any]] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()  # None: end a thread
         # One token per thread between jobs that no queued job has claimed yet. list.append and
         # list.pop are atomic under the GIL, so threads and event loops share it without a lock.
         # Invariant: tokens + queued jobs == threads waiting for a job.
         self._idle: list[None] = []
         self._threads: list[threading.Thread] = []
         self._start_lock = threading.Lock()
-        os.register_at_fork(after_in_child=self._forget_threads)
+        self._closed = False
+        pool = weakref.ref(self)  # the hook must not keep a closed pool alive
+        os.register_at_fork(after_in_child=lambda: _forget_threads_of(pool))
 
     def _forget_threads(self) -> None:
         """In a forked child: the parent's threads did not come along, so start afresh."""
@@ -96,8 +99,21 @@ class RequestThreads:
 
     @property
     def threads(self) -> int:
-        """How many worker threads have been started (they stay for the process's life)."""
+        """How many worker threads have been started (they stay until :meth:`close`)."""
         return len(self._threads)
+
+    def close(self) -> list[threading.Thread]:
+        """Take no more work, and let every thread end once the jobs queued before are done.
+
+        For pools that live shorter than their process (tests); the request pool of
+        :mod:`api.auth` lives as long as its process. Returns the threads, to join if wanted.
+        """
+        with self._start_lock:
+            self._closed = True
+            threads = list(self._threads)
+        for _ in threads:
+            self._jobs.put(None)
+        return threads
 
     async def run(self, work: Callable[[], _T]) -> _T:
         """Run ``work`` in a worker thread and return its result (or raise its exception)."""
@@ -114,6 +130,9 @@ class RequestThreads:
             raise
 
     def _submit(self, job: _Job[Any]) -> None:
+        if self._closed:
+            msg = f"{self._name}: the pool is closed"
+            raise RuntimeError(msg)
         try:
             self._idle.pop()  # claim a thread between jobs: it takes this job from the queue
         except IndexError:
@@ -124,7 +143,7 @@ class RequestThreads:
     def _start(self, first: _Job[Any]) -> bool:
         """Start a thread with ``first`` as its first job; False at the limit (the job queues)."""
         with self._start_lock:
-            if len(self._threads) >= self._max_threads:
+            if self._closed or len(self._threads) >= self._max_threads:
                 return False
             thread = threading.Thread(
                 target=self._serve, args=(first,), name=f"{self._name}_{len(self._threads)}", daemon=True
@@ -139,5 +158,12 @@ class RequestThreads:
         while True:
             self._idle.append(None)
             job = self._jobs.get()
+            if job is None:  # closed
+                return
             job.run()
             del job
+
+
+def _forget_threads_of(pool: weakref.ref[RequestThreads]) -> None:
+    if (alive := pool()) is not None:
+        alive._forget_threads()  # noqa: SLF001 - its own fork hook

@@ -14,6 +14,7 @@ import contextvars
 import functools
 import threading
 import time
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,8 +25,29 @@ from api.request_threads import RequestThreads
 _REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="none")
 
 
-def test_result_exception_and_context_come_back_to_the_awaiting_task() -> None:
-    pool = RequestThreads(max_threads=4, name="t")
+def _ended(pool: RequestThreads) -> bool:
+    """Close ``pool`` and wait for its threads: whether every one of them ended."""
+    threads = pool.close()
+    for thread in threads:
+        thread.join(5)
+    return not any(thread.is_alive() for thread in threads)
+
+
+@pytest.fixture
+def pools() -> Iterator[Callable[[int], RequestThreads]]:
+    """A maker of pools that are closed after the test, each of whose threads must end."""
+    made: list[RequestThreads] = []
+
+    def make(max_threads: int) -> RequestThreads:
+        made.append(RequestThreads(max_threads=max_threads, name="t"))
+        return made[-1]
+
+    yield make
+    assert all(_ended(pool) for pool in made)
+
+
+def test_result_exception_and_context_come_back_to_the_awaiting_task(pools: Callable[[int], RequestThreads]) -> None:
+    pool = pools(4)
 
     def fails() -> None:
         msg = "register locked"
@@ -47,8 +69,8 @@ def test_result_exception_and_context_come_back_to_the_awaiting_task() -> None:
     assert 1 <= pool.threads <= 4
 
 
-def test_a_cancelled_request_waits_until_its_work_has_ended() -> None:
-    pool = RequestThreads(max_threads=4, name="t")
+def test_a_cancelled_request_waits_until_its_work_has_ended(pools: Callable[[int], RequestThreads]) -> None:
+    pool = pools(4)
     release = threading.Event()
     ended = threading.Event()
 
@@ -75,8 +97,10 @@ def test_a_cancelled_request_waits_until_its_work_has_ended() -> None:
     asyncio.run(main())
 
 
-def test_a_cancelled_request_whose_work_failed_still_waits_and_stays_cancelled() -> None:
-    pool = RequestThreads(max_threads=2, name="t")
+def test_a_cancelled_request_whose_work_failed_still_waits_and_stays_cancelled(
+    pools: Callable[[int], RequestThreads],
+) -> None:
+    pool = pools(2)
     release = threading.Event()
 
     def fails_late() -> None:
@@ -111,11 +135,12 @@ def test_below_the_limit_no_job_waits_for_another(rounds: list[int]) -> None:
             assert sorted(ids) == list(range(size))
 
     asyncio.run(main())
-    assert max(rounds) <= pool.threads <= 12
+    assert max(rounds) <= pool.threads <= 12  # noqa: PLR2004
+    assert _ended(pool)
 
 
-def test_at_the_limit_jobs_queue_and_all_end() -> None:
-    pool = RequestThreads(max_threads=2, name="t")
+def test_at_the_limit_jobs_queue_and_all_end(pools: Callable[[int], RequestThreads]) -> None:
+    pool = pools(2)
     running = 0
     most = 0
     lock = threading.Lock()
@@ -138,9 +163,9 @@ def test_at_the_limit_jobs_queue_and_all_end() -> None:
     assert most == 2
 
 
-def test_threads_are_shared_by_event_loops_in_other_threads() -> None:
+def test_threads_are_shared_by_event_loops_in_other_threads(pools: Callable[[int], RequestThreads]) -> None:
     """Each test client runs its own event loop; one pool serves all of them."""
-    pool = RequestThreads(max_threads=8, name="t")
+    pool = pools(8)
     out: dict[int, list[int]] = {}
 
     def client(n: int) -> None:
@@ -158,3 +183,22 @@ def test_threads_are_shared_by_event_loops_in_other_threads() -> None:
     for c in clients:
         c.join(10)
     assert out == {n * 100: [i + n * 100 for i in range(30)] for n in range(4)}
+
+
+def test_a_closed_pool_takes_no_work_and_its_threads_end() -> None:
+    pool = RequestThreads(max_threads=4, name="t")
+    release = threading.Event()
+
+    async def main() -> list[str]:
+        busy = [asyncio.create_task(pool.run(functools.partial(release.wait, 5))) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        threads = pool.close()
+        with pytest.raises(RuntimeError, match="closed"):
+            await pool.run(lambda: "late")
+        release.set()
+        await asyncio.gather(*busy)  # work taken before the close still ends
+        for thread in threads:
+            thread.join(5)
+        return [thread.name for thread in threads if thread.is_alive()]
+
+    assert asyncio.run(main()) == []
