@@ -5,8 +5,8 @@ Why: a worker's event loop hands each request's blocking work to a thread of its
 request's objects between them. Left to the scheduler, the threads of one worker ran on both
 cores in turn, so every hand-over also moved the request's memory from one core's cache to
 the other's. Pinned, a worker's threads share one core's cache: on the 2-core bench box the
-business mix needed 1.48–1.61 ms of API CPU per request instead of 1.64–2.44, in three of
-three alternated pairs (docs/performance.md, session 22).
+business mix needed 1.48–2.09 ms of API CPU per request instead of 1.64–2.44 unpinned, less
+in three of three alternated pairs (docs/performance.md, session 22).
 
 When: ``auto`` (the default) pins when the workers match the cores this process may use one
 to one (``os.sched_getaffinity``): the production layout of ``safetwin api --workers N`` on

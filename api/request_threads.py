@@ -2,11 +2,12 @@
 
 Every request of the business mix hands one piece of work to a thread and waits for it. With
 ``loop.run_in_executor`` and a :class:`~concurrent.futures.ThreadPoolExecutor` that hand-over
-cost ~65 µs of CPU (idle loop) or ~48 µs (busy loop) on the bench box: the executor's
+cost ~75 µs of CPU (idle loop) or ~48 µs (busy loop) on the bench box: the executor's
 shutdown lock, a :class:`concurrent.futures.Future` with its ``Condition``, the idle
 semaphore, ``asyncio.wrap_future``'s two callbacks and a shield. Here a job is a slotted
 object on a C queue (:class:`queue.SimpleQueue`), and the thread hands the outcome back with
-one ``call_soon_threadsafe``: ~26 and ~16 µs (docs/performance.md, session 22).
+one ``call_soon_threadsafe``: ~21 µs with an idle loop, 15–20 µs busy for a prototype of the
+same design (docs/performance.md, session 22).
 
 What the executor guaranteed is kept:
 

@@ -19,6 +19,8 @@ from typing import Literal
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.cpu_affinity import CpuAffinity
+
 DEV_SECRET = "safetwin-development-secret-change-me"  # noqa: S105 - the old default, refused everywhere
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MIN_SECRET_LENGTH = 32  # HS256 wants a key of at least 256 bits
@@ -118,7 +120,7 @@ class Settings(BaseSettings):
             "process (tests, notebooks)"
         ),
     )
-    api_cpu_affinity: Literal["auto", "on", "off"] = Field(
+    api_cpu_affinity: CpuAffinity = Field(
         default="auto",
         description=(
             "`safetwin api --workers N`: each worker keeps to a core of its own; auto when the workers match the "
