@@ -88,27 +88,32 @@ def test_workers_starting_together_take_different_cores_and_a_restarted_one_take
     path = tmp_path / "shares"
     slots = 2 * len(usable)
     WorkerShares.create(path, slots)
-    out = ctx.Queue()
-    workers = [ctx.Process(target=_worker, args=(str(path), slots, usable, out)) for _ in usable]
+    # A queue of its own per worker: a worker killed right after its last message may still
+    # hold its queue's write lock, which would stall every other writer of a shared queue.
+    outs = [ctx.Queue() for _ in usable]
+    workers = [ctx.Process(target=_worker, args=(str(path), slots, usable, out)) for out in outs]
     try:
         for w in workers:
             w.start()
-        pinned, later = _collect(out, len(usable))
+        reports = [_report(out) for out in outs]
+        pinned = {pid: (core, threads) for pid, core, threads, _ in reports}
         assert sorted(core for core, _ in pinned.values()) == usable, pinned  # one worker per core
-        for pid, (core, threads) in pinned.items():
+        for _, core, threads, later in reports:
             assert len(threads) >= 2  # noqa: PLR2004 - the thread started before the pinning counts too
             assert all(cores == {core} for cores in threads.values()), threads
-            assert later[pid] == {core}  # a thread started afterwards inherits the core
+            assert later == {core}  # a thread started afterwards inherits the core
 
         victim = workers[0]
         freed = pinned[_pid(victim)][0]
         victim.kill()
         victim.join(10)
+        out = ctx.Queue()
         again = ctx.Process(target=_worker, args=(str(path), slots, usable, out))
         again.start()
         workers.append(again)
-        restarted, _ = _collect(out, 1)
-        assert restarted[_pid(again)][0] == freed, (freed, restarted)
+        pid, core, _threads, _later = _report(out)
+        assert pid == _pid(again)
+        assert core == freed, (freed, core, pinned)
     finally:
         for w in workers:
             w.kill()
@@ -120,15 +125,15 @@ def _pid(process: Any) -> int:
     return int(process.pid)
 
 
-def _collect(out: Any, n: int) -> tuple[dict[int, tuple[int, dict[int, set[int]]]], dict[int, set[int]]]:
-    pinned: dict[int, tuple[int, dict[int, set[int]]]] = {}
-    later: dict[int, set[int]] = {}
+def _report(out: Any) -> tuple[int, int, dict[int, set[int]], set[int]]:
+    """One worker's report: its pid, its core, its threads' cores at pinning, a later thread's cores."""
+    later: set[int] | None = None
     deadline = time.monotonic() + 60
-    while len(pinned) < n:
+    while True:
         assert time.monotonic() < deadline, "a worker did not report its core"
         message = out.get(timeout=60)
         if message[0] == "later":
-            later[message[1]] = message[2]
+            later = message[2]
         else:
-            pinned[message[1]] = (message[2], message[3])
-    return pinned, later
+            assert later is not None, "the later thread reports before the worker does"
+            return message[1], message[2], message[3], later
