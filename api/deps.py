@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from api.latest_readings import LatestReadings
 from api.runtime import Runtime
 from connectors.store.base import TimeSeriesStore
 from twin.plant import Plant, Tag
@@ -38,8 +39,21 @@ async def get_plant(request: Request) -> Plant:
     return plant
 
 
+async def get_latest_readings(
+    request: Request, store: Annotated[TimeSeriesStore, Depends(get_store)]
+) -> LatestReadings:
+    """The process's copy of every tag's latest reading (one per store object, see :mod:`api.latest_readings`)."""
+    state = request.app.state
+    latest: LatestReadings | None = getattr(state, "latest_readings", None)
+    if latest is None or latest.store is not store:
+        runtime: Runtime = state.runtime
+        latest = state.latest_readings = LatestReadings(store, runtime.settings.latest_max_age_s)
+    return latest
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 StoreDep = Annotated[TimeSeriesStore, Depends(get_store)]
+LatestReadingsDep = Annotated[LatestReadings, Depends(get_latest_readings)]
 PlantDep = Annotated[Plant, Depends(get_plant)]
 
 

@@ -109,6 +109,15 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(default=1 << 20, ge=1024, description="larger messages are dead-lettered")
     max_future_s: float = Field(default=300.0, ge=0, description="readings dated further ahead are dead-lettered")
     source_timeout_s: float = Field(default=30.0, gt=0, description="silent this long: 通讯故障 and stale")
+    latest_max_age_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description=(
+            "API: a tag's latest reading is served from one read of all tags for this long; writes of this process "
+            "show at once, others' within it; 0 reads the store per request (api/latest_readings.py)"
+        ),
+    )
     ingest_queue_batches: int = Field(
         default=600, ge=1, description="embedded: scans queued for the flow; beyond, the oldest is dropped, counted"
     )

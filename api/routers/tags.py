@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import TypeAdapter
 
 from api.auth import in_request_thread, require
-from api.deps import PlantDep, RuntimeDep, StoreDep, TagDep
+from api.deps import LatestReadingsDep, PlantDep, RuntimeDep, StoreDep, TagDep
 from models.contracts import Quality, SensorReading, now_ms, to_builtins
 
 router = APIRouter(prefix="/api/v1/tags", tags=["tags 位号"], dependencies=[Depends(require("read", "reading"))])
@@ -37,9 +37,9 @@ def _max_age_ms(runtime: RuntimeDep) -> int:
 
 
 @router.get("")
-def list_tags(plant: PlantDep, store: StoreDep, runtime: RuntimeDep) -> list[dict[str, Any]]:
+async def list_tags(plant: PlantDep, latest_readings: LatestReadingsDep, runtime: RuntimeDep) -> list[dict[str, Any]]:
     """Every tag with its limits and latest reading (null before the first one; stale when old)."""
-    latest = store.latest()
+    latest = await latest_readings.get_all()
     max_age = _max_age_ms(runtime)
     return [
         {
@@ -57,11 +57,14 @@ def list_tags(plant: PlantDep, store: StoreDep, runtime: RuntimeDep) -> list[dic
 
 
 @router.get("/{tag}/latest")
-async def latest_value(tag: TagDep, store: StoreDep, runtime: RuntimeDep) -> dict[str, Any]:
-    """The most recent reading of one tag (quality ``stale`` once older than the source timeout)."""
-    # Async with the store read in one worker thread: a sync route paid a second thread-pool
-    # round trip for FastAPI's response validation.
-    found = await in_request_thread(lambda: store.latest([tag.tag]).get(tag.tag))
+async def latest_value(tag: TagDep, latest_readings: LatestReadingsDep, runtime: RuntimeDep) -> dict[str, Any]:
+    """The most recent reading of one tag (quality ``stale`` once older than the source timeout).
+
+    Served from this worker's copy of every tag's latest reading, at most
+    ``SAFETWIN_LATEST_MAX_AGE_S`` old (api/latest_readings.py): no thread and no query while it
+    is fresh.
+    """
+    found = await latest_readings.get(tag.tag)
     if found is None:
         raise HTTPException(status_code=404, detail=f"位号 {tag.tag} 暂无数据 / no reading yet")
     return _live(found, _max_age_ms(runtime))

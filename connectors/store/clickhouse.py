@@ -338,6 +338,8 @@ class ClickHouseStore(DerivedQueries):
         if serialize is None:
             serialize = type(client).__name__ == "ChdbClient"
         self._lock: threading.Lock | None = threading.Lock() if serialize else None
+        self.readings_written = 0
+        """Batches of readings this object has written; a change voids the API's copy of the latest."""
 
     @classmethod
     def from_dsn(cls, dsn: str, *, database: str = "safetwin") -> ClickHouseStore:
@@ -403,6 +405,7 @@ class ClickHouseStore(DerivedQueries):
             return 0
         self._insert("readings", _readings_table(readings))
         self._insert("latest_readings", _readings_table(_last_per_tag(readings)))
+        self.readings_written += 1
         return len(readings)
 
     def write_readings_arrow(self, table: pa.Table) -> int:
@@ -422,6 +425,7 @@ class ClickHouseStore(DerivedQueries):
             schema=_READINGS_SCHEMA,
         )
         self._insert("latest_readings", latest)
+        self.readings_written += 1
         return int(table.num_rows)
 
     def write_alarms(self, alarms: Sequence[AlarmEvent]) -> int:

@@ -276,6 +276,9 @@ class DuckDBStore(DerivedQueries):
         self._open_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._closed = False
+        self.readings_written = 0
+        """Batches of readings this object has written (after their commit); a change voids the
+        API's copy of every tag's latest reading (``api.latest_readings``)."""
 
     # -- connections -------------------------------------------------------------------------
 
@@ -376,6 +379,7 @@ class DuckDBStore(DerivedQueries):
                     cur.execute(_MERGE_ROLLUP.format(table="readings_1m", width=ROLLUP_MS["1m"], source="_new"))
                 finally:
                     cur.unregister("_new")
+        self.readings_written += 1  # after the commit: a reader that sees the change can read the rows
         return int(table.num_rows)
 
     def rebuild_rollups(self) -> None:
