@@ -39,9 +39,12 @@ async def get_plant(request: Request) -> Plant:
     return plant
 
 
-async def get_latest_readings(
-    request: Request, store: Annotated[TimeSeriesStore, Depends(get_store)]
-) -> LatestReadings:
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+StoreDep = Annotated[TimeSeriesStore, Depends(get_store)]
+PlantDep = Annotated[Plant, Depends(get_plant)]
+
+
+async def get_latest_readings(request: Request, store: StoreDep) -> LatestReadings:
     """The process's copy of every tag's latest reading (one per store object, see :mod:`api.latest_readings`)."""
     state = request.app.state
     latest: LatestReadings | None = getattr(state, "latest_readings", None)
@@ -51,10 +54,7 @@ async def get_latest_readings(
     return latest
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-StoreDep = Annotated[TimeSeriesStore, Depends(get_store)]
 LatestReadingsDep = Annotated[LatestReadings, Depends(get_latest_readings)]
-PlantDep = Annotated[Plant, Depends(get_plant)]
 
 
 async def get_tag(tag: str, plant: PlantDep) -> Tag:

@@ -6,6 +6,7 @@ test gets its own database in it.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from api.latest_readings import LatestReadings, readings_written
+from connectors.batches import readings_to_arrow
 from connectors.store import TimeSeriesStore, open_store
 from connectors.store.base import HistoryPoint, TagStatistics, alarm_intervals, merge_intervals, plan_buckets
 from connectors.store.clickhouse import ClickHouseStore
@@ -65,6 +68,20 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TimeSeries
 
 def reading(tag: str, i: int, value: float | None = None, **kw: Any) -> SensorReading:
     return SensorReading(tag=tag, ts=T0 + i * 1000, value=float(i) if value is None else value, **kw)
+
+
+def test_reading_writes_are_counted_so_the_api_copy_of_the_latest_sees_them(store: TimeSeriesStore) -> None:
+    """The API's copy of every tag's latest reading (api.latest_readings) is voided by this count."""
+    latest = LatestReadings(store, max_age_s=60)
+    assert readings_written(store) == 0
+    store.write_readings([])  # nothing written, nothing counted
+    store.write_alarms([alarm("A1", AlarmState.ACTIVE, T0)])
+    assert readings_written(store) == 0
+    store.write_readings([reading("TT-101", 1)])
+    assert asyncio.run(latest.get("TT-101")) == reading("TT-101", 1)
+    store.write_readings_arrow(readings_to_arrow([reading("TT-101", 2)]))
+    assert readings_written(store) == 2  # noqa: PLR2004
+    assert asyncio.run(latest.get("TT-101")) == reading("TT-101", 2)  # within the 60 s: the count voided it
 
 
 def alarm(alarm_id: str, state: AlarmState, ts: int, **kw: Any) -> AlarmEvent:
