@@ -30,7 +30,7 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence, Set
+from collections.abc import Callable, Iterable, Iterator, Sequence, Set
 from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -128,11 +128,7 @@ class WorkerShares:
         """
         now = time.time() if now is None else now
         with _locked(self._fd):
-            siblings = [
-                cores
-                for slot, pid, _count, at in self._entries()
-                if slot != self._slot and pid and now - at <= LIVE_S and (cores := cores_of(pid)) is not None
-            ]
+            siblings = [cores for pid, _count in self._live_siblings(now) if (cores := cores_of(pid)) is not None]
             core = choose_core(usable, siblings)
             keep_to(core)
         return core
@@ -144,6 +140,12 @@ class WorkerShares:
         for slot in range(self.slots):
             pid, count, at = _SLOT.unpack_from(self._map, slot * _SLOT.size)
             yield slot, pid, count, at
+
+    def _live_siblings(self, now: float) -> Iterator[tuple[int, int]]:
+        """The pid and count of every other worker whose slot is live at ``now``."""
+        for slot, pid, count, at in self._entries():
+            if slot != self._slot and pid and now - at <= LIVE_S:
+                yield pid, count
 
     def _claim(self, now: float) -> int:
         with _locked(self._fd):
@@ -159,8 +161,7 @@ class WorkerShares:
         now = time.time() if now is None else now
         self._count, self._counted_at = count, now
         self._write(count, now)
-        others = [c for slot, pid, c, at in self._entries() if slot != self._slot and pid and now - at <= LIVE_S]
-        return [count, *others]
+        return [count, *(c for _pid, c in self._live_siblings(now))]
 
 
 @contextlib.contextmanager

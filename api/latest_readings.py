@@ -87,12 +87,9 @@ class LatestReadings:
 
     async def get(self, tag: str) -> SensorReading | None:
         """The latest reading of ``tag`` (None before its first), from memory while fresh."""
-        if self.max_age_s <= 0:
+        if self.max_age_s <= 0:  # one tag's row, not every tag's
             return await in_request_thread(lambda: self.store.latest([tag]).get(tag))
-        readings = self.fresh()
-        if readings is None:
-            readings = await in_request_thread(self.read)
-        return readings.get(tag)
+        return (await self.get_all()).get(tag)
 
     async def get_all(self) -> Mapping[str, SensorReading]:
         """The latest reading of every tag that has one, from memory while fresh."""
