@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from api.latest_readings import LatestReadings
+from api.recent_history import RecentHistory
 from api.runtime import Runtime
 from connectors.store.base import TimeSeriesStore
 from twin.plant import Plant, Tag
@@ -55,6 +56,20 @@ async def get_latest_readings(request: Request, store: StoreDep) -> LatestReadin
 
 
 LatestReadingsDep = Annotated[LatestReadings, Depends(get_latest_readings)]
+
+
+async def get_recent_history(request: Request, store: StoreDep) -> RecentHistory:
+    """The process's copies of hot tags' recent readings (one per store object, see :mod:`api.recent_history`)."""
+    state = request.app.state
+    recent: RecentHistory | None = getattr(state, "recent_history", None)
+    if recent is None or recent.store is not store:
+        settings = state.runtime.settings
+        budget = int(settings.history_cache_mb * 1024 * 1024)
+        recent = state.recent_history = RecentHistory(store, settings.history_max_age_s, budget)
+    return recent
+
+
+RecentHistoryDep = Annotated[RecentHistory, Depends(get_recent_history)]
 
 
 async def get_tag(tag: str, plant: PlantDep) -> Tag:

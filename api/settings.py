@@ -118,6 +118,22 @@ class Settings(BaseSettings):
             "show at once, others' within it; 0 reads the store per request (api/latest_readings.py)"
         ),
     )
+    history_max_age_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description=(
+            "API: the recent readings of a tag whose history is asked for again and again are kept in memory and "
+            "served for this long; writes of this process show at once, others' within it; 0 queries the store per "
+            "request (api/recent_history.py)"
+        ),
+    )
+    history_cache_mb: float = Field(
+        default=64.0,
+        ge=0,
+        le=65_536,
+        description="API: memory per process for those copies of recent readings, least recently used dropped first",
+    )
     ingest_queue_batches: int = Field(
         default=600, ge=1, description="embedded: scans queued for the flow; beyond, the oldest is dropped, counted"
     )

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import TypeAdapter
 
 from api.auth import in_request_thread, require
-from api.deps import LatestReadingsDep, PlantDep, RuntimeDep, StoreDep, TagDep
+from api.deps import LatestReadingsDep, PlantDep, RecentHistoryDep, RuntimeDep, TagDep
+from connectors.store.base import HistoryRow
 from models.contracts import Quality, SensorReading, now_ms, to_builtins
 
 router = APIRouter(prefix="/api/v1/tags", tags=["tags 位号"], dependencies=[Depends(require("read", "reading"))])
@@ -73,12 +74,17 @@ async def latest_value(tag: TagDep, latest_readings: LatestReadingsDep, runtime:
 @router.get("/{tag}/history", response_model=dict[str, Any])
 async def history(
     tag: TagDep,
-    store: StoreDep,
+    recent: RecentHistoryDep,
     start: Annotated[int | None, Query(ge=0, description="epoch ms; default end - 1 h")] = None,
     end: Annotated[int | None, Query(ge=0, description="epoch ms; default now")] = None,
     points: Annotated[int, Query(ge=1, le=10_000, description="max buckets (min/max preserved)")] = 500,
 ) -> Response:
-    """Downsampled history: each bucket keeps min, max, avg, last and count."""
+    """Downsampled history: each bucket keeps min, max, avg, last and count.
+
+    A tag asked for again and again is answered from this worker's copy of its recent readings,
+    at most ``SAFETWIN_HISTORY_MAX_AGE_S`` old (api/recent_history.py): no thread and no query
+    while it is fresh.
+    """
     end_ms = end if end is not None else now_ms()
     start_ms = start if start is not None else end_ms - 3_600_000
     if start_ms >= end_ms:
@@ -86,10 +92,9 @@ async def history(
     if end_ms - start_ms > 400 * DAY_MS:
         raise HTTPException(status_code=422, detail="时间范围不能超过 400 天 / range limited to 400 days")
 
-    def body() -> bytes:
-        # Query, points and JSON in one worker thread, from plain tuples: per-bucket dataclasses
-        # and FastAPI's validation of the finished dict cost more CPU than the query itself.
-        rows = store.history_rows(tag.tag, start_ms, end_ms, points)
+    def body(rows: list[HistoryRow]) -> bytes:
+        # JSON from plain tuples: per-bucket dataclasses and FastAPI's validation of the
+        # finished dict cost more CPU than the query behind them.
         return _JSON_OBJECT.dump_json(
             {
                 "tag": tag.tag,
@@ -103,4 +108,10 @@ async def history(
             }
         )
 
-    return Response(await in_request_thread(body), media_type="application/json")
+    rows = recent.cached(tag.tag, start_ms, end_ms, points)
+    if rows is None:  # query, points and JSON in one worker thread
+        return Response(
+            await in_request_thread(lambda: body(recent.rows(tag.tag, start_ms, end_ms, points))),
+            media_type="application/json",
+        )
+    return Response(body(rows), media_type="application/json")

@@ -36,6 +36,8 @@ from typing import Any, Final, cast
 
 import duckdb
 import msgspec
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from connectors.batches import READINGS_SCHEMA as READINGS_SCHEMA
@@ -454,6 +456,19 @@ class DuckDBStore(DerivedQueries):
             ValueError: If ``points < 1`` or ``end_ms < start_ms``.
         """
         return [HistoryPoint(*row) for row in self.history_rows(tag, start_ms, end_ms, points, use_rollups=use_rollups)]
+
+    def readings_from(self, tag: str, start_ms: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Times and values of every reading of ``tag`` at or after ``start_ms``, oldest first.
+
+        For the API's copy of a tag's recent readings (api/recent_history.py): in-process, the
+        columns of a day of one tag come back faster than DuckDB plans a bucket query over them.
+        """
+        with self._read() as cur:
+            got = cur.execute(
+                "SELECT ts, value FROM readings WHERE tag = $tag AND ts >= $start ORDER BY ts",
+                {"tag": tag, "start": start_ms},
+            ).fetchnumpy()
+        return np.asarray(got["ts"], dtype=np.int64), np.asarray(got["value"], dtype=np.float64)
 
     def history_rows(
         self, tag: str, start_ms: int, end_ms: int, points: int = 1000, *, use_rollups: bool = True

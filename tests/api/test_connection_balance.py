@@ -25,6 +25,7 @@ from api.connection_balance import (
     WorkerShares,
     excess_connections,
 )
+from tests.clocks import ManualClock
 
 
 @given(st.lists(st.integers(min_value=0, max_value=500), min_size=1, max_size=16))
@@ -88,14 +89,6 @@ def test_the_slot_of_a_worker_that_stopped_is_taken_by_its_successor(tmp_path: P
         successor.close()
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def _ok(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
     await send({"type": "http.response.body", "body": b"ok"})
@@ -121,12 +114,12 @@ def _closes(headers: list[tuple[bytes, bytes]]) -> bool:
 
 
 @pytest.fixture
-def two_workers(tmp_path: Path) -> Iterator[tuple[WorkerShares, ConnectionBalance, _Clock]]:
+def two_workers(tmp_path: Path) -> Iterator[tuple[WorkerShares, ConnectionBalance, ManualClock]]:
     """The other worker's slot, and this worker's middleware with a clock the test moves."""
     path = tmp_path / "shares"
     WorkerShares.create(path, 4)
     other = WorkerShares(path, 4, pid=1)
-    clock = _Clock()
+    clock = ManualClock(0.0)
     app = ConnectionBalance(_ok, shares=WorkerShares(path, 4), clock=clock)
     yield other, app, clock
     other.close()
@@ -134,7 +127,7 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[WorkerShares, ConnectionBalanc
 
 
 def test_a_worker_holding_more_than_its_share_closes_that_many_busy_connections(
-    two_workers: tuple[WorkerShares, ConnectionBalance, _Clock],
+    two_workers: tuple[WorkerShares, ConnectionBalance, ManualClock],
 ) -> None:
     other, app, clock = two_workers
     other.publish(4)  # the other worker is busy with 4 users
@@ -150,7 +143,7 @@ def test_a_worker_holding_more_than_its_share_closes_that_many_busy_connections(
     assert not _closes(_request(app, 99))
 
 
-def test_a_worker_at_its_share_closes_nothing(two_workers: tuple[WorkerShares, ConnectionBalance, _Clock]) -> None:
+def test_a_worker_at_its_share_closes_nothing(two_workers: tuple[WorkerShares, ConnectionBalance, ManualClock]) -> None:
     other, app, clock = two_workers
     other.publish(6)
     for _ in range(5):

@@ -34,19 +34,10 @@ from api.runtime import Runtime
 from api.settings import Settings
 from connectors.store.duckdb import DuckDBStore
 from models.contracts import SensorReading
+from tests.clocks import ManualClock
 from twin.plant import load_plant
 
 TAG = "PT-101"
-
-
-class Clock:
-    """Seconds the test sets by hand."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class CountedStore(DuckDBStore):
@@ -93,7 +84,7 @@ def _value(latest: LatestReadings, tag: str = TAG) -> float | None:
 
 def test_this_process_writes_show_at_once(stores: tuple[CountedStore, DuckDBStore]) -> None:
     own, _ = stores
-    latest = LatestReadings(own, max_age_s=60, clock=Clock())
+    latest = LatestReadings(own, max_age_s=60, clock=ManualClock())
     assert _value(latest) is None  # no reading yet: the route's 404
     _write(own, 1.0, 1_000)
     assert _value(latest) == 1.0
@@ -103,7 +94,7 @@ def test_this_process_writes_show_at_once(stores: tuple[CountedStore, DuckDBStor
 
 def test_a_write_during_the_read_is_not_hidden(stores: tuple[CountedStore, DuckDBStore]) -> None:
     own, _ = stores
-    latest = LatestReadings(own, max_age_s=60, clock=Clock())
+    latest = LatestReadings(own, max_age_s=60, clock=ManualClock())
     _write(own, 1.0, 1_000)
     own.after_read = [SensorReading(tag=TAG, ts=2_000, value=2.0)]
     assert _value(latest) == 1.0  # what the read saw
@@ -114,7 +105,7 @@ def test_other_writes_show_within_the_age_and_the_window_sends_no_query(
     stores: tuple[CountedStore, DuckDBStore],
 ) -> None:
     own, other = stores
-    clock = Clock()
+    clock = ManualClock()
     latest = LatestReadings(own, max_age_s=1.0, clock=clock)
     _write(other, 1.0, 1_000)
     _write(other, 5.0, 1_000, tag="TT-101")
@@ -135,7 +126,7 @@ def test_other_writes_show_within_the_age_and_the_window_sends_no_query(
 
 def test_age_zero_reads_the_store_every_time(stores: tuple[CountedStore, DuckDBStore]) -> None:
     own, other = stores
-    latest = LatestReadings(own, max_age_s=0, clock=Clock())
+    latest = LatestReadings(own, max_age_s=0, clock=ManualClock())
     _write(other, 1.0, 1_000)
     assert _value(latest) == 1.0
     _write(other, 2.0, 2_000)
@@ -185,7 +176,7 @@ def test_an_answer_is_what_the_store_held_within_the_age_and_after_this_process_
         own = DuckDBStore(Path(tmp) / "ts.duckdb")
         own.init_schema()
         other = DuckDBStore(Path(tmp) / "ts.duckdb")
-        clock = Clock()
+        clock = ManualClock()
         latest = LatestReadings(own, max_age_s=max_age, clock=clock)
         truth: float | None = None
         # (clock, value the store held then): one entry per step, so a value held at a read is listed
