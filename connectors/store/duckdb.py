@@ -460,8 +460,9 @@ class DuckDBStore(DerivedQueries):
     def readings_from(self, tag: str, start_ms: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """Times and values of every reading of ``tag`` at or after ``start_ms``, oldest first.
 
-        For the API's copy of a tag's recent readings (api/recent_history.py): in-process, the
-        columns of a day of one tag come back faster than DuckDB plans a bucket query over them.
+        For the API's copy of a tag's recent readings (api/recent_history.py): read once, they
+        answer every request for the tag's trend for a second from memory, where each request
+        cost a bucket query (2.2 ms of CPU for a day of 10 s readings, 3.7 ms at 1 Hz).
         """
         with self._read() as cur:
             got = cur.execute(
