@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from alembic import command
 from alembic.config import Config
@@ -338,9 +338,30 @@ def execute_together(session: Session, statements: Sequence[tuple[UpdateBase, Ma
     values: dict[str, Any] = {}
     for (prefix, compiled, processors, escaped), (_statement, params) in zip(parts, statements, strict=True):
         values |= _driver_values(compiled.construct_params(params), processors, escaped, prefix)
-    dbapi: Any = connection.connection.dbapi_connection
-    with _as_sqlalchemy_errors(dialect, sql, values), dbapi.cursor() as cursor:
-        cursor.execute(sql, values)
+    with _as_sqlalchemy_errors(dialect, sql, values):
+        _kept_cursor(connection).execute(sql, values)
+
+
+def _kept_cursor(connection: Connection) -> Any:
+    """The psycopg cursor kept with ``connection``'s driver connection, made on its first use.
+
+    Why: a new cursor sets up the reading of every column of its first result again (psycopg
+    looks each column's loader up per cursor), ~100 µs of a 20-row, 26-column list page and
+    ~12 µs of a one-record read (docs/performance.md, session 24). A cursor is only ever used
+    by the one request holding its connection, and each ``execute`` replaces its last result.
+    Kept in the pool's ``info`` of the driver connection, which goes when that connection is
+    invalidated or closed.
+    """
+    pooled = connection.connection
+    cursor = pooled.info.get(_KEPT_CURSOR)
+    if cursor is None or cursor.closed:
+        dbapi: Any = pooled.dbapi_connection
+        cursor = pooled.info[_KEPT_CURSOR] = dbapi.cursor()
+    return cursor
+
+
+_KEPT_CURSOR: Final = "safetwin.kept_cursor"
+"""The key of :func:`_kept_cursor`'s cursor in the pool's ``info`` of a driver connection."""
 
 
 def _driver_values(
@@ -519,8 +540,8 @@ def fetch_rows(
         sql, binds = expanded.statement, {**binds, **expanded.processors}
         raw = expanded.parameters
     values = _driver_values(raw, binds, read.escaped)
-    dbapi: Any = connection.connection.dbapi_connection
-    with _as_sqlalchemy_errors(dialect, sql, values), dbapi.cursor() as cursor:
+    cursor = _kept_cursor(connection)
+    with _as_sqlalchemy_errors(dialect, sql, values):
         cursor.execute(sql, values)
         rows = cursor.fetchall()
         if read.results is None:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from registers.db import (
+    _KEPT_CURSOR,
     _combined,
     execute_together,
     fetch_rows,
@@ -302,3 +303,31 @@ def test_a_session_read_outside_a_transaction_closes_without_a_commit(session_fa
         else:  # SQLite reads in its transaction as before, and commits it
             assert server_transaction_open(session)
         session.close()
+
+
+def test_one_cursor_per_connection_and_a_fresh_one_after_the_connection_is_lost(session_factory, database_url) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL reads reuse one cursor per driver connection: rows already read stay as read,
+    a failed read leaves it usable, and a lost connection gets a new one on the next read."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite reads go through session.execute; the kept cursor is psycopg's")
+    with session_factory() as session:
+        first_id, second_id = _ticket(session).id, _ticket(session).id
+        session.commit()
+        before = fetch_rows(session, _BY_ID, {"ticket": first_id})
+        kept = session.connection().connection.info[_KEPT_CURSOR]
+        after = fetch_rows(session, _BY_ID, {"ticket": second_id})
+        assert session.connection().connection.info[_KEPT_CURSOR] is kept
+        assert [r.id for r in before] == [first_id]  # the next read did not touch the first's rows
+        assert [r.id for r in after] == [second_id]
+        with pytest.raises(DBAPIError):
+            fetch_rows(session, _MISSING, {"ticket": 1})
+        session.rollback()
+        assert [r.id for r in fetch_rows(session, _BY_ID, {"ticket": first_id})] == [first_id]
+        session.connection().invalidate()  # the connection is lost (a restart of the server, a network cut)
+        session.rollback()
+        assert [r.id for r in fetch_rows(session, _BY_ID, {"ticket": second_id})] == [second_id]
+        assert session.connection().connection.info[_KEPT_CURSOR] is not kept
+    with session_factory() as a, session_factory() as b:  # two requests at once: two connections, two cursors
+        fetch_rows(a, _BY_ID, {"ticket": first_id})
+        fetch_rows(b, _BY_ID, {"ticket": first_id})
+        assert a.connection().connection.info[_KEPT_CURSOR] is not b.connection().connection.info[_KEPT_CURSOR]
