@@ -118,10 +118,24 @@ def open_register(page: Page, key: str) -> Locator:
     return table
 
 
+def options_of(page: Page, select: Locator, option: str) -> Locator:
+    """The options of an Element Plus select that show ``option``, in that select's own list.
+
+    The options live in a popper outside the form, one popper per select. Looking among every
+    visible option could find another select's, closing but still on screen, which then
+    vanishes under the click (seen with the rows of the chemical picker); the select's input
+    names its own list (``aria-controls``).
+    """
+    listbox = select.locator("input").first.get_attribute("aria-controls")
+    assert listbox, "the select's input names no list (aria-controls)"
+    return page.locator(f"[id='{listbox}'] .el-select-dropdown__item", has_text=option)
+
+
 def pick(page: Page, form: Locator, field: str, option: str) -> None:
-    """Choose an option of an Element Plus select (the options live in a popper outside the form)."""
-    form.get_by_test_id(f"form-{field}").click()
-    page.locator(".el-select-dropdown__item:visible", has_text=option).first.click()
+    """Choose an option of an Element Plus select."""
+    select = form.get_by_test_id(f"form-{field}")
+    select.click()
+    options_of(page, select, option).first.click()
 
 
 def set_date(form: Locator, field: str, value: str) -> None:

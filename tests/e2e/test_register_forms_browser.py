@@ -17,7 +17,17 @@ import httpx
 import pytest
 from playwright.sync_api import Browser
 
-from tests.e2e.browser_helpers import DIST, SHOTS, desktop_page, open_register, pick, save_and_find, set_date, sign_in
+from tests.e2e.browser_helpers import (
+    DIST,
+    SHOTS,
+    desktop_page,
+    open_register,
+    options_of,
+    pick,
+    save_and_find,
+    set_date,
+    sign_in,
+)
 from tests.e2e.conftest import LiveApp
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -98,7 +108,7 @@ def test_every_register_form_and_three_records_created(live_app: LiveApp, browse
         page.get_by_test_id("register-create").click()
         person = form.get_by_test_id("form-item-person_id")
         person.locator("input").fill("陈静")
-        page.locator(".el-select-dropdown__item:visible", has_text="陈静").first.click()
+        options_of(page, person, "陈静").first.click()
         pick(page, form, "training_type", "四新")
         form.get_by_test_id("form-title").fill("新型氯化反应釜操作培训")
         set_date(form, "trained_on", "2026-11-20")

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, sync_playwright
 
-from tests.e2e.browser_helpers import ARTIFACTS, CHROMIUM_ARGS, DIST, SHOTS, sign_in
+from tests.e2e.browser_helpers import ARTIFACTS, CHROMIUM_ARGS, DIST, SHOTS, options_of, sign_in
 from tests.e2e.conftest import LiveApp
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -31,7 +31,7 @@ def choose_chemical(page: Page, form: Locator, row: int, *, typed: str, option: 
     picker = form.get_by_test_id(f"form-chemicals-{row}-name")
     picker.click()
     picker.locator("input").fill(typed)
-    choice = page.locator(".row-choices .el-select-dropdown__item:visible", has_text=option).first
+    choice = options_of(page, picker, option).first  # this row's list, not the row above's
     choice.wait_for()
     if shot:
         ARTIFACTS.mkdir(exist_ok=True)
