@@ -43,6 +43,18 @@ def readings_written(store: TimeSeriesStore) -> int | None:
     return count if isinstance(count, int) else None
 
 
+def still_fresh(store: TimeSeriesStore, read_at: float, written: int | None, max_age_s: float, now: float) -> bool:
+    """Whether a copy of ``store`` read at ``read_at`` may still be served at ``now``.
+
+    The one rule of the API's copies of the store (this module's, api/recent_history.py's):
+    younger than ``max_age_s``, and no batch of readings written through this store object
+    since the count ``written`` taken before the read (None: the store does not count).
+    """
+    if now - read_at >= max_age_s:
+        return False
+    return written is None or written == readings_written(store)
+
+
 class LatestReadings:
     """The latest reading of every tag, read from ``store`` at most once per ``max_age_s``.
 
@@ -66,11 +78,7 @@ class LatestReadings:
     def fresh(self) -> Mapping[str, SensorReading] | None:
         """The copy while it may still be served, else None (cheap: the event loop calls it)."""
         readings, read_at, written = self._snapshot
-        if self._clock() - read_at >= self.max_age_s:
-            return None
-        if written is not None and written != readings_written(self.store):
-            return None
-        return readings
+        return readings if still_fresh(self.store, read_at, written, self.max_age_s, self._clock()) else None
 
     def read(self) -> Mapping[str, SensorReading]:
         """Every tag's latest reading, read from the store unless a fresh copy is there (blocking)."""

@@ -44,7 +44,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from api.latest_readings import readings_written
+from api.latest_readings import readings_written, still_fresh
 from connectors.store.base import HistoryRow, TimeSeriesStore, bucket_readings, check_history_args, plan_buckets
 
 HOUR_MS: Final = 3_600_000
@@ -134,7 +134,11 @@ class RecentHistory:
             return None
         with self._lock:
             copy = self._copies.get(tag)
-            if copy is None or copy.start > start_ms or not self._fresh(copy):
+            if (
+                copy is None
+                or copy.start > start_ms
+                or not still_fresh(self.store, copy.read_at, copy.written, self.max_age_s, self._clock())
+            ):
                 return None
             copy.served += 1
             self._copies.move_to_end(tag)
@@ -160,11 +164,6 @@ class RecentHistory:
         return bucket_readings(copy.ts, copy.values, plan)
 
     # --- internals ---------------------------------------------------------------------------
-
-    def _fresh(self, copy: _Copy) -> bool:
-        if self._clock() - copy.read_at >= self.max_age_s:
-            return False
-        return copy.written is None or copy.written == readings_written(self.store)
 
     def _worth_copying(self, tag: str) -> bool:
         """A second request within the age, or an old copy that answered more than its reader."""
